@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+// Proxima: a self-improving chat model service. See README.md and ../shared/design/ARCHITECTURE.md.
+import PackageDescription
+import Foundation
+
+/// The hot numeric loops are written with Swift SIMD types; LLVM only turns them into AVX2/AVX-512 code
+/// when it may assume the instruction set. Every machine builds from source (ops/run, ops/test), so the
+/// build targets the CPU it runs on, read from /proc/cpuinfo. PROXIMA_TARGET_CPU overrides the choice
+/// (any value `swiftc -target-cpu` accepts, or `generic` for none).
+func targetCPUFlags() -> [String] {
+    if let forced = ProcessInfo.processInfo.environment["PROXIMA_TARGET_CPU"] {
+        return forced == "generic" ? [] : ["-target-cpu", forced]
+    }
+    #if arch(x86_64)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "fma", "f16c"].allSatisfy(flags.contains) {
+        return ["-target-cpu", "skylake-avx512"]
+    }
+    if ["avx2", "fma", "f16c"].allSatisfy(flags.contains) { return ["-target-cpu", "haswell"] }
+    #endif
+    return []
+}
+
+let hotLoops: [SwiftSetting] = [.unsafeFlags(targetCPUFlags() + ["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Proxima",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "proxima", targets: ["proxima"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: Pure core (no IO, no clock, no environment)
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: hotLoops),
+        .target(name: "Tokenizer"),
+        .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
+        .target(name: "Llama", dependencies: ["Numerics"], swiftSettings: hotLoops),
+
+        // MARK: Edges
+        .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
+        .target(name: "Simulators"),
+
+        // MARK: The executable
+        .executableTarget(name: "proxima", dependencies: [
+            "ModelFiles", "Llama", "Tokenizer", "Sampling",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling"]),
+        .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"]),
+        .testTarget(name: "EndToEndTests", dependencies: []),
+    ]
+)

@@ -1,0 +1,1 @@
+// Llama: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

@@ -1,0 +1,1 @@
+// Sampling: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

@@ -1,0 +1,1 @@
+// Simulators: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

