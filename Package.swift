@@ -53,12 +53,13 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFiles"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling"]),
-        .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"]),
-        .testTarget(name: "EndToEndTests", dependencies: []),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"]),
+        .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling"]),
+        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )
