@@ -1,0 +1,35 @@
+// InferenceWorkspace: the activation buffers of one forward batch, allocated once for a maximum row count
+// and reused for every step (no allocation in the token loop).
+
+import Numerics
+
+/// Scratch activations for up to `maxRows` token rows.
+public final class InferenceWorkspace: @unchecked Sendable {
+    public let maxRows: Int
+    let x: FloatBuffer        // [rows × dim] residual stream
+    let normed: FloatBuffer   // [rows × dim]
+    let q: FloatBuffer        // [rows × dim]
+    let k: FloatBuffer        // [rows × kvDim]
+    let v: FloatBuffer        // [rows × kvDim]
+    let attention: FloatBuffer // [rows × dim]
+    let projected: FloatBuffer // [rows × dim]
+    let gate: FloatBuffer     // [rows × ffnDim]
+    let up: FloatBuffer       // [rows × ffnDim]
+    let rope: FloatBuffer     // [rows × headDim] cos | sin
+    let logits: FloatBuffer   // [rows × vocab]
+
+    public init(config c: LlamaConfig, maxRows: Int) {
+        self.maxRows = maxRows
+        x = FloatBuffer(count: maxRows * c.dim)
+        normed = FloatBuffer(count: maxRows * c.dim)
+        q = FloatBuffer(count: maxRows * c.dim)
+        k = FloatBuffer(count: maxRows * c.kvDim)
+        v = FloatBuffer(count: maxRows * c.kvDim)
+        attention = FloatBuffer(count: maxRows * c.dim)
+        projected = FloatBuffer(count: maxRows * c.dim)
+        gate = FloatBuffer(count: maxRows * c.ffnDim)
+        up = FloatBuffer(count: maxRows * c.ffnDim)
+        rope = FloatBuffer(count: maxRows * c.headDim)
+        logits = FloatBuffer(count: maxRows * c.vocabSize)
+    }
+}

@@ -1,1 +1,0 @@
-// Llama: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

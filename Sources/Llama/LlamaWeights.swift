@@ -1,0 +1,50 @@
+// LlamaWeights: the immutable parameters of a Llama model, shared by every request and the learner.
+// Linear layers keep their stored quantisation (decode) and an fp32 copy (sgemm, training).
+
+import Numerics
+
+/// The weights of one transformer block.
+public struct LlamaLayerWeights: @unchecked Sendable {
+    public let attentionNorm: FloatBuffer   // [dim]
+    public let query: LinearWeight          // [dim × dim]
+    public let key: LinearWeight            // [kvDim × dim]
+    public let value: LinearWeight          // [kvDim × dim]
+    public let output: LinearWeight         // [dim × dim]
+    public let ffnNorm: FloatBuffer         // [dim]
+    public let gate: LinearWeight           // [ffnDim × dim]
+    public let up: LinearWeight             // [ffnDim × dim]
+    public let down: LinearWeight           // [dim × ffnDim]
+
+    public init(attentionNorm: FloatBuffer, query: LinearWeight, key: LinearWeight, value: LinearWeight,
+                output: LinearWeight, ffnNorm: FloatBuffer, gate: LinearWeight, up: LinearWeight, down: LinearWeight) {
+        self.attentionNorm = attentionNorm; self.query = query; self.key = key; self.value = value
+        self.output = output; self.ffnNorm = ffnNorm; self.gate = gate; self.up = up; self.down = down
+    }
+
+    /// The linear layers by role, in a fixed order.
+    public var linears: [(LinearRole, LinearWeight)] {
+        [(.query, query), (.key, key), (.value, value), (.output, output), (.gate, gate), (.up, up), (.down, down)]
+    }
+}
+
+/// The seven linear projections of a Llama block (the LoRA targets).
+public enum LinearRole: String, CaseIterable, Sendable, Codable {
+    case query = "q", key = "k", value = "v", output = "o", gate = "gate", up = "up", down = "down"
+}
+
+/// All weights of a Llama model.
+public final class LlamaWeights: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let tokenEmbedding: LinearWeight   // [vocab × dim]
+    public let layers: [LlamaLayerWeights]
+    public let outputNorm: FloatBuffer        // [dim]
+    /// The output head [vocab × dim]; the token embedding itself when the model ties them.
+    public let outputHead: LinearWeight
+
+    public init(config: LlamaConfig, tokenEmbedding: LinearWeight, layers: [LlamaLayerWeights],
+                outputNorm: FloatBuffer, outputHead: LinearWeight) {
+        precondition(layers.count == config.layerCount)
+        self.config = config; self.tokenEmbedding = tokenEmbedding; self.layers = layers
+        self.outputNorm = outputNorm; self.outputHead = outputHead
+    }
+}

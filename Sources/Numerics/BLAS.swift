@@ -1,0 +1,46 @@
+// BLAS: sgemm through OpenBLAS, split across the ComputePool so Proxima's threads own the cores.
+// OpenBLAS itself runs single-threaded inside each pool task.
+
+import COpenBLAS
+
+/// Whether a matrix operand is used as stored or transposed (row-major storage throughout).
+public enum Transpose: Sendable { case none, transposed }
+
+public enum BLAS {
+    /// OpenBLAS must not start its own threads: the ComputePool splits the work.
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// The kernel family OpenBLAS chose (e.g. "Haswell", "SkylakeX"), for reports.
+    public static var coreName: String {
+        _ = singleThreaded
+        return String(cString: openblas_get_corename())
+    }
+
+    /// C[M×N] = alpha · op(A) · op(B) + beta · C, row-major; op(A) is M×K and op(B) is K×N.
+    /// The work is split over the pool along N (or M when N is small).
+    public static func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            pool: ComputePool?) {
+        _ = singleThreaded
+        if m == 0 || n == 0 { return }
+        let ta = transA == .none ? CblasNoTrans : CblasTrans
+        let tb = transB == .none ? CblasNoTrans : CblasTrans
+        func run(_ m0: Int, _ m1: Int, _ n0: Int, _ n1: Int) {
+            let aOff = transA == .none ? m0 * lda : m0
+            let bOff = transB == .none ? n0 : n0 * ldb
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m1 - m0), Int32(n1 - n0), Int32(k), alpha,
+                        a + aOff, Int32(lda), b + bOff, Int32(ldb), beta, c + m0 * ldc + n0, Int32(ldc))
+        }
+        guard let pool, pool.threadCount > 1, m * n * k >= 1 << 16 else { return run(0, m, 0, n) }
+        let pieces = pool.threadCount
+        if n >= 64 * pieces || n >= m {
+            let chunk = ((n + pieces - 1) / pieces + 15) / 16 * 16
+            pool.parallelFor((n + chunk - 1) / chunk) { i in run(0, m, i * chunk, min(n, (i + 1) * chunk)) }
+        } else {
+            let chunk = (m + pieces - 1) / pieces
+            pool.parallelFor((m + chunk - 1) / chunk) { i in run(i * chunk, min(m, (i + 1) * chunk), 0, n) }
+        }
+    }
+}
