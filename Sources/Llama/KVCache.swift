@@ -43,6 +43,18 @@ public final class KVCache: @unchecked Sendable {
         capacity = newCapacity
     }
 
+    /// Replaces this cache's contents with a copy of `other`'s (a response pair forks its shared prompt).
+    public func copy(from other: KVCache) {
+        precondition(other.layerCount == layerCount && other.kvDim == kvDim)
+        length = 0
+        reserve(other.length)
+        for l in 0..<layerCount {
+            keys(layer: l).update(from: other.keys(layer: l), count: other.length * kvDim)
+            values(layer: l).update(from: other.values(layer: l), count: other.length * kvDim)
+        }
+        length = other.length
+    }
+
     /// Forgets positions from `length` on (e.g. to reuse a shared prompt prefix).
     public func truncate(to length: Int) {
         precondition(length <= self.length)

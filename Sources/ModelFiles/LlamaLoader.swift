@@ -38,8 +38,8 @@ extension LlamaConfig {
 }
 
 extension LlamaWeights {
-    /// Loads every tensor of a Llama model from `file`. Matrices stay in the map (decode reads them there)
-    /// and are dequantised once to fp32 on `pool`.
+    /// Loads every tensor of a Llama model from `file`: each matrix is repacked in its quantisation for
+    /// decode and dequantised once to fp32 on `pool`.
     public convenience init(gguf f: GGUFFile, pool: ComputePool?) throws(ModelFileError) {
         let c = try LlamaConfig(gguf: f)
 
@@ -53,7 +53,7 @@ extension LlamaWeights {
         }
         func linear(_ name: String, out: Int, in cols: Int) throws(ModelFileError) -> LinearWeight {
             let t = try tensor(name, cols, out)
-            return LinearWeight(rows: out, cols: cols, type: t.type, bytes: f.data(of: t), owner: f.map, pool: pool)
+            return LinearWeight(rows: out, cols: cols, type: t.type, bytes: f.data(of: t), pool: pool)
         }
         func vector(_ name: String, _ n: Int) throws(ModelFileError) -> FloatBuffer {
             let t = try tensor(name, n, 1)

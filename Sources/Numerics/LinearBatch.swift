@@ -19,8 +19,7 @@ extension LinearWeight {
         }
         pool.parallelFor(tasks.count) { t in
             let (w, y) = pairs[tasks[t].pair]
-            quantizedMatVec(w.type, w: w.quantized, cols: w.cols, rows: tasks[t].rows, x: x, xStride: w.cols,
-                            vectors: m, y: y, yStride: w.rows)
+            w.packed!.matVec(rows: tasks[t].rows, x: x, xStride: w.cols, vectors: m, y: y, yStride: w.rows)
         }
     }
 }

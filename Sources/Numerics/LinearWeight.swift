@@ -1,31 +1,29 @@
 // LinearWeight: a weight matrix W[out × in] kept in its stored quantisation and as fp32, and y = x·Wᵀ
 // choosing the kernel by batch size: the quantised matvec for a few rows, sgemm on fp32 for many.
 
-/// A linear layer's weight. `quantized` points at the stored blocks (row-major, `rows` rows of `cols`
-/// values); `dense` is the same matrix dequantised to fp32, used by sgemm and by training.
+/// A linear layer's weight. `packed` is the stored quantisation in decode layout (nil for F32/F16/BF16);
+/// `dense` is the same matrix dequantised to fp32, used by sgemm and by training.
 public struct LinearWeight: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
     public let type: QuantType
-    public let quantized: UnsafeRawPointer
+    public let packed: PackedMatrix?
     public let dense: UnsafeMutablePointer<Float>
-    /// Keeps the memory behind the pointers alive (a file map, a buffer).
-    public let owners: [AnyObject]
+    /// Keeps the memory behind `dense` alive.
+    let owners: [AnyObject]
 
-    public init(rows: Int, cols: Int, type: QuantType, quantized: UnsafeRawPointer, dense: UnsafeMutablePointer<Float>, owners: [AnyObject]) {
-        self.rows = rows; self.cols = cols; self.type = type
-        self.quantized = quantized; self.dense = dense; self.owners = owners
-    }
-
-    /// Builds a weight from stored bytes, dequantising a dense copy on the pool.
-    public init(rows: Int, cols: Int, type: QuantType, bytes: UnsafeRawPointer, owner: AnyObject, pool: ComputePool?) {
+    /// Builds a weight from stored bytes: repacks them for decode and dequantises an fp32 copy on the pool.
+    public init(rows: Int, cols: Int, type: QuantType, bytes: UnsafeRawPointer, pool: ComputePool?) {
         let buffer = FloatBuffer(count: rows * cols)
         let rowBytes = type.byteCount(values: cols)!
         let fill = { (r: Range<Int>) in
             for i in r { dequantize(type, from: bytes + i * rowBytes, count: cols, into: buffer.pointer + i * cols) }
         }
         if let pool { pool.parallelRanges(rows, fill) } else { fill(0..<rows) }
-        self.init(rows: rows, cols: cols, type: type, quantized: bytes, dense: buffer.pointer, owners: [owner, buffer])
+        self.rows = rows; self.cols = cols; self.type = type
+        packed = PackedMatrix(type: type, rows: rows, cols: cols, bytes: bytes)
+        dense = buffer.pointer
+        owners = [buffer]
     }
 
     /// Rows of a batch up to which the quantised kernel beats sgemm on fp32 weights.
@@ -33,16 +31,13 @@ public struct LinearWeight: @unchecked Sendable {
 
     /// True when `m` rows go through the quantised kernel.
     public func usesQuantizedKernel(rows m: Int) -> Bool {
-        m <= LinearWeight.quantizedBatchLimit && (type == .q4_0 || type == .q4_1 || type == .q8_0)
+        m <= LinearWeight.quantizedBatchLimit && packed != nil
     }
 
     /// y[m × rows] = x[m × cols] · Wᵀ (y overwritten), rows of x and y contiguous with strides `cols`, `rows`.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, m: Int, pool: ComputePool?) {
-        if usesQuantizedKernel(rows: m) {
-            let run = { (r: Range<Int>) in
-                quantizedMatVec(self.type, w: self.quantized, cols: self.cols, rows: r, x: x, xStride: self.cols,
-                                vectors: m, y: y, yStride: self.rows)
-            }
+        if let packed, usesQuantizedKernel(rows: m) {
+            let run = { (r: Range<Int>) in packed.matVec(rows: r, x: x, xStride: self.cols, vectors: m, y: y, yStride: self.rows) }
             if let pool { pool.parallelRanges(rows, align: 4, run) } else { run(0..<rows) }
         } else {
             BLAS.gemm(.none, .transposed, m: m, n: rows, k: cols, a: x, lda: cols, b: dense, ldb: cols,

@@ -1,49 +1,26 @@
-// proxima: scratch golden check (temporary)
 import Numerics
-import Llama
-import ModelFiles
+import Glibc
 import Foundation
-
-let pool = ComputePool(threads: 2)
-let t0 = Date()
-let file = try GGUFFile(path: "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-let weights = try LlamaWeights(gguf: file, pool: pool)
-print("loaded in \(Date().timeIntervalSince(t0)) s, blas core \(BLAS.coreName)")
-let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "../shared/golden/torch_fp32_greedy.json"))) as! [String: Any]
-let ws = InferenceWorkspace(config: weights.config, maxRows: 512)
-var worst: Float = 0
-for case let c as [String: Any] in golden["cases"] as! [Any] {
-    let prompt = c["prompt_ids"] as! [Int]
-    let greedy = c["greedy_ids"] as! [Int]
-    let per = c["per_position"] as! [[String: Any]]
-    let cache = KVCache(config: weights.config)
-    var rows = prompt.enumerated().map { ForwardRow(token: $0.element, position: $0.offset, cache: cache, wantsLogits: $0.offset == prompt.count - 1) }
-    var logits = weights.forward(rows, workspace: ws, pool: pool)
-    var pos = prompt.count
-    var mism = 0
-    for (i, g) in greedy.enumerated() {
-        let lse = logSumExp(logits, weights.config.vocabSize)
-        let lp = logits[g] - lse
-        let want = Float(per[i]["logprob"] as! Double)
-        worst = max(worst, abs(lp - want))
-        // argmax excluding eog 0,2,4
-        var best = -1; var bv = -Float.infinity
-        for t in 0..<weights.config.vocabSize where t != 0 && t != 2 && t != 4 { if logits[t] > bv { bv = logits[t]; best = t } }
-        if best != g { mism += 1 }
-        rows = [ForwardRow(token: g, position: pos, cache: cache, wantsLogits: true)]
-        pos += 1
-        logits = weights.forward(rows, workspace: ws, pool: pool)
-    }
-    print("case: mismatches \(mism)")
+func cpuNow() -> Double { var ts = timespec(); clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 }
+func bench(_ type: QuantType, rows: Int, cols: Int, vectors: Int) {
+    let bytes = type.byteCount(values: rows * cols)!
+    let w = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    for i in 0..<bytes { w.storeBytes(of: UInt8(truncatingIfNeeded: i &* 2654435761 >> 7), toByteOffset: i, as: UInt8.self) }
+    for b in 0..<(bytes / type.blockBytes) { w.storeBytes(of: Float16(0.01).bitPattern, toByteOffset: b * type.blockBytes, as: UInt16.self); if type == .q4_1 { w.storeBytes(of: Float16(-0.05).bitPattern, toByteOffset: b * type.blockBytes + 2, as: UInt16.self) } }
+    let p = PackedMatrix(type: type, rows: rows, cols: cols, bytes: w)!
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: cols * vectors)
+    for i in 0..<(cols*vectors) { x[i] = Float(i % 7) * 0.1 }
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: rows * vectors)
+    let iters = 20
+    let t0 = cpuNow()
+    for _ in 0..<iters { p.matVec(rows: 0..<rows, x: x, xStride: cols, vectors: vectors, y: y, yStride: rows) }
+    let dt: Double = (cpuNow() - t0) / Double(iters)
+    let nblocks = Double(rows * cols / 32)
+    print("\(type) \(rows)x\(cols) v=\(vectors): \(String(format: "%.2f", dt * 1e9 / nblocks)) ns/block (cpu time), \(String(format: "%.1f", Double(p.byteCount)/dt/1e9)) GB/s")
 }
-print("worst logprob diff \(worst)")
-// timing decode
-let cache = KVCache(config: weights.config)
-_ = weights.forward((0..<64).map { ForwardRow(token: 100 + $0, position: $0, cache: cache, wantsLogits: $0 == 63) }, workspace: ws, pool: pool)
-let t1 = Date()
-for i in 0..<128 { _ = weights.forward([ForwardRow(token: 200 + i, position: 64 + i, cache: cache, wantsLogits: true)], workspace: ws, pool: pool) }
-print("decode ms/token \(Date().timeIntervalSince(t1) / 128 * 1000)")
-let t2 = Date()
-let c2 = KVCache(config: weights.config)
-_ = weights.forward((0..<256).map { ForwardRow(token: 100 + $0, position: $0, cache: c2, wantsLogits: $0 == 255) }, workspace: ws, pool: pool)
-print("prefill 256 tok/s \(256 / Date().timeIntervalSince(t2))")
+for v in [1, 2, 4, 8] { bench(.q4_1, rows: 160000, cols: 576, vectors: v) }
+bench(.q8_0, rows: 49152, cols: 576, vectors: 1)
+bench(.q4_1, rows: 4000, cols: 576, vectors: 1)
+bench(.q8_0, rows: 4000, cols: 576, vectors: 1)
+bench(.q8_0, rows: 49152, cols: 576, vectors: 1)
+bench(.q4_1, rows: 49152, cols: 576, vectors: 1)

@@ -1,0 +1,83 @@
+// BatchDecoder: one step of continuous batching: a decode row for every running sequence plus prompt
+// chunks of sequences still prefilling, in one forward pass; then one sampled token per sequence that
+// reached a next-token position.
+
+import Llama
+import Numerics
+import Sampling
+
+/// Runs batched generation steps for many sequences on one model. Not thread-safe: one owner.
+public final class BatchDecoder: @unchecked Sendable {
+    public let weights: LlamaWeights
+    public let pool: ComputePool?
+    public let workspace: InferenceWorkspace
+
+    /// `maxRows` bounds the rows of one forward pass (decode rows plus prompt chunk).
+    public init(weights: LlamaWeights, pool: ComputePool?, maxRows: Int = 256) {
+        self.weights = weights
+        self.pool = pool
+        workspace = InferenceWorkspace(config: weights.config, maxRows: maxRows)
+    }
+
+    /// One step. Every unfinished sequence that has a pending token gets a decode row; prompts are
+    /// prefilled in order with the rows left (at most `prefillBudget`). Returns the sequences that received
+    /// a new token in this step.
+    @discardableResult
+    public func step(_ sequences: [GenerationSequence], prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
+        for s in sequences where s.tokens.isEmpty && s.leader?.finishReason == .cancelled { s.cancel() }
+        var rows: [ForwardRow] = []
+        var owners: [GenerationSequence] = []   // for each row that wants logits
+        for s in sequences where !s.isFinished && !s.isPrefilling && !s.tokens.isEmpty && rows.count < workspace.maxRows {
+            rows.append(ForwardRow(token: s.tokens.last!.id, position: s.cache.length, cache: s.cache, wantsLogits: true))
+            owners.append(s)
+        }
+        var budget = min(prefillBudget, workspace.maxRows - rows.count)
+        for s in sequences where s.isPrefilling && !s.isFinished && budget > 0 {
+            let n = min(budget, s.prompt.count - s.prefilled)
+            for i in 0..<n {
+                let p = s.prefilled + i
+                rows.append(ForwardRow(token: s.prompt[p], position: p, cache: s.cache, wantsLogits: p == s.prompt.count - 1))
+            }
+            if s.prefilled + n == s.prompt.count { owners.append(s) }
+            s.prefilled += n
+            budget -= n
+        }
+        if rows.isEmpty { return [] }
+
+        let logits = weights.forward(rows, workspace: workspace, pool: pool)
+        let vocab = weights.config.vocabSize
+        let context = weights.config.contextLength
+        var failures = [SamplingError?](repeating: nil, count: owners.count)
+        failures.withUnsafeMutableBufferPointer { failures in
+            let sample = { (i: Int) in
+                let s = owners[i]
+                let row = UnsafeBufferPointer(start: logits + i * vocab, count: vocab)
+                do {
+                    // A prompt just completed: followers fork its cache and sample from the same row.
+                    if s.tokens.isEmpty {
+                        for f in s.followers where !f.isFinished {
+                            f.cache.copy(from: s.cache)
+                            try f.accept(logits: row, contextLength: context)
+                        }
+                    }
+                    try s.accept(logits: row, contextLength: context)
+                } catch { failures[i] = error }
+            }
+            if let pool, owners.count > 1 { pool.parallelFor(owners.count, sample) } else { for i in owners.indices { sample(i) } }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        var updated: [GenerationSequence] = []
+        for s in owners {
+            updated.append(s)
+            if s.tokens.count == 1 { updated += s.followers.filter { $0.tokens.count == 1 } }
+        }
+        return updated
+    }
+
+    /// Generates until every sequence is finished (single-caller convenience, e.g. the CLI).
+    public func run(_ sequences: [GenerationSequence], prefillBudget: Int = .max, onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
+        while sequences.contains(where: { !$0.isFinished }) {
+            for s in try step(sequences, prefillBudget: prefillBudget) { onToken(s) }
+        }
+    }
+}

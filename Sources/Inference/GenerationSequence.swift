@@ -1,0 +1,91 @@
+// GenerationSequence: one sampled continuation of a prompt: its parameters, random stream, KV cache and
+// the tokens generated so far with their behavior log-probs (raw distribution, temperature 1).
+
+import Llama
+import Sampling
+
+/// Why a sequence stopped.
+public enum FinishReason: String, Sendable, Codable {
+    /// An end-of-generation token was sampled (it is the last generated token).
+    case stop
+    /// The token limit or the context length was reached.
+    case length
+    /// The caller cancelled it (client gone, shutdown).
+    case cancelled
+}
+
+/// What to generate and how.
+public struct GenerationParameters: Sendable, Equatable {
+    public var sampling: SamplingParameters
+    public var maxTokens: Int
+    public var seed: UInt64
+    /// Sampling one of these ends the sequence with `.stop` (the token is kept as the last one).
+    public var stopTokens: Set<Int>
+    /// How many of the most likely tokens (raw log-probs) to report per position; 0 for none.
+    public var topLogprobs: Int
+
+    public init(sampling: SamplingParameters = SamplingParameters(), maxTokens: Int = 256, seed: UInt64 = 0,
+                stopTokens: Set<Int> = [], topLogprobs: Int = 0) {
+        self.sampling = sampling; self.maxTokens = maxTokens; self.seed = seed
+        self.stopTokens = stopTokens; self.topLogprobs = topLogprobs
+    }
+}
+
+/// A generated token with its log-prob under the model's raw distribution (the behavior log-prob).
+public struct GeneratedToken: Sendable, Equatable {
+    public var id: Int
+    public var logProb: Float
+    public var top: [TokenLogProb]
+}
+
+/// One sequence being generated. Owned by one batch loop at a time.
+public final class GenerationSequence: @unchecked Sendable {
+    public let prompt: [Int]
+    public let parameters: GenerationParameters
+    public let cache: KVCache
+    public private(set) var tokens: [GeneratedToken] = []
+    public private(set) var finishReason: FinishReason?
+    /// A sequence that shares this one's prompt: it is not prefilled itself but forks the leader's cache
+    /// and samples its first token from the same logits (the two samples of a response pair).
+    public let leader: GenerationSequence?
+    var followers: [GenerationSequence] = []
+    /// Prompt tokens already in the cache.
+    var prefilled = 0
+    var sampler: TokenSampler
+    var generator: SeededGenerator
+
+    /// Creates a sequence; `leader` makes it share that sequence's prompt prefill.
+    public init(prompt: [Int], parameters: GenerationParameters, config: LlamaConfig,
+                leader: GenerationSequence? = nil) throws(SamplingError) {
+        precondition(!prompt.isEmpty, "a prompt needs at least one token")
+        precondition(leader == nil || leader!.prompt == prompt, "a follower shares its leader's prompt")
+        self.prompt = prompt
+        self.parameters = parameters
+        self.leader = leader
+        sampler = try TokenSampler(parameters: parameters.sampling)
+        generator = SeededGenerator(seed: parameters.seed)
+        cache = KVCache(config: config, capacity: min(config.contextLength, prompt.count + min(parameters.maxTokens, 4096)))
+        leader?.followers.append(self)
+        if parameters.maxTokens <= 0 { finishReason = .length }
+    }
+
+    public var isFinished: Bool { finishReason != nil }
+    public var isPrefilling: Bool { leader == nil && prefilled < prompt.count }
+
+    /// Stops the sequence; it takes no more batch rows.
+    public func cancel() { if finishReason == nil { finishReason = .cancelled } }
+
+    // MARK: Used by the batch step
+
+    /// Samples the next token from `logits` and decides whether the sequence is done.
+    func accept(logits: UnsafeBufferPointer<Float>, contextLength: Int) throws(SamplingError) {
+        let sampled = try sampler.sample(logits, using: &generator)
+        let top = parameters.topLogprobs > 0 ? try LogProbabilities.topLogprobs(logits, count: parameters.topLogprobs) : []
+        tokens.append(GeneratedToken(id: sampled.id, logProb: sampled.logProb, top: top))
+        if parameters.stopTokens.contains(sampled.id) {
+            finishReason = .stop
+        } else if tokens.count >= parameters.maxTokens || prompt.count + tokens.count >= contextLength {
+            finishReason = .length
+        }
+    }
+}

@@ -1,0 +1,77 @@
+// QuantizationTests: exact dequantisation of every block format against values worked out by hand, and the
+// packed quantised matvec against dequantise-then-dot in Double.
+
+import XCTest
+import Numerics
+
+final class QuantizationTests: XCTestCase {
+    private func f16Bytes(_ v: Float) -> [UInt8] { let b = Float16(v).bitPattern; return [UInt8(b & 0xFF), UInt8(b >> 8)] }
+
+    func testQ8_0DequantisesAsDTimesQ() {
+        let q: [Int8] = (0..<32).map { Int8($0 * 8 - 128) }
+        let block = f16Bytes(0.5) + q.map { UInt8(bitPattern: $0) }
+        XCTAssertEqual(dequantized(.q8_0, block, count: 32), q.map { 0.5 * Float($0) })
+    }
+
+    func testQ4_0DequantisesLowNibblesFirst() {
+        // byte j holds value j (low nibble) and value j + 16 (high nibble); x = d·(q − 8)
+        let nibbles: [UInt8] = (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
+        let block = f16Bytes(0.25) + nibbles
+        let low: [Float] = (0..<16).map { 0.25 * Float($0 - 8) }
+        let high: [Float] = (0..<16).map { 0.25 * Float(15 - $0 - 8) }
+        let expected = low + high
+        XCTAssertEqual(dequantized(.q4_0, block, count: 32), expected)
+    }
+
+    func testQ4_1DequantisesAsDTimesQPlusM() {
+        let nibbles: [UInt8] = (0..<16).map { UInt8($0) | UInt8($0 / 2) << 4 }
+        let block = f16Bytes(0.125) + f16Bytes(-1.5) + nibbles
+        let low: [Float] = (0..<16).map { 0.125 * Float($0) - 1.5 }
+        let high: [Float] = (0..<16).map { 0.125 * Float($0 / 2) - 1.5 }
+        let expected = low + high
+        XCTAssertEqual(dequantized(.q4_1, block, count: 32), expected)
+    }
+
+    func testHalfPrecisionFormatsWiden() {
+        XCTAssertEqual(dequantized(.f16, f16Bytes(1.5) + f16Bytes(-0.25), count: 2), [1.5, -0.25])
+        let bf: [UInt8] = [0xC0, 0x3F, 0x80, 0xBE]   // 1.5 and −0.25 as bfloat16 (little-endian)
+        XCTAssertEqual(dequantized(.bf16, bf, count: 2), [1.5, -0.25])
+    }
+
+    func testByteCountsFollowTheBlockLayouts() {
+        XCTAssertEqual(QuantType.q4_1.byteCount(values: 64), 40)
+        XCTAssertEqual(QuantType.q4_0.byteCount(values: 64), 36)
+        XCTAssertEqual(QuantType.q8_0.byteCount(values: 64), 68)
+        XCTAssertNil(QuantType.q8_0.byteCount(values: 33))
+    }
+
+    func testPackedMatVecMatchesDequantisedDot() {
+        var rng = TestRNG(7)
+        for type in [QuantType.q4_0, .q4_1, .q8_0] {
+            for (rows, cols) in [(1, 32), (7, 64), (13, 96), (33, 576)] {
+                let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
+                let w = dequantized(type, bytes, count: rows * cols)
+                let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
+                for vectors in [1, 2, 3, 4, 5, 8, 9] {
+                    let x = rng.floats(vectors * cols)
+                    var y = [Float](repeating: .nan, count: vectors * rows)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            // Two row ranges, as the pool would split them.
+                            let mid = rows / 2
+                            packed.matVec(rows: 0..<mid, x: xp.baseAddress!, xStride: cols, vectors: vectors, y: yp.baseAddress!, yStride: rows)
+                            packed.matVec(rows: mid..<rows, x: xp.baseAddress!, xStride: cols, vectors: vectors, y: yp.baseAddress!, yStride: rows)
+                        }
+                    }
+                    let expected = naiveMatMulNT(x, w, m: vectors, n: rows, k: cols)
+                    XCTAssertLessThan(maxRelativeError(y, expected), 2e-6, "\(type) \(rows)×\(cols), \(vectors) vectors")
+                }
+            }
+        }
+    }
+
+    func testPackedMatrixRefusesUnpackableTypes() {
+        let bytes = [UInt8](repeating: 0, count: 128)
+        bytes.withUnsafeBytes { XCTAssertNil(PackedMatrix(type: .f16, rows: 2, cols: 32, bytes: $0.baseAddress!)) }
+    }
+}
