@@ -21,7 +21,10 @@ extension BPETokenizer {
     /// Appends the bytes of `id` as `decode` would render them.
     func appendBytes(of id: Int, includeSpecial: Bool, to bytes: inout [UInt8]) {
         guard spellings.indices.contains(id) else { return }
-        if !includeSpecial, [.control, .unknown, .unused].contains(types[id]) { return }
+        switch types[id] {
+        case .control, .unknown, .unused: if !includeSpecial { return }
+        case .normal, .userDefined, .byte: break
+        }
         bytes.append(contentsOf: tokenBytes[tokenByteStarts[id]..<tokenByteStarts[id + 1]])
     }
 }
