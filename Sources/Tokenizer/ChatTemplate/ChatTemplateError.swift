@@ -26,13 +26,16 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupported(String, at: TemplateSourceLocation)
     /// Rendering failed where jinja2 would raise too (undefined value used, type mismatch, …).
     case runtime(String, at: TemplateSourceLocation)
+    /// The template needs something the caller did not pass (the date for `strftime_now`).
+    case missingInput(String, at: TemplateSourceLocation)
     /// The template itself called `raise_exception(message)`, e.g. Mistral's role alternation check.
     case raised(String, at: TemplateSourceLocation)
 
     /// The message without its location; for `.raised`, exactly the template's message.
     public var message: String {
         switch self {
-        case .syntax(let message, _), .unsupported(let message, _), .runtime(let message, _), .raised(let message, _):
+        case .syntax(let message, _), .unsupported(let message, _), .runtime(let message, _), .missingInput(let message, _),
+             .raised(let message, _):
             return message
         }
     }
@@ -40,7 +43,8 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
     /// Where in the template source the problem is.
     public var location: TemplateSourceLocation {
         switch self {
-        case .syntax(_, let at), .unsupported(_, let at), .runtime(_, let at), .raised(_, let at): return at
+        case .syntax(_, let at), .unsupported(_, let at), .runtime(_, let at), .missingInput(_, let at), .raised(_, let at):
+            return at
         }
     }
 
@@ -50,6 +54,7 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
         case .syntax: return "the template is not valid jinja2; check the model's tokenizer_config.json chat_template"
         case .unsupported: return "this jinja2 construct is not implemented by Proxima's chat template interpreter; extend Sources/Tokenizer/ChatTemplate or use a simpler template"
         case .runtime: return "jinja2 would fail here too; check the messages and variables passed to the template"
+        case .missingInput: return "pass what the template needs to ChatTemplate.render (in `variables`, or the date as `now:`)"
         case .raised: return "the template rejected the conversation; fix the messages (roles, order) to satisfy it"
         }
     }

@@ -20,10 +20,9 @@ extension TemplateRenderer {
             if Self.globalFunctions.contains(name) { return .callable(.global(name)) }
             return .undefined("'\(name)' is undefined")
         case .list(let items):
-            var values: [RuntimeValue] = []
-            values.reserveCapacity(items.count)
-            for item in items { values.append(try evaluate(item)) }
-            return .list(values)
+            return .list(try evaluateAll(items))
+        case .tuple(let items):
+            return .tuple(try evaluateAll(items))
         case .dictionary(let entries):
             var dictionary = RuntimeDictionary()
             for entry in entries {
@@ -82,6 +81,13 @@ extension TemplateRenderer {
         }
     }
 
+    private func evaluateAll(_ expressions: [TemplateExpression]) throws(ChatTemplateError) -> [RuntimeValue] {
+        var values: [RuntimeValue] = []
+        values.reserveCapacity(expressions.count)
+        for expression in expressions { values.append(try evaluate(expression)) }
+        return values
+    }
+
     func evaluateArguments(_ arguments: CallArguments) throws(ChatTemplateError) -> ArgumentValues {
         var values = ArgumentValues()
         for expression in arguments.positional { values.positional.append(try evaluate(expression)) }
@@ -121,10 +127,10 @@ extension TemplateRenderer {
             throw .runtime(undefined.message, at: location)
         case (.dict(let dictionary), .string(let name)):
             if let found = dictionary[name] { return found }
-        case (.list(let list), _):
+        case (.list(let list), _), (.tuple(let list), _):
             if let position = key.integerValue {
                 let index = position < 0 ? position + list.count : position
-                return list.indices.contains(index) ? list[index] : .undefined("list object has no element \(position)")
+                return list.indices.contains(index) ? list[index] : .undefined("\(value.typeName) object has no element \(position)")
             }
         case (.string(let string), _):
             if let position = key.integerValue {
@@ -155,8 +161,9 @@ extension TemplateRenderer {
         guard stepValue != 0 else { throw .runtime("slice step cannot be zero", at: location) }
         switch value {
         case .list(let list):
-            let indices = sliceIndices(count: list.count, start: try bound(start), stop: try bound(stop), step: stepValue)
-            return .list(indices.map { list[$0] })
+            return .list(sliceIndices(count: list.count, start: try bound(start), stop: try bound(stop), step: stepValue).map { list[$0] })
+        case .tuple(let items):
+            return .tuple(sliceIndices(count: items.count, start: try bound(start), stop: try bound(stop), step: stepValue).map { items[$0] })
         case .string(let string):
             let scalars = Array(string.unicodeScalars)
             let indices = sliceIndices(count: scalars.count, start: try bound(start), stop: try bound(stop), step: stepValue)

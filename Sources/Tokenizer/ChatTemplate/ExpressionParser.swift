@@ -60,7 +60,7 @@ struct ExpressionParser {
 
     // MARK: Entry points
 
-    /// `a, b` becomes a list (a tuple in jinja2); a single expression stays itself.
+    /// `a, b` becomes a tuple; a single expression without a trailing comma stays itself.
     mutating func parseTuple(withCondition: Bool = true, endNames: Set<String> = []) throws(ChatTemplateError) -> TemplateExpression {
         let location = currentLocation
         var items: [TemplateExpression] = []
@@ -72,7 +72,7 @@ struct ExpressionParser {
         }
         if items.count == 1, !sawComma { return items[0] }
         if items.isEmpty, !isSymbol(")") { throw unexpected(expecting: "an expression") }
-        return TemplateExpression(kind: .list(items), location: location)
+        return TemplateExpression(kind: .tuple(items), location: location)
     }
 
     mutating func parseExpression() throws(ChatTemplateError) -> TemplateExpression {

@@ -22,6 +22,7 @@ extension RuntimeValue {
         case .bool(let bool): return bool ? "True" : "False"
         case .none: return "None"
         case .list(let list): return "[" + list.map(\.pythonRepr).joined(separator: ", ") + "]"
+        case .tuple(let items): return "(" + items.map(\.pythonRepr).joined(separator: ", ") + (items.count == 1 ? ",)" : ")")
         case .dict(let dictionary):
             let entries = dictionary.keys.map { pythonQuoted($0) + ": " + dictionary[$0]!.pythonRepr }
             return "{" + entries.joined(separator: ", ") + "}"
@@ -108,7 +109,7 @@ extension RuntimeValue {
             if double.isNaN { output += "NaN" } else if double.isInfinite { output += double < 0 ? "-Infinity" : "Infinity" } else { output += pythonFloat(double) }
         case .bool(let bool): output += bool ? "true" : "false"
         case .none: output += "null"
-        case .list(let list):
+        case .list(let list), .tuple(let list):
             guard !list.isEmpty else { output += "[]"; return }
             output += "["
             for (position, item) in list.enumerated() {

@@ -11,8 +11,10 @@ extension TemplateRenderer {
         switch (operation, left, right) {
         case (.add, .string(let a), .string(let b)): return .string(a + b)
         case (.add, .list(let a), .list(let b)): return .list(a + b)
+        case (.add, .tuple(let a), .tuple(let b)): return .tuple(a + b)
         case (.add, .string, _): throw .runtime("can only concatenate str (not \"\(right.typeName)\") to str", at: location)
-        case (.add, .list, _): throw .runtime("can only concatenate list (not \"\(right.typeName)\") to list", at: location)
+        case (.add, .list, _), (.add, .tuple, _):
+            throw .runtime("can only concatenate \(left.typeName) (not \"\(right.typeName)\") to \(left.typeName)", at: location)
         case (.multiply, .string(let text), _) where right.integerValue != nil:
             return .string(String(repeating: text, count: max(0, right.integerValue!)))
         case (.multiply, _, .string(let text)) where left.integerValue != nil:
@@ -124,7 +126,7 @@ extension TemplateRenderer {
         case (.string(let a), .string(let b)):
             if a.unicodeScalars.elementsEqual(b.unicodeScalars) { return 0 }
             return a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) ? -1 : 1
-        case (.list(let a), .list(let b)):
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             for (x, y) in zip(a, b) where !x.isEqual(to: y) { return try order(x, y, comparison, at: location) }
             return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
         default:
@@ -143,7 +145,7 @@ extension TemplateRenderer {
                 throw .runtime("'in <string>' requires string as left operand, not \(element.typeName)", at: location)
             }
             return part.isEmpty || text.unicodeScalars.firstRange(of: part.unicodeScalars) != nil
-        case .list(let list): return list.contains { $0.isEqual(to: element) }
+        case .list(let items), .tuple(let items): return items.contains { $0.isEqual(to: element) }
         case .dict(let dictionary):
             guard case .string(let key) = element else { return false }
             return dictionary[key] != nil

@@ -10,6 +10,8 @@ enum RuntimeValue {
     case bool(Bool)
     case none
     case list([RuntimeValue])
+    /// A Python tuple: behaves like a list but prints as `(a, b)` (`items()` pairs, `a, b` literals).
+    case tuple([RuntimeValue])
     case dict(RuntimeDictionary)
     /// jinja2's default Undefined: prints as "", is falsy and empty, and fails on arithmetic or attribute access.
     case undefined(UndefinedValue)
@@ -42,7 +44,7 @@ enum RuntimeValue {
         case .double(let double): return double != 0
         case .bool(let bool): return bool
         case .none, .undefined: return false
-        case .list(let list): return !list.isEmpty
+        case .list(let items), .tuple(let items): return !items.isEmpty
         case .dict(let dictionary): return dictionary.count > 0
         case .namespace, .loop, .callable: return true
         }
@@ -62,6 +64,7 @@ enum RuntimeValue {
         case .bool: return "bool"
         case .none: return "NoneType"
         case .list: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .undefined: return "Undefined"
         case .namespace: return "Namespace"
@@ -75,7 +78,8 @@ enum RuntimeValue {
         switch (self, other) {
         case (.string(let a), .string(let b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
         case (.none, .none), (.undefined, .undefined): return true
-        case (.list(let a), .list(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.isEqual(to: $1) }
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.isEqual(to: $1) }
         case (.dict(let a), .dict(let b)):
             return a.count == b.count && a.keys.allSatisfy { key in b[key].map { a[key]!.isEqual(to: $0) } ?? false }
         case (.namespace(let a), .namespace(let b)): return a === b

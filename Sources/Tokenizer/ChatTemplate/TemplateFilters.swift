@@ -54,7 +54,7 @@ extension TemplateRenderer {
             return .string(replacing(old.pythonString, with: new.pythonString, in: value.pythonString, limit: limit))
         case "items":
             switch value {
-            case .dict(let dictionary): return .list(dictionary.keys.map { .list([.string($0), dictionary[$0]!]) })
+            case .dict(let dictionary): return .list(dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) })
             case .undefined: return .list([])
             default: throw .runtime("Can only get item pairs from a mapping.", at: location)
             }
@@ -94,7 +94,7 @@ extension TemplateRenderer {
     func length(of value: RuntimeValue, at location: TemplateSourceLocation) throws(ChatTemplateError) -> Int {
         switch value {
         case .string(let text): return text.unicodeScalars.count
-        case .list(let list): return list.count
+        case .list(let items), .tuple(let items): return items.count
         case .dict(let dictionary): return dictionary.count
         case .undefined: return 0
         default: throw .runtime("object of type '\(value.typeName)' has no len()", at: location)
@@ -112,7 +112,7 @@ extension TemplateRenderer {
         }
         switch arguments.value(2, "separators") {
         case nil, .none?: break
-        case .list(let pair)? where pair.count == 2:
+        case .list(let pair)? where pair.count == 2, .tuple(let pair)? where pair.count == 2:
             style.itemSeparator = pair[0].pythonString
             style.keySeparator = pair[1].pythonString
         default: throw .runtime("tojson separators must be a pair of strings", at: location)

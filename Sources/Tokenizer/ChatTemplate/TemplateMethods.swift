@@ -37,7 +37,7 @@ extension TemplateRenderer {
                 try arguments.check(name, accepts: ["key", "default"], at: location)
                 guard case .string(let key)? = arguments.value(0, "key") else { return arguments.value(1, "default") ?? .none }
                 return dictionary[key] ?? arguments.value(1, "default") ?? .none
-            case "items": return .list(dictionary.keys.map { .list([.string($0), dictionary[$0]!]) })
+            case "items": return .list(dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) })
             case "keys": return .list(dictionary.keys.map(RuntimeValue.string))
             case "values": return .list(dictionary.values)
             default: break
@@ -73,8 +73,8 @@ extension TemplateRenderer {
             let candidates: [RuntimeValue]
             switch arguments.value(0, "prefix") {
             case .string?: candidates = [arguments.value(0, "prefix")!]
-            case .list(let list)?: candidates = list
-            default: throw .runtime("\(name)() needs a string or a tuple of strings", at: location)
+            case .tuple(let items)?: candidates = items
+            default: throw .runtime("\(name) first arg must be str or a tuple of str", at: location)
             }
             return .bool(candidates.contains { candidate in
                 guard case .string(let affix) = candidate else { return false }
@@ -136,10 +136,13 @@ extension TemplateRenderer {
                 for key in initial.keys { attributes[key] = initial[key] }
             }
             for (key, value) in arguments.keywords { attributes[key] = value }
+            if name == "namespace", let hidden = attributes.keys.first(where: { $0.hasPrefix("_") }) {
+                throw underscoreAttributeError(hidden, at: location)
+            }
             return name == "namespace" ? .namespace(NamespaceObject(attributes: attributes)) : .dict(attributes)
         default:
             guard let now else {
-                throw .runtime("strftime_now() needs the current date: pass `now:` to ChatTemplate.render (the template core reads no clock)", at: location)
+                throw .missingInput("strftime_now() needs the current date, and the template core reads no clock", at: location)
             }
             guard case .string(let format)? = arguments.positional.first else { throw .runtime("strftime_now() needs a format string", at: location) }
             do {
@@ -149,6 +152,11 @@ extension TemplateRenderer {
             }
         }
     }
+}
+
+/// HF (transformers 5) refuses underscore-prefixed namespace attributes so templates cannot reach Python internals.
+func underscoreAttributeError(_ name: String, at location: TemplateSourceLocation) -> ChatTemplateError {
+    .runtime("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(name)'", at: location)
 }
 
 // MARK: - String helpers

@@ -37,7 +37,7 @@ extension TemplateRenderer {
             return false
         case "iterable", "sequence":
             switch value {
-            case .string, .list, .dict, .undefined: return true
+            case .string, .list, .tuple, .dict, .undefined: return true
             default: return false
             }
         case "number":

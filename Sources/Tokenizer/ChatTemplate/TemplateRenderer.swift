@@ -128,6 +128,7 @@ final class TemplateRenderer {
             guard case .namespace(let namespace) = scope.lookup(namespaceName) else {
                 throw .runtime("cannot assign attribute on non-namespace object '\(namespaceName)'", at: location)
             }
+            guard !attribute.hasPrefix("_") else { throw underscoreAttributeError(attribute, at: location) }
             namespace.attributes[attribute] = value
         }
     }
@@ -159,7 +160,7 @@ final class TemplateRenderer {
     /// Python's `list(iter(value))`: list items, dict keys, string characters; Undefined is empty.
     func iterate(_ value: RuntimeValue, at location: TemplateSourceLocation) throws(ChatTemplateError) -> [RuntimeValue] {
         switch value {
-        case .list(let list): return list
+        case .list(let items), .tuple(let items): return items
         case .dict(let dictionary): return dictionary.keys.map(RuntimeValue.string)
         case .string(let string): return string.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

@@ -96,6 +96,7 @@ struct TemplateExpression: Sendable {
         case literal(LiteralValue)
         case variable(String)
         case list([TemplateExpression])
+        case tuple([TemplateExpression])
         case dictionary([DictionaryEntry])
         case attribute(TemplateExpression, String)
         case item(TemplateExpression, TemplateExpression)
