@@ -96,6 +96,15 @@ final class ChatTemplateErrorTests: XCTestCase {
                        "Chat templates cannot store underscore-prefixed attributes on a namespace, but got '_x'")
     }
 
+    func testLlama32NeedsTheDateInsteadOfGuessingIt() throws {
+        let source = try ChatTemplateFixtureTests.fixture("llama-3.2-3b-instruct.jinja")
+        let error = try renderError(source, messages: [ChatMessage(role: "user", content: "hi")], variables: ["bos_token": "<|begin_of_text|>"])
+        guard case .missingInput? = error else { return XCTFail("expected .missingInput, got \(String(describing: error))") }
+        let dated = try ChatTemplate(source).render(messages: [ChatMessage(role: "user", content: "hi")], addGenerationPrompt: true,
+                                                    now: TemplateDate(year: 2025, month: 1, day: 2))
+        XCTAssertTrue(dated.contains("Today Date: 02 Jan 2025\n"))
+    }
+
     func testErrorsCarryAHint() {
         let error = ChatTemplateError.raised("m", at: at(1, 1))
         XCTAssertFalse(error.hint.isEmpty)

@@ -108,6 +108,11 @@ final class ChatTemplateLanguageTests: XCTestCase {
                        "Hi Bo! Hi Al? Hi !")
     }
 
+    func testGenerationBlockRendersItsBody() throws {
+        XCTAssertEqual(try render("a{% generation %} x {% endgeneration %}b{% for m in [1] %}{% generation %}{{ m }}{% endgeneration %}{% endfor %}"),
+                       "a x b1", "HF's AssistantTracker tag only marks assistant text")
+    }
+
     // MARK: Tests and filters
 
     func testIsTests() throws {

@@ -125,18 +125,15 @@ struct ExpressionLexer {
         throw .syntax("unexpected character '\(scalar)'", at: location)
     }
 
+    /// Decimal digits with jinja2's `_` separators (`1_000`), returned without the separators.
     private mutating func digits() -> String {
         let scalars = source.scalars
         var text = ""
         while position < scalars.count {
             let scalar = scalars[position]
-            if ("0"..."9").contains(scalar) {
-                text.unicodeScalars.append(scalar)
-            } else if scalar == "_", position + 1 < scalars.count, ("0"..."9").contains(scalars[position + 1]), !text.isEmpty {
-                // digit separator, as in 1_000
-            } else {
-                break
-            }
+            let isSeparator = scalar == "_" && !text.isEmpty && position + 1 < scalars.count && ("0"..."9").contains(scalars[position + 1])
+            guard isSeparator || ("0"..."9").contains(scalar) else { break }
+            if !isSeparator { text.unicodeScalars.append(scalar) }
             position += 1
         }
         return text

@@ -1,6 +1,8 @@
 // TemplateFilters: the `|filter` functions chat templates use, with jinja2 3.1's semantics and HF's
 // own `tojson` (json.dumps with ensure_ascii=False, indent, separators, sort_keys).
 
+// MARK: - Names
+
 enum TemplateFilters {
     /// Filters the parser accepts; any other name fails at init with its location.
     static let supportedNames: Set<String> = [
@@ -9,6 +11,8 @@ enum TemplateFilters {
         "rejectattr", "map", "reverse", "abs", "int", "float",
     ]
 }
+
+// MARK: - Evaluation
 
 extension TemplateRenderer {
     func applyFilter(_ name: String, to value: RuntimeValue, with arguments: ArgumentValues,

@@ -1,6 +1,8 @@
 // TemplatePredicates: jinja2's `is` tests (`is defined`, `is none`, `is string`, `is mapping`, …),
 // also used by the select/reject filters, with Python's type rules (a bool is a number, not an integer).
 
+// MARK: - Names
+
 enum TemplatePredicates {
     /// Tests the parser accepts; any other name fails at init with its location.
     static let supportedNames: Set<String> = [
@@ -16,6 +18,8 @@ enum TemplatePredicates {
 
     static func comparison(named name: String) -> ComparisonOperator? { comparisons[name] }
 }
+
+// MARK: - Evaluation
 
 extension TemplateRenderer {
     func applyTest(_ name: String, to value: RuntimeValue, with arguments: ArgumentValues,
