@@ -118,6 +118,7 @@ final class ChatTemplateLanguageTests: XCTestCase {
     func testIsTests() throws {
         XCTAssertEqual(try render("{{ x is defined }} {{ none is none }} {{ 'a' is string }} {{ {} is mapping }} {{ [] is iterable }} {{ 'a' is sequence }} {{ 3 is odd }} {{ 4 is even }} {{ 4 is divisibleby 2 }} {{ 1 is number }} {{ true is boolean }}"),
                        "False True True True True True True True True True True")
+        XCTAssertEqual(try render("{{ 1.5 is odd }} {{ 3.0 is odd }} {{ 6 is divisibleby 3 }} {{ true * [1] }}"), "False True True [1]")
         XCTAssertEqual(try render("{{ 1 is integer }} {{ true is integer }} {{ 1.0 is float }} {{ 'a' is lower }} {{ 'A' is upper }} {{ 1 is equalto 1 }} {{ x is not defined }} {{ 2 is in [1, 2] }} {{ true is true }} {{ none is sameas none }} {{ 2 is gt 1 }}"),
                        "True False True True True True True True True True True")
     }
@@ -138,6 +139,16 @@ final class ChatTemplateLanguageTests: XCTestCase {
         XCTAssertEqual(try render("{{ m | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }} {{ m | rejectattr('role', '==', 'user') | list | length }} {{ ['a', 'b'] | map('upper') | join }} {{ m | map(attribute='missing', default='-') | join }} {{ m | selectattr('flag') | list | length }}",
                                   ["m": messages]),
                        "['u'] 1 AB -- 1")
+    }
+
+    func testGeneratorsAndDictViewsBehaveLikePythons() throws {
+        let dictionary: TemplateValue = ["a": 1]
+        XCTAssertEqual(try render("{{ d.items() }} {{ d.keys() }} {{ d.values() | list }} {{ d.keys() | length }} {{ 'a' in d.keys() }}", ["d": dictionary]),
+                       "dict_items([('a', 1)]) dict_keys(['a']) [1] 1 True")
+        XCTAssertEqual(try render("{{ 'yes' if [] | select else 'no' }} {{ [1, 2] | reverse | list }} {{ 1 | select is defined }} {{ (1 | select) is iterable }}"),
+                       "yes [2, 1] True True", "a generator is truthy even when empty, and fails only when iterated")
+        XCTAssertThrowsError(try render("{{ [1] | select | length }}"), "generators have no len()")
+        XCTAssertThrowsError(try render("{{ 1 | select | list }}"), "the deferred failure surfaces on iteration")
     }
 
     func testToJSONMatchesHuggingFacesJSONDumps() throws {

@@ -147,6 +147,7 @@ extension TemplateRenderer {
 
     // MARK: Slices
 
+    /// `value[start:stop:step]`; jinja2 compiles slices to a plain Python subscript, so misses raise.
     func slice(_ value: RuntimeValue, start: RuntimeValue?, stop: RuntimeValue?, step: RuntimeValue?,
                at location: TemplateSourceLocation) throws(ChatTemplateError) -> RuntimeValue {
         func bound(_ value: RuntimeValue?) throws(ChatTemplateError) -> Int? {
@@ -172,8 +173,10 @@ extension TemplateRenderer {
             return .string(String(result))
         case .undefined(let undefined):
             throw .runtime(undefined.message, at: location)
+        case .dict:
+            throw .runtime("unhashable type: 'slice'", at: location)
         default:
-            return .undefined("'\(value.typeName) object' cannot be sliced")
+            throw .runtime("'\(value.typeName)' object is not subscriptable", at: location)
         }
     }
 

@@ -26,6 +26,9 @@ extension RuntimeValue {
         case .dict(let dictionary):
             let entries = dictionary.keys.map { pythonQuoted($0) + ": " + dictionary[$0]!.pythonRepr }
             return "{" + entries.joined(separator: ", ") + "}"
+        case .iterator(let iterator):
+            guard iterator.kind.isView, case .success(let items) = iterator.contents else { return "<\(iterator.kind.rawValue) object>" }
+            return iterator.kind.rawValue + "(" + RuntimeValue.list(items).pythonRepr + ")"
         case .undefined: return "Undefined"
         case .namespace(let namespace): return "<Namespace " + RuntimeValue.dict(namespace.attributes).pythonRepr + ">"
         case .loop(let loop): return "<LoopContext \(loop.index0 + 1)/\(loop.items.count)>"
@@ -121,7 +124,7 @@ extension RuntimeValue {
         case .dict(let dictionary):
             try Self.writeJSONObject(dictionary, into: &output, style: style, depth: depth,
                                      separators: (itemSeparator, keySeparator), newline: newline)
-        case .namespace, .loop, .callable, .undefined:
+        case .namespace, .loop, .callable, .undefined, .iterator:
             throw .notSerializable(typeName)
         }
     }

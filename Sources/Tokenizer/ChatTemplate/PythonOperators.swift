@@ -21,6 +21,8 @@ extension TemplateRenderer {
             return .string(String(repeating: text, count: max(0, left.integerValue!)))
         case (.multiply, .list(let list), _) where right.integerValue != nil:
             return .list(Array(repeatElement(list, count: max(0, right.integerValue!)).joined()))
+        case (.multiply, _, .list(let list)) where left.integerValue != nil:
+            return .list(Array(repeatElement(list, count: max(0, left.integerValue!)).joined()))
         case (.modulo, .string, _):
             throw .unsupported("printf-style string formatting with '%'", at: location)
         default:
@@ -149,6 +151,7 @@ extension TemplateRenderer {
         case .dict(let dictionary):
             guard case .string(let key) = element else { return false }
             return dictionary[key] != nil
+        case .iterator: return try iterate(container, at: location).contains { $0.isEqual(to: element) }
         case .undefined: return false
         default: throw .runtime("argument of type '\(container.typeName)' is not iterable", at: location)
         }

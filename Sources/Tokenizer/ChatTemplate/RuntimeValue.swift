@@ -13,6 +13,8 @@ enum RuntimeValue {
     /// A Python tuple: behaves like a list but prints as `(a, b)` (`items()` pairs, `a, b` literals).
     case tuple([RuntimeValue])
     case dict(RuntimeDictionary)
+    /// What select/map/items/reverse and dict.items()/keys()/values() return: not a list in Python.
+    case iterator(IteratorValue)
     /// jinja2's default Undefined: prints as "", is falsy and empty, and fails on arithmetic or attribute access.
     case undefined(UndefinedValue)
     case namespace(NamespaceObject)
@@ -46,6 +48,7 @@ enum RuntimeValue {
         case .none, .undefined: return false
         case .list(let items), .tuple(let items): return !items.isEmpty
         case .dict(let dictionary): return dictionary.count > 0
+        case .iterator(let iterator): return !iterator.kind.isView || iterator.count.map { $0 > 0 } ?? true
         case .namespace, .loop, .callable: return true
         }
     }
@@ -66,6 +69,7 @@ enum RuntimeValue {
         case .list: return "list"
         case .tuple: return "tuple"
         case .dict: return "dict"
+        case .iterator(let iterator): return iterator.kind.rawValue
         case .undefined: return "Undefined"
         case .namespace: return "Namespace"
         case .loop: return "LoopContext"
@@ -82,6 +86,10 @@ enum RuntimeValue {
             return a.count == b.count && zip(a, b).allSatisfy { $0.isEqual(to: $1) }
         case (.dict(let a), .dict(let b)):
             return a.count == b.count && a.keys.allSatisfy { key in b[key].map { a[key]!.isEqual(to: $0) } ?? false }
+        case (.iterator(let a), .iterator(let b)):
+            guard a.kind == b.kind, a.kind == .dictionaryKeys || a.kind == .dictionaryItems,
+                  case .success(let x) = a.contents, case .success(let y) = b.contents else { return false }
+            return x.count == y.count && x.allSatisfy { item in y.contains { $0.isEqual(to: item) } }
         case (.namespace(let a), .namespace(let b)): return a === b
         case (.loop(let a), .loop(let b)): return a === b
         default:
@@ -135,6 +143,33 @@ struct RuntimeDictionary {
     }
 
     var values: [RuntimeValue] { keys.map { storage[$0]! } }
+}
+
+// MARK: - Iterators
+
+/// A Python iterator or dict view. jinja2's select/reject/map/items filters are generators: always truthy,
+/// without len(), and a failure inside them only surfaces when they are iterated.
+struct IteratorValue {
+    enum Kind: String {
+        case generator
+        case listReverseIterator = "list_reverseiterator"
+        case reversed
+        case dictionaryReverseKeyIterator = "dict_reversekeyiterator"
+        case dictionaryItems = "dict_items"
+        case dictionaryKeys = "dict_keys"
+        case dictionaryValues = "dict_values"
+
+        /// Dict views have a length and compare by emptiness; the others are plain iterators.
+        var isView: Bool { self == .dictionaryItems || self == .dictionaryKeys || self == .dictionaryValues }
+    }
+
+    let kind: Kind
+    let contents: Result<[RuntimeValue], ChatTemplateError>
+
+    var count: Int? {
+        guard case .success(let items) = contents else { return nil }
+        return items.count
+    }
 }
 
 // MARK: - Reference objects

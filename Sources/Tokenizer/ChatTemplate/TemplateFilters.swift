@@ -31,11 +31,13 @@ extension TemplateRenderer {
         case "first":
             return try iterate(value, at: location).first ?? .undefined("No first item, sequence was empty.")
         case "last":
+            if case .iterator(let iterator) = value, !iterator.kind.isView {
+                throw .runtime("'\(iterator.kind.rawValue)' object is not reversible", at: location)
+            }
             return try iterate(value, at: location).last ?? .undefined("No last item, sequence was empty.")
         case "list": return .list(try iterate(value, at: location))
         case "reverse":
-            if case .string(let text) = value { return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed()))) }
-            return .list(try iterate(value, at: location).reversed())
+            return try reversed(value, at: location)
         case "join":
             try arguments.check(name, accepts: ["d", "attribute"], at: location)
             let separator = arguments.value(0, "d")?.pythonString ?? ""
@@ -56,10 +58,30 @@ extension TemplateRenderer {
             }
             let limit = arguments.value(2, "count")?.integerValue ?? -1
             return .string(replacing(old.pythonString, with: new.pythonString, in: value.pythonString, limit: limit))
+        case "items", "select", "reject", "selectattr", "rejectattr", "map":
+            return .iterator(generator { () throws(ChatTemplateError) in try lazyFilter(name, value, arguments, at: location) })
+        case "abs":
+            if case .double(let double) = value { return .double(abs(double)) }
+            guard let integer = value.integerValue else { throw .runtime("bad operand type for abs(): '\(value.typeName)'", at: location) }
+            return .int(abs(integer))
+        case "int", "float":
+            if case .undefined(let undefined) = value { throw .runtime(undefined.message, at: location) }
+            return converted(value, toInteger: name == "int") ?? arguments.value(0, "default") ?? (name == "int" ? .int(0) : .double(0))
+        default:
+            throw .unsupported("unsupported filter '\(name)'", at: location)
+        }
+    }
+
+    // MARK: Generators
+
+    /// The filters jinja2 writes as generators: computed now, but failures wait until the result is iterated.
+    private func lazyFilter(_ name: String, _ value: RuntimeValue, _ arguments: ArgumentValues,
+                            at location: TemplateSourceLocation) throws(ChatTemplateError) -> [RuntimeValue] {
+        switch name {
         case "items":
             switch value {
-            case .dict(let dictionary): return .list(dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) })
-            case .undefined: return .list([])
+            case .dict(let dictionary): return dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) }
+            case .undefined: return []
             default: throw .runtime("Can only get item pairs from a mapping.", at: location)
             }
         case "select", "reject":
@@ -68,7 +90,7 @@ extension TemplateRenderer {
             where try passesSelection(item, arguments.positional, at: location) == (name == "select") {
                 kept.append(item)
             }
-            return .list(kept)
+            return kept
         case "selectattr", "rejectattr":
             guard let attributePath = arguments.positional.first else { throw .runtime("\(name)() needs an attribute name", at: location) }
             let rest = Array(arguments.positional.dropFirst())
@@ -77,20 +99,33 @@ extension TemplateRenderer {
             where try passesSelection(try lookupPath(attributePath, in: item, at: location), rest, at: location) == (name == "selectattr") {
                 kept.append(item)
             }
-            return .list(kept)
-        case "map":
-            return .list(try mapped(try iterate(value, at: location), arguments, at: location))
-        case "abs":
-            if case .double(let double) = value { return .double(abs(double)) }
-            guard let integer = value.integerValue else { throw .runtime("bad operand type for abs(): '\(value.typeName)'", at: location) }
-            return .int(abs(integer))
-        case "int":
-            return converted(value, toInteger: true) ?? arguments.value(0, "default") ?? .int(0)
-        case "float":
-            return converted(value, toInteger: false) ?? arguments.value(0, "default") ?? .double(0)
+            return kept
         default:
-            throw .unsupported("unsupported filter '\(name)'", at: location)
+            return try mapped(try iterate(value, at: location), arguments, at: location)
         }
+    }
+
+    private func generator(_ produce: () throws(ChatTemplateError) -> [RuntimeValue]) -> IteratorValue {
+        do {
+            return IteratorValue(kind: .generator, contents: .success(try produce()))
+        } catch {
+            return IteratorValue(kind: .generator, contents: .failure(error))
+        }
+    }
+
+    /// jinja2's `reverse`: strings reversed, sequences as Python's `reversed()` iterator, generators as a list.
+    private func reversed(_ value: RuntimeValue, at location: TemplateSourceLocation) throws(ChatTemplateError) -> RuntimeValue {
+        let kind: IteratorValue.Kind
+        switch value {
+        case .string(let text): return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed())))
+        case .list: kind = .listReverseIterator
+        case .tuple, .undefined: kind = .reversed
+        case .dict: kind = .dictionaryReverseKeyIterator
+        case .iterator(let iterator) where iterator.kind.isView: kind = .reversed
+        case .iterator: return .list(try iterate(value, at: location).reversed())
+        default: throw .runtime("argument must be iterable", at: location)
+        }
+        return .iterator(IteratorValue(kind: kind, contents: .success(try iterate(value, at: location).reversed())))
     }
 
     // MARK: Helpers
@@ -100,6 +135,7 @@ extension TemplateRenderer {
         case .string(let text): return text.unicodeScalars.count
         case .list(let items), .tuple(let items): return items.count
         case .dict(let dictionary): return dictionary.count
+        case .iterator(let iterator) where iterator.kind.isView: return iterator.count ?? 0
         case .undefined: return 0
         default: throw .runtime("object of type '\(value.typeName)' has no len()", at: location)
         }

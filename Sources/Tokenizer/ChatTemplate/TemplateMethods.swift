@@ -37,9 +37,9 @@ extension TemplateRenderer {
                 try arguments.check(name, accepts: ["key", "default"], at: location)
                 guard case .string(let key)? = arguments.value(0, "key") else { return arguments.value(1, "default") ?? .none }
                 return dictionary[key] ?? arguments.value(1, "default") ?? .none
-            case "items": return .list(dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) })
-            case "keys": return .list(dictionary.keys.map(RuntimeValue.string))
-            case "values": return .list(dictionary.values)
+            case "items": return .iterator(IteratorValue(kind: .dictionaryItems, contents: .success(dictionary.keys.map { .tuple([.string($0), dictionary[$0]!]) })))
+            case "keys": return .iterator(IteratorValue(kind: .dictionaryKeys, contents: .success(dictionary.keys.map(RuntimeValue.string))))
+            case "values": return .iterator(IteratorValue(kind: .dictionaryValues, contents: .success(dictionary.values)))
             default: break
             }
         case .loop(let loop) where name == "cycle":

@@ -42,6 +42,7 @@ extension TemplateRenderer {
         case "iterable", "sequence":
             switch value {
             case .string, .list, .tuple, .dict, .undefined: return true
+            case .iterator: return name == "iterable"
             default: return false
             }
         case "number":
@@ -67,14 +68,11 @@ extension TemplateRenderer {
         case "in":
             return try contains(try requiredArgument(name, arguments, at: location), value, at: location)
         case "odd", "even":
-            guard let integer = value.integerValue else { throw .runtime("'\(name)' test needs an integer, got \(value.typeName)", at: location) }
-            return (integer % 2 != 0) == (name == "odd")
+            let remainder = try arithmetic(.modulo, value, .int(2), at: location)
+            return remainder.isEqual(to: .int(name == "odd" ? 1 : 0))
         case "divisibleby":
-            guard let integer = value.integerValue, let divisor = try requiredArgument(name, arguments, at: location).integerValue,
-                  divisor != 0 else {
-                throw .runtime("'divisibleby' test needs integers and a non-zero divisor", at: location)
-            }
-            return integer % divisor == 0
+            let divisor = try requiredArgument(name, arguments, at: location)
+            return try arithmetic(.modulo, value, divisor, at: location).isEqual(to: .int(0))
         case "lower", "upper":
             let text = value.pythonString
             let cased = text.unicodeScalars.filter(\.properties.isCased)

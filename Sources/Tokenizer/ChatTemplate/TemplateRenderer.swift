@@ -161,6 +161,7 @@ final class TemplateRenderer {
     func iterate(_ value: RuntimeValue, at location: TemplateSourceLocation) throws(ChatTemplateError) -> [RuntimeValue] {
         switch value {
         case .list(let items), .tuple(let items): return items
+        case .iterator(let iterator): return try iterator.contents.get()
         case .dict(let dictionary): return dictionary.keys.map(RuntimeValue.string)
         case .string(let string): return string.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
