@@ -151,7 +151,7 @@ extension TemplateRenderer {
     func slice(_ value: RuntimeValue, start: RuntimeValue?, stop: RuntimeValue?, step: RuntimeValue?,
                at location: TemplateSourceLocation) throws(ChatTemplateError) -> RuntimeValue {
         func bound(_ value: RuntimeValue?) throws(ChatTemplateError) -> Int? {
-            guard let value, !(value.isUndefined) else { return nil }
+            guard let value else { return nil }
             if case .none = value { return nil }
             guard let integer = value.integerValue else {
                 throw .runtime("slice indices must be integers or None", at: location)

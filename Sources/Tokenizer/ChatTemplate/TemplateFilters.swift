@@ -42,7 +42,9 @@ extension TemplateRenderer {
             try arguments.check(name, accepts: ["d", "attribute"], at: location)
             let separator = arguments.value(0, "d")?.pythonString ?? ""
             var items = try iterate(value, at: location)
-            if let attributePath = arguments.value(1, "attribute") { items = try items.map { item throws(ChatTemplateError) in try lookupPath(attributePath, in: item, at: location) } }
+            if let attributePath = arguments.value(1, "attribute") {
+                items = try items.map { item throws(ChatTemplateError) in try lookupPath(attributePath, in: item, at: location) }
+            }
             return .string(items.map(\.pythonString).joined(separator: separator))
         case "default", "d":
             try arguments.check(name, accepts: ["default_value", "boolean"], at: location)
