@@ -1,1 +1,0 @@
-// Sampling: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)

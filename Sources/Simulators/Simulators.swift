@@ -1,1 +1,0 @@
-// Simulators: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)
