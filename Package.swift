@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "Tokenizer"),
         .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
         .target(name: "Llama", dependencies: ["Numerics"], swiftSettings: hotLoops),
+        .target(name: "Inference", dependencies: ["Llama", "Sampling", "Numerics"]),
 
         // MARK: Edges
         .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
@@ -48,7 +49,7 @@ let package = Package(
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling",
+            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,10 +57,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling"]),
-        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
+        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -48,11 +48,12 @@ public final class BatchDecoder: @unchecked Sendable {
         let vocab = weights.config.vocabSize
         let context = weights.config.contextLength
         var failures = [SamplingError?](repeating: nil, count: owners.count)
-        failures.withUnsafeMutableBufferPointer { failures in
+        failures.withUnsafeMutableBufferPointer { buffer in
+            let failures = buffer
             let sample = { (i: Int) in
                 let s = owners[i]
                 let row = UnsafeBufferPointer(start: logits + i * vocab, count: vocab)
-                do {
+                do throws(SamplingError) {
                     // A prompt just completed: followers fork its cache and sample from the same row.
                     if s.tokens.isEmpty {
                         for f in s.followers where !f.isFinished {

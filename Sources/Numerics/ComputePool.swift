@@ -100,7 +100,9 @@ public final class ComputePool: @unchecked Sendable {
     }
 
     private func workerLoop() {
-        var seen = generation.load(ordering: .acquiring)
+        // Generation 0 is the pool's state before any job: a worker that starts late must still take part
+        // in jobs posted before it ran, so it must not read the counter here.
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {

@@ -9,12 +9,17 @@ import Darwin
 
 // MARK: - exp
 
-/// e^x lane-wise. Range reduction x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for exactness), a
-/// degree-6 polynomial for e^r, then 2^n built in the exponent bits. Inputs below −87.3 give 0 and above
-/// 88.7 give +∞, as expf does.
+/// e^x lane-wise, Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for exactness), a
+/// degree-6 polynomial for e^r, times 2^n built in the exponent bits. Exactly 0 below −87.33654 (where
+/// e^x leaves the normal range) and +∞ above 88.72283, as expf. Inputs must not be NaN. Clamping uses
+/// `replacing(with:where:)`: the generic `clamped`/`pointwiseMin` run lane by lane.
 @inline(__always) public func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let clamped = x.clamped(lowerBound: SIMD16(repeating: -87.33654), upperBound: SIMD16(repeating: 88.72283))
-    let n = (clamped * 1.442695041).rounded(.toNearestOrEven)
+    let underflow = x .< -87.33654
+    let overflow = x .> 88.72283
+    let clamped = x.replacing(with: -87.33654, where: underflow).replacing(with: 88, where: overflow)
+    // Round x/ln2 to the nearest integer with the 1.5·2^23 trick; the low mantissa bits then hold n.
+    let shifted = clamped * 1.442695041 + 12_582_912
+    let n = shifted - 12_582_912
     var r = clamped.addingProduct(n, SIMD16(repeating: -0.693359375))
     r = r.addingProduct(n, SIMD16(repeating: 2.12194440e-4))
     var p = SIMD16<Float>(repeating: 1.9875691500e-4)
@@ -23,14 +28,14 @@ import Darwin
     p = p * r + 4.1665795894e-2
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
-    let r2 = r * r
-    let er = (p * r2 + r) + 1
-    // 2^n: n is integral in [-126, 128]; add it to the exponent field of er.
-    let ni = unsafeBitCast(n + SIMD16(repeating: 12582912), to: SIMD16<Int32>.self) &- 0x4B40_0000
-    let scaled = unsafeBitCast(unsafeBitCast(er, to: SIMD16<Int32>.self) &+ (ni &<< 23), to: SIMD16<Float>.self)
-    let tooSmall = x .< SIMD16(repeating: -87.33654)
-    let tooLarge = x .> SIMD16(repeating: 88.72283)
-    return scaled.replacing(with: 0, where: tooSmall).replacing(with: .infinity, where: tooLarge)
+    let er = (p * r * r + r) + 1
+    // n = 128 (x just below the overflow bound) does not fit the exponent field: use 2^127 · 2.
+    let top = n .> 127
+    let n127 = n.replacing(with: 127, where: top) + 12_582_912
+    let exponentBits = (unsafeBitCast(n127, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    let scaled = er * unsafeBitCast(exponentBits, to: SIMD16<Float>.self) * SIMD16<Float>(repeating: 1).replacing(with: 2, where: top)
+    return scaled
+        .replacing(with: 0, where: underflow).replacing(with: .infinity, where: overflow)
 }
 
 /// Scalar e^x through the vector path (same rounding as the vector kernels).
@@ -52,7 +57,11 @@ public func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
 public func maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     var m = SIMD16<Float>(repeating: -.infinity)
     var i = 0
-    while i + 16 <= count { m = pointwiseMax(m, loadFloats(x + i)); i += 16 }
+    while i + 16 <= count {
+        let v = loadFloats(x + i)
+        m = m.replacing(with: v, where: v .> m)
+        i += 16
+    }
     var s = m.max()
     while i < count { s = Swift.max(s, x[i]); i += 1 }
     return s

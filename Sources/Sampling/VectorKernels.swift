@@ -5,6 +5,8 @@
 // (a select; the generic `pointwiseMin`/`pointwiseMax`/`clamped` run lane by lane), and token ids are compared
 // as Float lanes (exact below 2^24), because SIMD Int32 comparisons also run lane by lane.
 
+import Numerics
+
 // MARK: - Lanes
 
 typealias Lanes = SIMD16<Float>
@@ -27,30 +29,6 @@ func loadLanes(_ base: UnsafePointer<Float>, at index: Int, count: Int, padding:
     var lanes = Lanes(repeating: padding)
     for lane in 0..<(count - index) { lanes[lane] = base[index + lane] }
     return lanes
-}
-
-// MARK: - exp
-
-/// e^x per lane, Cephes-style: x = n·ln 2 + r with |r| ≤ ln 2 / 2, a degree-6 polynomial for e^r (about 1 ulp),
-/// scaled by 2^n built in the exponent bits. Exactly 1 at 0; exactly 0 below −87.33 (where e^x leaves the
-/// normal range) and at −∞. Inputs must not be NaN; inputs above 88 are clamped.
-@inline(__always)
-func exp(_ x: Lanes) -> Lanes {
-    let underflow = x .< -87.33654
-    let clamped = x.replacing(with: -87.33654, where: underflow).replacing(with: 88, where: x .> 88)
-    // Round x / ln 2 to the nearest integer with the 1.5 · 2^23 trick; its low mantissa bits then hold n.
-    let shifted = clamped * 1.442_695_04 + 12_582_912
-    let n = shifted - 12_582_912
-    let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
-    var p = Lanes(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 0.166_666_655
-    p = p * r + 0.500_000_012
-    p = p * r * r + r + 1
-    let exponentBits = (unsafeBitCast(shifted, to: LaneIDs.self) &- 0x4B40_0000 &+ 127) &<< 23
-    return (p * unsafeBitCast(exponentBits, to: Lanes.self)).replacing(with: 0, where: underflow)
 }
 
 // MARK: - Scan

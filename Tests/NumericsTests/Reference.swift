@@ -60,6 +60,20 @@ func naiveMatMulNT(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Doubl
     return y
 }
 
+/// |y − reference| relative to Σ_k |a[i,k]·b[j,k]| (the scale of fp32 rounding in a dot product), worst case.
+func maxDotError(_ y: [Float], _ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> Double {
+    let exact = naiveMatMulNT(a, b, m: m, n: n, k: k)
+    var worst = 0.0
+    for i in 0..<m {
+        for j in 0..<n {
+            var scale = 0.0
+            for t in 0..<k { scale += abs(Double(a[i * k + t]) * Double(b[j * k + t])) }
+            worst = max(worst, abs(Double(y[i * n + j]) - exact[i * n + j]) / max(scale, 1e-30))
+        }
+    }
+    return worst
+}
+
 /// Largest |a − b| / (1 + |b|).
 func maxRelativeError(_ a: [Float], _ b: [Double]) -> Double {
     zip(a, b).map { abs(Double($0) - $1) / (1 + abs($1)) }.max() ?? 0

@@ -1,1 +1,0 @@
-// Tokenizer: see ARCHITECTURE.md. (module scaffold; contents arrive with their issue work)
