@@ -1,31 +1,36 @@
 // ComputePool: a fixed set of threads that run data-parallel loops for the kernels (ggml style).
-// The caller takes part; idle workers spin briefly on an atomic generation counter, then sleep.
+// The caller takes part; workers claim tasks with a compare-and-swap, so nobody waits for a sleeping thread.
 
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs `body(i)` for `i` in `0..<count` on `threadCount` threads (the calling thread is one of them).
+/// Runs `body(i)` for `i` in `0..<count` on up to `threadCount` threads (the caller is one of them).
 ///
 /// One job runs at a time: `parallelFor` is not reentrant and must be called from one thread at a time
-/// (the engine or learner that owns the pool serialises its use). Workers spin for a short while after a
-/// job so back-to-back kernels pay no wake-up cost, then block on a condition variable.
+/// (the engine or learner that owns the pool serialises its use). Tasks are claimed from a ticket that
+/// holds the job's generation, task count and next index, so a worker that wakes late cannot take a task
+/// of a finished job, and the caller only waits for tasks that are actually running — a descheduled or
+/// sleeping worker never holds up a job (the machine may have more runnable threads than cores). Idle
+/// workers spin briefly, yielding, then block on a condition variable.
 public final class ComputePool: @unchecked Sendable {
     public let threadCount: Int
 
+    /// generation (24 bits) | task count (20 bits) | next index (20 bits)
+    private let ticket = Atomic<UInt64>(0)
     private let generation = Atomic<Int>(0)
-    private let nextIndex = Atomic<Int>(0)
-    private let unfinished = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    private var jobCount = 0
-    private var job: ((Int) -> Void)?
+    private let job = Atomic<UInt>(0)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var threads: [pthread_t] = []
-    /// Spin iterations before a worker sleeps (tens of microseconds).
-    private let spinLimit = 20_000
+
+    private static let indexBits: UInt64 = 20
+    /// Most tasks one parallelFor call hands out at a time (larger counts run in rounds).
+    static let maxTasks = (1 << 20) - 1
 
     public init(threads: Int) {
         threadCount = max(1, threads)
@@ -33,12 +38,10 @@ public final class ComputePool: @unchecked Sendable {
         pthread_cond_init(&wake, nil)
         for _ in 1..<threadCount {
             var tid = pthread_t()
-            let unmanaged = Unmanaged.passRetained(self)
             let rc = pthread_create(&tid, nil, { arg in
-                let pool = Unmanaged<ComputePool>.fromOpaque(arg!).takeRetainedValue()
-                pool.workerLoop()
+                Unmanaged<ComputePool>.fromOpaque(arg!).takeRetainedValue().workerLoop()
                 return nil
-            }, unmanaged.toOpaque())
+            }, Unmanaged.passRetained(self).toOpaque())
             precondition(rc == 0, "pthread_create failed (\(rc))")
             self.threads.append(tid)
         }
@@ -65,18 +68,12 @@ public final class ComputePool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            job = escapable
-            jobCount = count
-            nextIndex.store(0, ordering: .relaxed)
-            unfinished.store(threadCount - 1, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(&mutex); pthread_cond_broadcast(&wake); pthread_mutex_unlock(&mutex)
-            }
-            runTasks(escapable, count)
-            while unfinished.load(ordering: .acquiring) > 0 {}
-            job = nil
+        var start = 0
+        while start < count {
+            let n = min(Self.maxTasks, count - start)
+            let offset = start
+            withoutActuallyEscaping({ (i: Int) in body(offset + i) }) { escapable in runJob(escapable, count: n) }
+            start += n
         }
     }
 
@@ -91,23 +88,59 @@ public final class ComputePool: @unchecked Sendable {
         parallelFor(n) { i in body((i * chunk)..<min(total, (i + 1) * chunk)) }
     }
 
-    @inline(__always) private func runTasks(_ body: (Int) -> Void, _ count: Int) {
+    // MARK: - Jobs
+
+    private struct Job {
+        var body: (Int) -> Void
+    }
+
+    private func runJob(_ body: @escaping (Int) -> Void, count: Int) {
+        var box = Job(body: body)
+        withUnsafeMutablePointer(to: &box) { boxPointer in
+            let gen = UInt64(generation.load(ordering: .relaxed) + 1) & 0xFF_FFFF
+            finished.store(0, ordering: .relaxed)
+            job.store(UInt(bitPattern: boxPointer), ordering: .releasing)
+            ticket.store(gen << (2 * Self.indexBits) | UInt64(count) << Self.indexBits, ordering: .releasing)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(&mutex); pthread_cond_broadcast(&wake); pthread_mutex_unlock(&mutex)
+            }
+            runTasks(generation: gen)
+            var spins = 0
+            while finished.load(ordering: .acquiring) < count {
+                spins += 1
+                if spins > 200 { sched_yield() }
+            }
+        }
+    }
+
+    /// Claims and runs tasks of job `gen` until none is left; each claim is a compare-and-swap on the ticket.
+    @inline(__always) private func runTasks(generation gen: UInt64) {
+        let indexMask: UInt64 = (1 << Self.indexBits) - 1
         while true {
-            let i = nextIndex.add(1, ordering: .relaxed).oldValue
-            if i >= count { break }
-            body(i)
+            let t = ticket.load(ordering: .acquiring)
+            guard t >> (2 * Self.indexBits) == gen else { return }
+            let index = t & indexMask, count = (t >> Self.indexBits) & indexMask
+            guard index < count else { return }
+            guard ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            let box = UnsafeMutablePointer<Job>(bitPattern: job.load(ordering: .acquiring))!
+            box.pointee.body(Int(index))
+            finished.add(1, ordering: .releasing)
         }
     }
 
     private func workerLoop() {
-        // Generation 0 is the pool's state before any job: a worker that starts late must still take part
-        // in jobs posted before it ran, so it must not read the counter here.
+        // Generation 0 is the pool's state before any job: a worker that starts late still takes part in
+        // jobs posted before it ran.
         var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < spinLimit { continue }
+                if spins < 20_000 {
+                    if spins % 1000 == 0 { sched_yield() }
+                    continue
+                }
                 pthread_mutex_lock(&mutex)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 while generation.load(ordering: .sequentiallyConsistent) == seen {
@@ -118,8 +151,7 @@ public final class ComputePool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .acquiring)
             if stopping.load(ordering: .acquiring) { return }
-            if let body = job { runTasks(body, jobCount) }
-            unfinished.subtract(1, ordering: .releasing)
+            runTasks(generation: UInt64(seen) & 0xFF_FFFF)
         }
     }
 }

@@ -1,7 +1,22 @@
-import Numerics
+// proxima: the one executable. Sets up the process (OpenBLAS kernel choice) before the library starts,
+// then runs the command; errors are one line on stderr and a non-zero exit.
+
+import ArgumentParser
 import Foundation
-var x: Float = -87
-var worst = 0.0; var wx: Float = 0
-while x < 88.5 { let g = Double(expScalar(x)), w = Foundation.exp(Double(x)); let e = abs(g-w)/w; if e > worst { worst = e; wx = x }; x += 0.01337 }
-print(worst, wx, expScalar(wx), Foundation.exp(Double(wx)))
-for v: Float in [-87.33, -87, -10, -1, 0, 1, 10, 88, 88.3, 88.5, 88.7] { print(v, expScalar(v), Foundation.exp(Double(v))) }
+
+CPUEnvironment.prepareOpenBLAS()
+do {
+    var command = try Proxima.parseAsRoot()
+    try command.run()
+} catch let error as CLIError {
+    FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+    exit(1)
+} catch {
+    let code = Proxima.exitCode(for: error)
+    if code == .success {
+        print(Proxima.fullMessage(for: error))
+        exit(0)
+    }
+    FileHandle.standardError.write(Data("error: \(Proxima.message(for: error))\n".utf8))
+    exit(code.rawValue)
+}

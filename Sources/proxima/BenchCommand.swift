@@ -1,0 +1,80 @@
+// BenchCommand: `proxima bench` — prefill and decode tokens per second in-process, like llama-bench:
+// for every (prompt length, stream count) a fresh prefill of the prompt, then gen-tokens decode steps
+// with all streams batched.
+
+import ArgumentParser
+import Foundation
+import Inference
+import Llama
+import ModelFiles
+import Numerics
+import Sampling
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode throughput (tokens per second).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt lengths, comma-separated.") var promptTokens = "64,256"
+    @Option(name: .customLong("gen-tokens"), help: "Tokens decoded per stream.") var genTokens = 128
+    @Option(help: "Concurrent streams decoded in one batch, comma-separated.") var streams = "1,2,8"
+    @Option(help: "Repetitions per configuration (the mean is reported).") var repetitions = 3
+    @Flag(help: "One JSON object per line and configuration.") var json = false
+
+    func validate() throws {
+        guard parse(promptTokens) != nil else { throw ValidationError("--prompt-tokens must be positive integers, e.g. 64,256") }
+        guard parse(streams) != nil else { throw ValidationError("--streams must be positive integers, e.g. 1,2,8") }
+        if genTokens < 1 { throw ValidationError("--gen-tokens must be at least 1") }
+        if repetitions < 1 { throw ValidationError("--repetitions must be at least 1") }
+    }
+
+    private func parse(_ list: String) -> [Int]? {
+        let values = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        let threads = modelOptions.threadCount
+        let pool = ComputePool(threads: threads)
+        defer { pool.shutdown() }
+        let model = try modelOptions.load(pool: pool)
+        let config = model.weights.config
+        let decoder = BatchDecoder(weights: model.weights, pool: pool, maxRows: 512)
+        if !json { print("model \(model.name), \(threads) threads, OpenBLAS \(BLAS.coreName)") }
+
+        for p in parse(promptTokens)! {
+            guard p + genTokens < config.contextLength else { throw CLIError("prompt \(p) + \(genTokens) tokens exceed the context (\(config.contextLength))") }
+            // Token ids spread over the vocabulary, skipping the special tokens at the start.
+            let prompt = (0..<p).map { 100 + ($0 * 7919) % (config.vocabSize - 100) }
+            for s in parse(streams)! {
+                var prefillSeconds = 0.0, decodeSeconds = 0.0
+                for rep in 0...repetitions {   // repetition 0 warms up
+                    let parameters = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: genTokens + 1)
+                    let sequences = try (0..<s).map { i in
+                        var params = parameters
+                        params.seed = UInt64(i)
+                        return try GenerationSequence(prompt: prompt, parameters: params, config: config)
+                    }
+                    // Prefill one stream's prompt alone (its first token is sampled in this step).
+                    var t0 = Date()
+                    try decoder.step([sequences[0]])
+                    let prefill = Date().timeIntervalSince(t0)
+                    for other in sequences.dropFirst() { try decoder.step([other]) }
+                    t0 = Date()
+                    for _ in 0..<genTokens { try decoder.step(sequences) }
+                    let decode = Date().timeIntervalSince(t0)
+                    if rep > 0 { prefillSeconds += prefill; decodeSeconds += decode }
+                }
+                let prefillTPS = Double(p * repetitions) / prefillSeconds
+                let decodeTPS = Double(s * genTokens * repetitions) / decodeSeconds
+                if json {
+                    print("{\"prompt_tokens\":\(p),\"gen_tokens\":\(genTokens),\"streams\":\(s),\"threads\":\(threads),\"prefill_tps\":\(String(format: "%.2f", prefillTPS)),\"decode_tps\":\(String(format: "%.2f", decodeTPS))}")
+                } else {
+                    print(String(format: "prompt %4d  streams %2d  prefill %8.1f tok/s  decode %8.1f tok/s (%d tokens/stream)", p, s, prefillTPS, decodeTPS, genTokens))
+                }
+            }
+        }
+    }
+}

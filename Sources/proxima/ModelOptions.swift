@@ -1,0 +1,50 @@
+// ModelOptions: the --model and --threads options shared by the commands, and where the default model is.
+
+import ArgumentParser
+import Foundation
+import ModelFiles
+import Numerics
+
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Path of a Llama-architecture GGUF model (default: the model ops/run fetched).")
+    var model: String?
+
+    @Option(name: .long, help: "Compute threads (default: the number of cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// The model path: --model, else $PROXIMA_MODEL, else models/<default> beside the working directory or
+    /// the package this executable was built in.
+    func modelPath() throws -> String {
+        if let model { return model }
+        if let env = ProcessInfo.processInfo.environment["PROXIMA_MODEL"], !env.isEmpty { return env }
+        let name = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for candidate in [name, packageRoot.appendingPathComponent(name).path] where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        throw CLIError("no model given and the default model is missing: run `ops/run …` once to fetch it, or pass --model PATH")
+    }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Loads the model, turning file errors into one clear line.
+    func load(pool: ComputePool) throws -> ModelBundle {
+        let path = try modelPath()
+        do {
+            return try ModelBundle(path: path, pool: pool)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+/// An error printed as one line: "error: <message>", exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

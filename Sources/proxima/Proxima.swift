@@ -1,0 +1,11 @@
+// Proxima: the root command and its subcommands (generate, bench; serve, train and simulate come with
+// their issues).
+
+import ArgumentParser
+
+struct Proxima: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxima",
+        abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
+        subcommands: [GenerateCommand.self, BenchCommand.self])
+}
