@@ -1,0 +1,109 @@
+// BehaviorLogprobTests: invariant 1 — the log-prob recorded for every sampled token (raw distribution,
+// whatever the sampling settings) equals a batched recompute of the whole sequence within 1e-3 nats;
+// batching and response pairs do not change what a sequence generates.
+
+import XCTest
+import Inference
+import Llama
+import ModelFiles
+import Sampling
+import Tokenizer
+
+final class BehaviorLogprobTests: XCTestCase {
+    private let chats = [
+        [ChatMessage(role: "user", content: "Give me three tips for learning to cook.")],
+        [ChatMessage(role: "system", content: "You are terse."), ChatMessage(role: "user", content: "What is a prime number?")],
+        [ChatMessage(role: "user", content: "Write a haiku about rain.")],
+    ]
+
+    func testRecordedLogprobsEqualBatchedRecompute() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let settings = [SamplingParameters(temperature: 1), SamplingParameters(temperature: 0.7, topP: 0.9),
+                        SamplingParameters(temperature: 1.3, topK: 20, minP: 0.05), .greedy]
+        var worst: Float = 0, checked = 0
+        for (n, sampling) in settings.enumerated() {
+            // A response pair sharing one prefill, plus two independent sequences, all batched.
+            var sequences: [GenerationSequence] = []
+            for (i, chat) in chats.enumerated() {
+                let prompt = try model.promptTokens(for: chat)
+                let parameters = GenerationParameters(sampling: sampling, maxTokens: 48, seed: UInt64(100 * n + i), stopTokens: model.stopTokens)
+                let first = try GenerationSequence(prompt: prompt, parameters: parameters, config: config)
+                sequences.append(first)
+                if i == 0 {
+                    var second = parameters
+                    second.seed += 1000
+                    sequences.append(try GenerationSequence(prompt: prompt, parameters: second, config: config, leader: first))
+                }
+            }
+            try decoder.run(sequences, prefillBudget: 16)
+            for s in sequences {
+                XCTAssertFalse(s.tokens.isEmpty)
+                let rows = ExactnessTests.logSoftmaxRows(model, s.prompt + s.tokens.map(\.id))
+                for (i, token) in s.tokens.enumerated() {
+                    let recomputed = rows[s.prompt.count - 1 + i][token.id]
+                    worst = max(worst, abs(recomputed - token.logProb))
+                    XCTAssertEqual(token.logProb, recomputed, accuracy: 1e-3, "settings \(n), position \(i)")
+                    checked += 1
+                }
+            }
+        }
+        print("invariant 1: \(checked) sampled tokens, largest |recorded − recomputed| = \(String(format: "%.2e", worst)) nats")
+    }
+
+    func testBatchingDoesNotChangeGreedyOutput() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let parameters = GenerationParameters(sampling: .greedy, maxTokens: 32, stopTokens: model.stopTokens)
+        let prompts = try chats.map { try model.promptTokens(for: $0) }
+        let alone = try prompts.map { prompt -> GenerationSequence in
+            let s = try GenerationSequence(prompt: prompt, parameters: parameters, config: config)
+            try decoder.run([s])
+            return s
+        }
+        let together = try prompts.map { try GenerationSequence(prompt: $0, parameters: parameters, config: config) }
+        try decoder.run(together, prefillBudget: 7)
+        for (a, b) in zip(alone, together) {
+            XCTAssertEqual(a.tokens.map(\.id), b.tokens.map(\.id))
+            for (x, y) in zip(a.tokens, b.tokens) { XCTAssertEqual(x.logProb, y.logProb, accuracy: 1e-4) }
+            XCTAssertEqual(a.finishReason, b.finishReason)
+        }
+    }
+
+    func testSeedReproducesAndPairMembersDiffer() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let prompt = try model.promptTokens(for: chats[0])
+        func pair() throws -> [GenerationSequence] {
+            let p = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: 24, seed: 42, stopTokens: model.stopTokens)
+            var q = p
+            q.seed = 43
+            let a = try GenerationSequence(prompt: prompt, parameters: p, config: config)
+            return [a, try GenerationSequence(prompt: prompt, parameters: q, config: config, leader: a)]
+        }
+        let first = try pair(), second = try pair()
+        try decoder.run(first)
+        try decoder.run(second)
+        XCTAssertEqual(first[0].tokens.map(\.id), second[0].tokens.map(\.id))
+        XCTAssertEqual(first[1].tokens.map(\.id), second[1].tokens.map(\.id))
+        XCTAssertNotEqual(first[0].tokens.map(\.id), first[1].tokens.map(\.id))
+    }
+
+    func testStopsOnEndOfTurnAndAtTheTokenLimit() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let prompt = try model.promptTokens(for: [ChatMessage(role: "user", content: "What is the capital of France?")])
+        let short = try GenerationSequence(prompt: prompt, parameters: GenerationParameters(sampling: .greedy, maxTokens: 3, stopTokens: model.stopTokens), config: config)
+        let full = try GenerationSequence(prompt: prompt, parameters: GenerationParameters(sampling: .greedy, maxTokens: 64, stopTokens: model.stopTokens), config: config)
+        try decoder.run([short, full])
+        XCTAssertEqual(short.tokens.count, 3)
+        XCTAssertEqual(short.finishReason, .length)
+        XCTAssertEqual(full.finishReason, .stop)
+        XCTAssertEqual(full.tokens.last?.id, 2, "ends with <|im_end|>")
+        XCTAssertEqual(model.tokenizer.decode(full.tokens.dropLast().map(\.id)), "The capital of France is Paris.")
+    }
+}
