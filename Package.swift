@@ -33,6 +33,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
@@ -46,6 +49,12 @@ let package = Package(
         // MARK: Edges
         .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
         .target(name: "Simulators"),
+        .target(name: "Service", dependencies: [
+            "Inference", "Llama", "ModelFiles", "Numerics", "Sampling", "Tokenizer",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [

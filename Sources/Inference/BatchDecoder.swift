@@ -6,24 +6,26 @@ import Llama
 import Numerics
 import Sampling
 
-/// Runs batched generation steps for many sequences on one model. Not thread-safe: one owner.
+/// Runs batched generation steps for many sequences. Not thread-safe: one owner. The weights are given per
+/// step, so sequences pinned to different policy versions can share one decoder (one step per version).
 public final class BatchDecoder: @unchecked Sendable {
-    public let weights: LlamaWeights
+    public let config: LlamaConfig
     public let pool: ComputePool?
     public let workspace: InferenceWorkspace
 
     /// `maxRows` bounds the rows of one forward pass (decode rows plus prompt chunk).
-    public init(weights: LlamaWeights, pool: ComputePool?, maxRows: Int = 256) {
-        self.weights = weights
+    public init(config: LlamaConfig, pool: ComputePool?, maxRows: Int = 256) {
+        self.config = config
         self.pool = pool
-        workspace = InferenceWorkspace(config: weights.config, maxRows: maxRows)
+        workspace = InferenceWorkspace(config: config, maxRows: maxRows)
     }
 
-    /// One step. Every unfinished sequence that has a pending token gets a decode row; prompts are
-    /// prefilled in order with the rows left (at most `prefillBudget`). Returns the sequences that received
-    /// a new token in this step.
+    /// One step with `weights`. Every unfinished sequence that has a pending token gets a decode row;
+    /// prompts are prefilled in order with the rows left (at most `prefillBudget`). Returns the sequences
+    /// that received a new token in this step.
     @discardableResult
-    public func step(_ sequences: [GenerationSequence], prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
+    public func step(_ sequences: [GenerationSequence], weights: LlamaWeights, prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
+        precondition(weights.config == config, "weights of another model shape")
         for s in sequences where s.tokens.isEmpty && s.leader?.finishReason == .cancelled { s.cancel() }
         var rows: [ForwardRow] = []
         var owners: [GenerationSequence] = []   // for each row that wants logits
@@ -45,8 +47,8 @@ public final class BatchDecoder: @unchecked Sendable {
         if rows.isEmpty { return [] }
 
         let logits = weights.forward(rows, workspace: workspace, pool: pool)
-        let vocab = weights.config.vocabSize
-        let context = weights.config.contextLength
+        let vocab = config.vocabSize
+        let context = config.contextLength
         var failures = [SamplingError?](repeating: nil, count: owners.count)
         failures.withUnsafeMutableBufferPointer { buffer in
             let failures = buffer
@@ -76,9 +78,10 @@ public final class BatchDecoder: @unchecked Sendable {
     }
 
     /// Generates until every sequence is finished (single-caller convenience, e.g. the CLI).
-    public func run(_ sequences: [GenerationSequence], prefillBudget: Int = .max, onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
+    public func run(_ sequences: [GenerationSequence], weights: LlamaWeights, prefillBudget: Int = .max,
+                    onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
         while sequences.contains(where: { !$0.isFinished }) {
-            for s in try step(sequences, prefillBudget: prefillBudget) { onToken(s) }
+            for s in try step(sequences, weights: weights, prefillBudget: prefillBudget) { onToken(s) }
         }
     }
 }

@@ -75,6 +75,9 @@ public final class GenerationSequence: @unchecked Sendable {
     /// Stops the sequence; it takes no more batch rows.
     public func cancel() { if finishReason == nil { finishReason = .cancelled } }
 
+    /// Ends the sequence as complete (a stop string matched its text).
+    public func stop() { if finishReason == nil { finishReason = .stop } }
+
     // MARK: Used by the batch step
 
     /// Samples the next token from `logits` and decides whether the sequence is done.

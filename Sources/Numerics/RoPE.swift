@@ -40,3 +40,21 @@ public func ropeForward(_ x: UnsafeMutablePointer<Float>, rows: Int, stride: Int
         }
     }
 }
+
+/// Backward of `ropeForward` (a rotation, so its transpose rotates back), in place on the gradient.
+public func ropeBackward(_ dx: UnsafeMutablePointer<Float>, rows: Int, stride: Int, heads: Int, headDim: Int,
+                         table: UnsafePointer<Float>) {
+    let half = headDim / 2
+    for r in 0..<rows {
+        let cs = table + r * headDim
+        for h in 0..<heads {
+            let v = dx + r * stride + h * headDim
+            for i in 0..<half {
+                let c = cs[i], s = cs[half + i]
+                let a = v[2 * i], b = v[2 * i + 1]
+                v[2 * i] = a * c + b * s
+                v[2 * i + 1] = -a * s + b * c
+            }
+        }
+    }
+}

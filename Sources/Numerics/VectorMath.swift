@@ -98,6 +98,14 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
     scale(x, count, by: inv)
 }
 
+/// In place: x ← exp(x − shift).
+public func expInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int, subtracting shift: Float) {
+    let s16 = SIMD16<Float>(repeating: shift)
+    var i = 0
+    while i + 16 <= count { storeFloats(exp(loadFloats(x + i) - s16), x + i); i += 16 }
+    while i < count { x[i] = expScalar(x[i] - shift); i += 1 }
+}
+
 /// In place: x ← x · s.
 public func scale(_ x: UnsafeMutablePointer<Float>, _ count: Int, by s: Float) {
     var i = 0

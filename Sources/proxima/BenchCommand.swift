@@ -41,7 +41,7 @@ struct BenchCommand: ParsableCommand {
         defer { pool.shutdown() }
         let model = try modelOptions.load(pool: pool)
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: pool, maxRows: 512)
+        let decoder = BatchDecoder(config: config, pool: pool, maxRows: 512)
         if !json { print("model \(model.name), \(threads) threads, OpenBLAS \(BLAS.coreName)") }
 
         for p in parse(promptTokens)! {
@@ -59,11 +59,11 @@ struct BenchCommand: ParsableCommand {
                     }
                     // Prefill one stream's prompt alone (its first token is sampled in this step).
                     var t0 = Date()
-                    try decoder.step([sequences[0]])
+                    try decoder.step([sequences[0]], weights: model.weights)
                     let prefill = Date().timeIntervalSince(t0)
-                    for other in sequences.dropFirst() { try decoder.step([other]) }
+                    for other in sequences.dropFirst() { try decoder.step([other], weights: model.weights) }
                     t0 = Date()
-                    for _ in 0..<genTokens { try decoder.step(sequences) }
+                    for _ in 0..<genTokens { try decoder.step(sequences, weights: model.weights) }
                     let decode = Date().timeIntervalSince(t0)
                     if rep > 0 { prefillSeconds += prefill; decodeSeconds += decode }
                 }

@@ -45,10 +45,10 @@ struct GenerateCommand: ParsableCommand {
         let parameters = GenerationParameters(sampling: sampling, maxTokens: maxTokens,
                                               seed: seed ?? UInt64.random(in: 0...UInt64.max), stopTokens: model.stopTokens)
         let sequence = try GenerationSequence(prompt: promptIDs, parameters: parameters, config: model.weights.config)
-        let decoder = BatchDecoder(weights: model.weights, pool: pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: pool)
         var text = StreamingDetokenizer(tokenizer: model.tokenizer)
         let out = FileHandle.standardOutput
-        try decoder.run([sequence]) { s in
+        try decoder.run([sequence], weights: model.weights) { s in
             guard !json, let token = s.tokens.last, !model.stopTokens.contains(token.id) else { return }
             out.write(Data(text.push(token.id).utf8))
         }

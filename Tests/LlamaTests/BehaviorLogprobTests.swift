@@ -19,7 +19,7 @@ final class BehaviorLogprobTests: XCTestCase {
     func testRecordedLogprobsEqualBatchedRecompute() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: SharedModel.pool)
         let settings = [SamplingParameters(temperature: 1), SamplingParameters(temperature: 0.7, topP: 0.9),
                         SamplingParameters(temperature: 1.3, topK: 20, minP: 0.05), .greedy]
         var worst: Float = 0, checked = 0
@@ -37,7 +37,7 @@ final class BehaviorLogprobTests: XCTestCase {
                     sequences.append(try GenerationSequence(prompt: prompt, parameters: second, config: config, leader: first))
                 }
             }
-            try decoder.run(sequences, prefillBudget: 16)
+            try decoder.run(sequences, weights: model.weights, prefillBudget: 16)
             for s in sequences {
                 XCTAssertFalse(s.tokens.isEmpty)
                 let rows = ExactnessTests.logSoftmaxRows(model, s.prompt + s.tokens.map(\.id))
@@ -55,16 +55,16 @@ final class BehaviorLogprobTests: XCTestCase {
     func testBatchingDoesNotChangeGreedyOutput() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: SharedModel.pool)
         let parameters = GenerationParameters(sampling: .greedy, maxTokens: 32, stopTokens: model.stopTokens)
         let prompts = try chats.map { try model.promptTokens(for: $0) }
         let alone = try prompts.map { prompt -> GenerationSequence in
             let s = try GenerationSequence(prompt: prompt, parameters: parameters, config: config)
-            try decoder.run([s])
+            try decoder.run([s], weights: model.weights)
             return s
         }
         let together = try prompts.map { try GenerationSequence(prompt: $0, parameters: parameters, config: config) }
-        try decoder.run(together, prefillBudget: 7)
+        try decoder.run(together, weights: model.weights, prefillBudget: 7)
         for (a, b) in zip(alone, together) {
             XCTAssertEqual(a.tokens.map(\.id), b.tokens.map(\.id))
             for (x, y) in zip(a.tokens, b.tokens) { XCTAssertEqual(x.logProb, y.logProb, accuracy: 1e-4) }
@@ -75,7 +75,7 @@ final class BehaviorLogprobTests: XCTestCase {
     func testSeedReproducesAndPairMembersDiffer() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: SharedModel.pool)
         let prompt = try model.promptTokens(for: chats[0])
         func pair() throws -> [GenerationSequence] {
             let p = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: 24, seed: 42, stopTokens: model.stopTokens)
@@ -85,8 +85,8 @@ final class BehaviorLogprobTests: XCTestCase {
             return [a, try GenerationSequence(prompt: prompt, parameters: q, config: config, leader: a)]
         }
         let first = try pair(), second = try pair()
-        try decoder.run(first)
-        try decoder.run(second)
+        try decoder.run(first, weights: model.weights)
+        try decoder.run(second, weights: model.weights)
         XCTAssertEqual(first[0].tokens.map(\.id), second[0].tokens.map(\.id))
         XCTAssertEqual(first[1].tokens.map(\.id), second[1].tokens.map(\.id))
         XCTAssertNotEqual(first[0].tokens.map(\.id), first[1].tokens.map(\.id))
@@ -95,11 +95,11 @@ final class BehaviorLogprobTests: XCTestCase {
     func testStopsOnEndOfTurnAndAtTheTokenLimit() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: SharedModel.pool)
         let prompt = try model.promptTokens(for: [ChatMessage(role: "user", content: "What is the capital of France?")])
         let short = try GenerationSequence(prompt: prompt, parameters: GenerationParameters(sampling: .greedy, maxTokens: 3, stopTokens: model.stopTokens), config: config)
         let full = try GenerationSequence(prompt: prompt, parameters: GenerationParameters(sampling: .greedy, maxTokens: 64, stopTokens: model.stopTokens), config: config)
-        try decoder.run([short, full])
+        try decoder.run([short, full], weights: model.weights)
         XCTAssertEqual(short.tokens.count, 3)
         XCTAssertEqual(short.finishReason, .length)
         XCTAssertEqual(full.finishReason, .stop)

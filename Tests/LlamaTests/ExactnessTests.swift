@@ -42,7 +42,7 @@ final class ExactnessTests: XCTestCase {
     func testGreedyDecodeMatchesPyTorchFP32() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
-        let decoder = BatchDecoder(weights: model.weights, pool: SharedModel.pool)
+        let decoder = BatchDecoder(config: model.weights.config, pool: SharedModel.pool)
         var worst = 0.0, positions = 0
         for c in try GoldenFiles.cases("torch_fp32_greedy.json") {
             // Step-by-step decode through the serving path, suppressing 0, 2 and 4 like the golden.
