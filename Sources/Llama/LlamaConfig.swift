@@ -29,7 +29,8 @@ public struct LlamaConfig: Sendable, Codable, Equatable {
         if [layerCount, dim, ffnDim, headCount, kvHeadCount, headDim, vocabSize, contextLength].contains(where: { $0 <= 0 }) {
             return "every size must be positive"
         }
-        if headCount * headDim != dim { return "head count \(headCount) × head dim \(headDim) ≠ embedding width \(dim)" }
+        let (width, overflow) = headCount.multipliedReportingOverflow(by: headDim)
+        if overflow || width != dim { return "head count \(headCount) × head dim \(headDim) ≠ embedding width \(dim)" }
         if headCount % kvHeadCount != 0 { return "head count \(headCount) is not a multiple of the KV head count \(kvHeadCount)" }
         if headDim % 2 != 0 { return "head dim \(headDim) is odd (RoPE rotates pairs)" }
         if dim % 32 != 0 || ffnDim % 32 != 0 { return "widths must be multiples of 32" }

@@ -38,8 +38,11 @@ public struct GGUFFile: Sendable {
         guard version == 2 || version == 3 else {
             throw .unsupported(path: path, what: "header", problem: "GGUF version \(version) (Proxima reads versions 2 and 3)")
         }
-        let tensorCount = try r.count("header tensor count", minimumBytesEach: 4 + 8 + 4 + 4 + 8)
-        let metadataCount = try r.count("header metadata count", minimumBytesEach: 8 + 4)
+        // Both counts are read before either is checked, so a cut inside the header is reported where it falls.
+        let rawTensorCount = try r.u64("header tensor count")
+        let rawMetadataCount = try r.u64("header metadata count")
+        let metadataCount = try r.fits(rawMetadataCount, "header metadata count", minimumBytesEach: 8 + 4)
+        let tensorCount = try r.fits(rawTensorCount, "header tensor count", minimumBytesEach: 4 + 8 + 4 + 4 + 8)
 
         var metadata: [(key: String, value: GGUFValue)] = []
         var metadataIndex: [String: Int] = [:]
@@ -87,8 +90,11 @@ public struct GGUFFile: Sendable {
                 throw .malformed(path: path, what: what, problem: "row length \(shape[0]) is not a multiple of the \(type) block size \(type.blockSize)")
             }
             let offset = try r.u64("\(what) data offset")
-            guard offset % UInt64(alignment) == 0, offset < UInt64(map.size) else {
-                throw .malformed(path: path, what: what, problem: "data offset \(offset) is not aligned to \(alignment) or lies past the end of the file")
+            guard offset % UInt64(alignment) == 0 else {
+                throw .malformed(path: path, what: what, problem: "data offset \(offset) is not aligned to \(alignment) bytes")
+            }
+            guard offset < UInt64(map.size) else {
+                throw .malformed(path: path, what: what, problem: "data offset \(offset) lies past the end of the file (\(map.size) bytes)")
             }
             guard tensorIndex[name] == nil else { throw .malformed(path: path, what: what, problem: "the name appears twice") }
             tensorIndex[name] = infos.count
@@ -155,6 +161,13 @@ public struct GGUFFile: Sendable {
         return s
     }
 
+    /// The value of an optional key: nil when absent, refused when present with the wrong type.
+    public func optionalInt(_ key: String) throws(ModelFileError) -> Int? { self[key] == nil ? nil : try requiredInt(key) }
+
+    public func optionalDouble(_ key: String) throws(ModelFileError) -> Double? { self[key] == nil ? nil : try requiredDouble(key) }
+
+    public func optionalString(_ key: String) throws(ModelFileError) -> String? { self[key] == nil ? nil : try requiredString(key) }
+
     public func requiredStringArray(_ key: String) throws(ModelFileError) -> [String] {
         guard let v = self[key] else { throw .missing(path: path, what: "metadata key '\(key)'") }
         guard case let .array(type, items) = v, type == .string else {
@@ -191,6 +204,11 @@ struct GGUFCursor {
     /// A u64 count whose items take at least `minimumBytesEach` bytes: refused if they cannot fit in the file.
     mutating func count(_ what: String, minimumBytesEach: Int) throws(ModelFileError) -> Int {
         let n = try u64(what)
+        return try fits(n, what, minimumBytesEach: minimumBytesEach)
+    }
+
+    /// `n` as Int if `n` items of at least `minimumBytesEach` bytes fit in the bytes left.
+    func fits(_ n: UInt64, _ what: String, minimumBytesEach: Int) throws(ModelFileError) -> Int {
         guard n <= UInt64(map.size - position) / UInt64(max(minimumBytesEach, 1)) else {
             throw .malformed(path: map.path, what: what, problem: "count \(n) cannot fit in the \(map.size - position) bytes left: corrupt or truncated")
         }
@@ -231,14 +249,27 @@ struct GGUFCursor {
         case .array:
             guard depth < 8 else { throw .malformed(path: map.path, what: what, problem: "arrays nested deeper than 8 levels") }
             let elementRaw = try u32("\(what) array element type")
-            let n = try count("\(what) array length", minimumBytesEach: 1)
             guard let elementType = GGUFValueType(rawValue: elementRaw) else {
                 throw .malformed(path: map.path, what: what, problem: "unknown array element type \(elementRaw)")
             }
+            let n = try count("\(what) array length", minimumBytesEach: elementType.minimumByteCount)
             var items: [GGUFValue] = []
             items.reserveCapacity(n)
             for i in 0..<n { items.append(try value(elementRaw, what: "\(what)[\(i)]", depth: depth + 1)) }
             return .array(elementType, items)
+        }
+    }
+}
+
+extension GGUFValueType {
+    /// The fewest bytes a value of this type takes in a file (a string or array may be empty).
+    var minimumByteCount: Int {
+        switch self {
+        case .uint8, .int8, .bool: return 1
+        case .uint16, .int16: return 2
+        case .uint32, .int32, .float32: return 4
+        case .uint64, .int64, .float64, .string: return 8
+        case .array: return 4 + 8
         }
     }
 }

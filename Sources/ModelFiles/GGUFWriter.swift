@@ -6,13 +6,20 @@ import Numerics
 import Glibc
 #endif
 
-/// Accumulates metadata and tensors, then serialises them as GGUF v3 with 32-byte alignment.
+/// Accumulates metadata and tensors, then serialises them as GGUF v3 (tensor data aligned to `alignment`).
 public struct GGUFWriter {
     public private(set) var metadata: [(String, GGUFValue)] = []
     private var tensors: [(name: String, shape: [Int], type: QuantType, bytes: [UInt8])] = []
-    public let alignment = 32
+    /// Where every tensor's data starts: a multiple of this many bytes.
+    public let alignment: Int
 
-    public init() {}
+    /// `alignment` must be a power of two; other than GGUF's default 32 it is recorded first, as
+    /// `general.alignment` (so do not set that key yourself).
+    public init(alignment: Int = 32) {
+        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment \(alignment) is not a power of two")
+        self.alignment = alignment
+        if alignment != 32 { set("general.alignment", .uint32(UInt32(alignment))) }
+    }
 
     public mutating func set(_ key: String, _ value: GGUFValue) { metadata.append((key, value)) }
 

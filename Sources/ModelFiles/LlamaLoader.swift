@@ -11,7 +11,7 @@ extension LlamaConfig {
         guard arch == "llama" else {
             throw .unsupported(path: f.path, what: "metadata 'general.architecture'", problem: "'\(arch)' (Proxima runs Llama-architecture models)")
         }
-        if let scaling = f["llama.rope.scaling.type"]?.string, scaling != "none" {
+        if let scaling = try f.optionalString("llama.rope.scaling.type"), scaling != "none" {
             throw .unsupported(path: f.path, what: "metadata 'llama.rope.scaling.type'", problem: "RoPE scaling '\(scaling)'")
         }
         if f.tensor("rope_freqs.weight") != nil {
@@ -20,16 +20,16 @@ extension LlamaConfig {
         let dim = try f.requiredInt("llama.embedding_length")
         let heads = try f.requiredInt("llama.attention.head_count")
         guard let embedding = f.tensor("token_embd.weight") else { throw .missing(path: f.path, what: "tensor 'token_embd.weight'") }
-        let vocab = f["llama.vocab_size"]?.int ?? embedding.shape.last!
+        let vocab = try f.optionalInt("llama.vocab_size") ?? embedding.shape.last!
         self.init(layerCount: try f.requiredInt("llama.block_count"),
                   dim: dim,
                   ffnDim: try f.requiredInt("llama.feed_forward_length"),
                   headCount: heads,
-                  kvHeadCount: f["llama.attention.head_count_kv"]?.int ?? heads,
-                  headDim: f["llama.rope.dimension_count"]?.int ?? (heads > 0 ? dim / heads : 0),
+                  kvHeadCount: try f.optionalInt("llama.attention.head_count_kv") ?? heads,
+                  headDim: try f.optionalInt("llama.rope.dimension_count") ?? (heads > 0 ? dim / heads : 0),
                   vocabSize: vocab,
                   contextLength: try f.requiredInt("llama.context_length"),
-                  ropeBase: Float(f["llama.rope.freq_base"]?.double ?? 10_000),
+                  ropeBase: Float(try f.optionalDouble("llama.rope.freq_base") ?? 10_000),
                   normEps: Float(try f.requiredDouble("llama.attention.layer_norm_rms_epsilon")))
         if let problem = inconsistency {
             throw .malformed(path: f.path, what: "model hyper-parameters", problem: problem)
