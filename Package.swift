@@ -65,7 +65,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics", "Llama"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),

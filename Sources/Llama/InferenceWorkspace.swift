@@ -17,6 +17,7 @@ public final class InferenceWorkspace: @unchecked Sendable {
     let up: FloatBuffer       // [rows × ffnDim]
     let rope: FloatBuffer     // [rows × headDim] cos | sin
     let logits: FloatBuffer   // [rows × vocab]
+    private var adapterU: FloatBuffer?  // [rows × adapter rank], made on first use
 
     public init(config c: LlamaConfig, maxRows: Int) {
         self.maxRows = maxRows
@@ -31,5 +32,11 @@ public final class InferenceWorkspace: @unchecked Sendable {
         up = FloatBuffer(count: maxRows * c.ffnDim)
         rope = FloatBuffer(count: maxRows * c.headDim)
         logits = FloatBuffer(count: maxRows * c.vocabSize)
+    }
+
+    /// Scratch for an adapter's x·Aᵀ [maxRows × rank].
+    func adapterScratch(rank: Int) -> UnsafeMutablePointer<Float> {
+        if adapterU == nil || adapterU!.count < maxRows * rank { adapterU = FloatBuffer(count: maxRows * rank) }
+        return adapterU!.pointer
     }
 }

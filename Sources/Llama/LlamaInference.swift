@@ -17,10 +17,11 @@ public struct ForwardRow {
 }
 
 extension LlamaWeights {
-    /// Runs `rows` through the model. Rows of one sequence must be contiguous, in position order, and start
-    /// at that cache's current length. Returns the logits of the rows that want them, in row order
-    /// ([count × vocab], valid until the workspace is used again).
-    public func forward(_ rows: [ForwardRow], workspace ws: InferenceWorkspace, pool: ComputePool?) -> UnsafeMutablePointer<Float> {
+    /// Runs `rows` through the model plus `adapter` (if any). Rows of one sequence must be contiguous, in
+    /// position order, and start at that cache's current length. Returns the logits of the rows that want
+    /// them, in row order ([count × vocab], valid until the workspace is used again).
+    public func forward(_ rows: [ForwardRow], adapter: (any LinearAdapter)? = nil, workspace ws: InferenceWorkspace,
+                        pool: ComputePool?) -> UnsafeMutablePointer<Float> {
         let c = config
         let m = rows.count
         precondition(m > 0 && m <= ws.maxRows, "batch of \(m) rows exceeds the workspace (\(ws.maxRows))")
@@ -33,6 +34,12 @@ extension LlamaWeights {
             (ws.x.pointer + r * c.dim).update(from: tokenEmbedding.dense + row.token * c.dim, count: c.dim)
         }
         ropeTable(positions: rows.map(\.position), headDim: c.headDim, base: c.ropeBase, into: ws.rope.pointer)
+        let u = adapter.map { ws.adapterScratch(rank: $0.rank) }
+        /// y += the adapter's delta for (layer, role) applied to x.
+        func adapt(_ layer: Int, _ role: LinearRole, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+            guard let u, let delta = adapter?.delta(layer: layer, role: role) else { return }
+            delta.apply(x, y, u: u, m: m, pool: pool)
+        }
 
         for (l, layer) in layers.enumerated() {
             // Attention block.
@@ -42,6 +49,9 @@ extension LlamaWeights {
             }
             LinearWeight.applyAll([(layer.query, ws.q.pointer), (layer.key, ws.k.pointer), (layer.value, ws.v.pointer)],
                                   to: ws.normed.pointer, m: m, pool: pool)
+            adapt(l, .query, ws.normed.pointer, ws.q.pointer)
+            adapt(l, .key, ws.normed.pointer, ws.k.pointer)
+            adapt(l, .value, ws.normed.pointer, ws.v.pointer)
             ropeForward(ws.q.pointer, rows: m, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: ws.rope.pointer)
             ropeForward(ws.k.pointer, rows: m, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: ws.rope.pointer)
             var attentionSegments: [AttentionSegment] = []
@@ -57,6 +67,7 @@ extension LlamaWeights {
             attentionForward(out: ws.attention.pointer, q: ws.q.pointer, stride: c.dim, segments: attentionSegments,
                              heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, pool: pool)
             layer.output.apply(ws.attention.pointer, ws.projected.pointer, m: m, pool: pool)
+            adapt(l, .output, ws.attention.pointer, ws.projected.pointer)
             add(ws.projected.pointer, into: ws.x.pointer, m * c.dim)
 
             // Feed-forward block.
@@ -65,11 +76,14 @@ extension LlamaWeights {
                                weight: layer.ffnNorm.pointer, rows: r.count, dim: c.dim, eps: c.normEps)
             }
             LinearWeight.applyAll([(layer.gate, ws.gate.pointer), (layer.up, ws.up.pointer)], to: ws.normed.pointer, m: m, pool: pool)
+            adapt(l, .gate, ws.normed.pointer, ws.gate.pointer)
+            adapt(l, .up, ws.normed.pointer, ws.up.pointer)
             rowParallel(m, pool) { r in
                 swigluForward(out: ws.gate.pointer + r.lowerBound * c.ffnDim, gate: ws.gate.pointer + r.lowerBound * c.ffnDim,
                               up: ws.up.pointer + r.lowerBound * c.ffnDim, count: r.count * c.ffnDim)
             }
             layer.down.apply(ws.gate.pointer, ws.projected.pointer, m: m, pool: pool)
+            adapt(l, .down, ws.gate.pointer, ws.projected.pointer)
             add(ws.projected.pointer, into: ws.x.pointer, m * c.dim)
         }
         for s in segments { rows[s.firstRow].cache.length = s.firstPosition + s.rowCount }

@@ -1,0 +1,110 @@
+// TrainingBackward: gradients of a loss on response log-probabilities with respect to one adapter's A and B
+// matrices (the base model is frozen: no weight gradients, only dX through every layer), from the
+// activations the forward saved. Gradients are added to `gradients`, so micro-batches accumulate.
+
+import Numerics
+
+/// dLoss/d(log π) for each response of each pair.
+public struct PairLogProbGradients: Sendable, Equatable {
+    public var chosen: Float
+    public var rejected: Float
+    public init(chosen: Float, rejected: Float) { self.chosen = chosen; self.rejected = rejected }
+}
+
+extension LlamaWeights {
+    /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, after a `trainingForward` of `batch` with `lora`.
+    public func trainingBackward(_ batch: TrainingBatch, dLogProbs: [PairLogProbGradients], lora: LoRATensors,
+                                 gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?) {
+        precondition(dLogProbs.count == batch.pairs.count && gradients.layout == lora.layout)
+        let c = config
+        let n = batch.rowCount, m = batch.logitRowCount, v = c.vocabSize
+        let shape = TreeAttentionShape(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim)
+
+        // d log p(target)/d logits = onehot − p, for every target of every response.
+        let dLogits = acts.probabilities.pointer
+        var coefficient = [Float](repeating: 0, count: m)
+        for (p, g) in dLogProbs.enumerated() {
+            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { coefficient[t.logit] += d } }
+        }
+        trainingRows(m, pool) { r in for i in r { scale(dLogits + i * v, v, by: -coefficient[i]) } }
+        for (p, g) in dLogProbs.enumerated() {
+            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { dLogits[t.logit * v + t.token] += d } }
+        }
+        BLAS.gemm(.none, .none, m: m, n: c.dim, k: v, a: dLogits, lda: v, b: outputHead.dense, ldb: c.dim,
+                  c: acts.dFinal.pointer, ldc: c.dim, pool: pool)
+        let dX = acts.dResidual.pointer
+        dX.update(repeating: 0, count: n * c.dim)
+        for (i, row) in batch.logitRows.enumerated() {
+            rmsNormBackward(dx: dX + row * c.dim, dy: acts.dFinal.pointer + i * c.dim, x: acts.output.pointer + row * c.dim,
+                            weight: outputNorm.pointer, rstd: acts.finalRstd.pointer + i, rows: 1, dim: c.dim)
+        }
+
+        for l in layers.indices.reversed() {
+            let layer = layers[l], a = acts.layers[l]
+            /// dx (=|+=) dy·W and the adapter's gradients for a linear layer whose input was x.
+            func linearBackward(_ role: LinearRole, _ w: LinearWeight, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                BLAS.gemm(.none, .none, m: n, n: w.cols, k: w.rows, a: dy, lda: w.rows, b: w.dense, ldb: w.cols,
+                          beta: accumulate ? 1 : 0, c: dx, ldc: w.cols, pool: pool)
+                guard let A = lora.a(layer: l, role: role), let B = lora.b(layer: l, role: role),
+                      let dA = gradients.a(layer: l, role: role), let dB = gradients.b(layer: l, role: role) else { return }
+                let r = lora.layout.lora.rank, s = lora.layout.lora.scale
+                let u = a.loraU[role]!.pointer, dU = acts.dU.pointer
+                BLAS.gemm(.transposed, .none, m: w.rows, n: r, k: n, alpha: s, a: dy, lda: w.rows, b: u, ldb: r,
+                          beta: 1, c: dB, ldc: r, pool: pool)
+                BLAS.gemm(.none, .none, m: n, n: r, k: w.rows, alpha: s, a: dy, lda: w.rows, b: B, ldb: r,
+                          c: dU, ldc: r, pool: pool)
+                BLAS.gemm(.transposed, .none, m: r, n: w.cols, k: n, a: dU, lda: r, b: x, ldb: w.cols,
+                          beta: 1, c: dA, ldc: w.cols, pool: pool)
+                BLAS.gemm(.none, .none, m: n, n: w.cols, k: r, a: dU, lda: r, b: A, ldb: w.cols,
+                          beta: 1, c: dx, ldc: w.cols, pool: pool)
+            }
+
+            // Feed-forward block: dX is the gradient of the block's output.
+            let hidden = acts.hidden.pointer
+            trainingRows(n, pool) { r in
+                let o = r.lowerBound * c.ffnDim
+                swigluForward(out: hidden + o, gate: a.gate.pointer + o, up: a.up.pointer + o, count: r.count * c.ffnDim)
+            }
+            // The adapter's gradients need the hidden input before it is overwritten by its own gradient.
+            let dHidden = acts.dGate.pointer
+            linearBackward(.down, layer.down, dy: dX, x: hidden, dx: dHidden, accumulate: false)
+            hidden.update(from: dHidden, count: n * c.ffnDim)
+            trainingRows(n, pool) { r in
+                let o = r.lowerBound * c.ffnDim
+                swigluBackward(dgate: acts.dGate.pointer + o, dup: acts.dUp.pointer + o, dout: hidden + o,
+                               gate: a.gate.pointer + o, up: a.up.pointer + o, count: r.count * c.ffnDim)
+            }
+            linearBackward(.gate, layer.gate, dy: acts.dGate.pointer, x: a.normed2.pointer, dx: acts.dNormed.pointer, accumulate: false)
+            linearBackward(.up, layer.up, dy: acts.dUp.pointer, x: a.normed2.pointer, dx: acts.dNormed.pointer, accumulate: true)
+            let dMiddle = acts.dMiddle.pointer
+            dMiddle.update(from: dX, count: n * c.dim)
+            trainingRows(n, pool) { r in
+                let o = r.lowerBound * c.dim
+                rmsNormBackward(dx: dMiddle + o, dy: acts.dNormed.pointer + o, x: a.middle.pointer + o,
+                                weight: layer.ffnNorm.pointer, rstd: a.rstd2.pointer + r.lowerBound, rows: r.count, dim: c.dim)
+            }
+
+            // Attention block.
+            linearBackward(.output, layer.output, dy: dMiddle, x: a.attention.pointer, dx: acts.dAttention.pointer, accumulate: false)
+            acts.dq.zero(); acts.dk.zero(); acts.dv.zero()
+            treeAttentionBackward(dq: acts.dq.pointer, dk: acts.dk.pointer, dv: acts.dv.pointer, dout: acts.dAttention.pointer,
+                                  out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
+                                  rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+            trainingRows(n, pool) { r in
+                let table = acts.rope.pointer + r.lowerBound * c.headDim
+                ropeBackward(acts.dq.pointer + r.lowerBound * c.dim, rows: r.count, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: table)
+                ropeBackward(acts.dk.pointer + r.lowerBound * c.kvDim, rows: r.count, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
+            }
+            linearBackward(.query, layer.query, dy: acts.dq.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: false)
+            linearBackward(.key, layer.key, dy: acts.dk.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: true)
+            linearBackward(.value, layer.value, dy: acts.dv.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: true)
+            dX.update(from: dMiddle, count: n * c.dim)
+            trainingRows(n, pool) { r in
+                let o = r.lowerBound * c.dim
+                rmsNormBackward(dx: dX + o, dy: acts.dNormed.pointer + o, x: a.input.pointer + o,
+                                weight: layer.attentionNorm.pointer, rstd: a.rstd1.pointer + r.lowerBound, rows: r.count, dim: c.dim)
+            }
+        }
+    }
+}
