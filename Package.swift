@@ -33,6 +33,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
@@ -46,6 +47,7 @@ let package = Package(
         // MARK: Edges
         .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
         .target(name: "Simulators"),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
+        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )
