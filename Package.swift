@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
@@ -55,6 +56,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
+        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -1,0 +1,163 @@
+// SQLiteProximaStore+Feedback: recording feedback events idempotently and reading the labelled pairs
+// (latest verdict per request) and the unlabelled pairs out of SQLite.
+
+import Foundation
+import GRDB
+
+// MARK: - Feedback
+
+extension SQLiteProximaStore {
+    public func recordFeedback(_ event: FeedbackEvent) async throws -> FeedbackOutcome {
+        let eventID = try StoreRules.eventID(for: event)
+        return try await write("recording feedback event \(eventID)") { db in
+            let (requestID, sampleCount) = try Self.resolve(db, event.subject)
+            var record = try StoreRules.record(for: event, id: 0, eventID: eventID, requestID: requestID,
+                                               sampleCount: sampleCount)
+            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM feedback WHERE event_id = ?",
+                                               arguments: [eventID]).map(SQLiteRows.feedback) {
+                guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
+                return .duplicate(existing)
+            }
+            let (kind, value, ratedIndex) = Self.columns(of: record.verdict)
+            try db.cachedStatement(sql: """
+                INSERT INTO feedback (event_id, request_id, kind, value, rated_index, source, comment, created_at,
+                                      api_key_id, chosen_index, rejected_index)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [eventID, requestID, kind, value, ratedIndex, record.source.rawValue,
+                                         record.comment, StoredTime.milliseconds(record.createdAt), record.apiKeyID,
+                                         record.preference?.chosenIndex, record.preference?.rejectedIndex])
+            record.id = db.lastInsertedRowID
+            return .stored(record)
+        }
+    }
+
+    /// The request a feedback subject refers to, and how many samples it has.
+    private static func resolve(_ db: Database, _ subject: FeedbackSubject) throws -> (requestID: String, sampleCount: Int) {
+        let (column, id, unknown): (String, String, StoreError) = switch subject {
+        case .thumb(let responseID, _, _): ("id", responseID, .unknownResponse(id: responseID))
+        case .choice(let pairID, _): ("pair_id", pairID, .unknownPair(id: pairID))
+        }
+        let row = try Row.fetchOne(db, sql: """
+            SELECT id, (SELECT COUNT(*) FROM samples WHERE request_id = requests.id) AS sample_count
+            FROM requests WHERE \(column) = ?
+            """, arguments: [id])
+        guard let row else { throw unknown }
+        return (try row.value("id", in: "requests"), try row.value("sample_count", in: "samples"))
+    }
+
+    /// The kind, value and rated_index columns of a verdict.
+    private static func columns(of verdict: FeedbackVerdict) -> (kind: String, value: String, ratedIndex: Int?) {
+        switch verdict {
+        case .thumb(let index, let rating): ("thumb", rating.rawValue, index)
+        case .choice(let choice): ("choice", choice.rawValue, nil)
+        }
+    }
+
+    public func feedback(requestID: String) async throws -> [FeedbackRecord] {
+        try await read("reading the feedback of \(requestID)") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM feedback WHERE request_id = ? ORDER BY id",
+                             arguments: [requestID]).map(SQLiteRows.feedback)
+        }
+    }
+}
+
+// MARK: - Pairs
+
+extension SQLiteProximaStore {
+    public func labelledPairs(_ query: LabelledPairQuery) async throws -> [LabelledPair] {
+        guard !query.sources.isEmpty else { return [] }
+        return try await read("reading labelled pairs") { db in
+            var (sql, arguments) = Self.labelledPairsQuery(query, columns: """
+                r.*, f.id AS feedback_id, f.source AS feedback_source, f.created_at AS labelled_at,
+                c.sample_index AS chosen_index, c.token_ids AS chosen_token_ids, c.logprobs AS chosen_logprobs,
+                c.text AS chosen_text, c.finish_reason AS chosen_finish_reason,
+                x.sample_index AS rejected_index, x.token_ids AS rejected_token_ids, x.logprobs AS rejected_logprobs,
+                x.text AS rejected_text, x.finish_reason AS rejected_finish_reason
+                """)
+            sql += " ORDER BY f.id"
+            if let limit = query.limit {
+                sql += " LIMIT ?"
+                arguments += [max(0, limit)]
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let request = try SQLiteRows.request(row)
+                guard let pairID = request.pairID else {
+                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
+                }
+                return LabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
+                                    messages: request.messages, promptTokenIDs: request.promptTokenIDs,
+                                    chosen: try SQLiteRows.pairSample(row, prefix: "chosen"),
+                                    rejected: try SQLiteRows.pairSample(row, prefix: "rejected"),
+                                    source: try row.enumValue("feedback_source", in: "feedback"),
+                                    feedbackID: try row.value("feedback_id", in: "feedback"),
+                                    labelledAt: try row.date("labelled_at", in: "feedback"))
+            }
+        }
+    }
+
+    public func countLabelledPairs(_ query: LabelledPairQuery) async throws -> Int {
+        guard !query.sources.isEmpty else { return 0 }
+        return try await read("counting labelled pairs") { db in
+            let (sql, arguments) = Self.labelledPairsQuery(query, columns: "COUNT(*)")
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+
+    /// The labelled pairs: requests whose latest feedback event (largest id) implies a strict preference,
+    /// completed, with neither sample cancelled and different token sequences; then the query's filters.
+    private static func labelledPairsQuery(_ query: LabelledPairQuery, columns: String) -> (String, StatementArguments) {
+        let sources = query.sources.map(\.rawValue).sorted()
+        var sql = """
+            SELECT \(columns)
+            FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest
+            JOIN feedback f ON f.id = latest.id
+            JOIN requests r ON r.id = f.request_id
+            JOIN samples c ON c.request_id = r.id AND c.sample_index = f.chosen_index
+            JOIN samples x ON x.request_id = r.id AND x.sample_index = f.rejected_index
+            WHERE r.status = 'completed' AND c.finish_reason <> 'cancelled' AND x.finish_reason <> 'cancelled'
+              AND c.token_ids <> x.token_ids
+              AND f.source IN (\(databaseQuestionMarks(count: sources.count)))
+            """
+        var arguments = StatementArguments(sources)
+        if query.unusedOnly {
+            let statuses = StoreRules.statusesUsingPairs.map(\.rawValue).sorted()
+            sql += """
+
+                  AND NOT EXISTS (SELECT 1 FROM phase_pairs pp JOIN phases p ON p.id = pp.phase_id
+                                  WHERE pp.request_id = r.id AND p.status IN (\(databaseQuestionMarks(count: statuses.count))))
+                """
+            arguments += StatementArguments(statuses)
+        }
+        return (sql, arguments)
+    }
+
+    public func unlabelledPairs(limit: Int) async throws -> [UnlabelledPair] {
+        try await read("reading unlabelled pairs") { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT r.*,
+                       a.sample_index AS first_index, a.token_ids AS first_token_ids, a.logprobs AS first_logprobs,
+                       a.text AS first_text, a.finish_reason AS first_finish_reason,
+                       b.sample_index AS second_index, b.token_ids AS second_token_ids, b.logprobs AS second_logprobs,
+                       b.text AS second_text, b.finish_reason AS second_finish_reason
+                FROM requests r
+                JOIN samples a ON a.request_id = r.id AND a.sample_index = 0
+                JOIN samples b ON b.request_id = r.id AND b.sample_index = 1
+                WHERE r.status = 'completed' AND a.finish_reason <> 'cancelled' AND b.finish_reason <> 'cancelled'
+                  AND a.token_ids <> b.token_ids
+                  AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.request_id = r.id)
+                ORDER BY r.rowid
+                LIMIT ?
+                """, arguments: [max(0, limit)])
+            return try rows.map { row in
+                let request = try SQLiteRows.request(row)
+                guard let pairID = request.pairID else {
+                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
+                }
+                return UnlabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
+                                      messages: request.messages, promptTokenIDs: request.promptTokenIDs,
+                                      samples: [try SQLiteRows.pairSample(row, prefix: "first"),
+                                                try SQLiteRows.pairSample(row, prefix: "second")])
+            }
+        }
+    }
+}

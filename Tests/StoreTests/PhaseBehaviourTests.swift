@@ -1,0 +1,158 @@
+// PhaseBehaviourTests: the learner phase lifecycle, the finishing transaction that promotes or rejects the
+// candidate, the clean-up after a crash, and the health check — run on every store implementation.
+
+import Foundation
+import Store
+import Testing
+
+// MARK: - Phases
+
+@Suite("Phases") struct PhaseBehaviourTests {
+    let folder = TempFolder()
+
+    static let config: JSONObject = ["loss": "dpo", "beta": 0.1, "steps": 100, "lr": 2e-4, "ensemble_size": 5,
+                                     "rank": 16, "reference": "behavior", "targets": ["q", "v"], "warmup": nil]
+
+    static func queued(_ store: any ProximaStore, at seconds: Double = 1) async throws -> PhaseRecord {
+        try await store.createPhase(PhaseDraft(trigger: .operator, config: config, baseVersion: "v0",
+                                               createdAt: Fixtures.time(seconds)))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aPromotedPhaseServesItsCandidate(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        let queued = try await Self.queued(store)
+        #expect(queued.status == .queued && queued.trigger == .operator && queued.config == Self.config)
+        #expect(queued.pairsUsed == 0 && queued.startedAt == nil && queued.resultVersion == nil)
+
+        let running = try await store.startPhase(id: queued.id, at: Fixtures.time(2))
+        #expect(running.status == .running && running.startedAt == Fixtures.time(2))
+        try await store.updatePhaseProgress(id: queued.id, progress: ["step": 10, "loss": 0.69])
+        try await store.updatePhaseProgress(id: queued.id, progress: ["step": 20, "loss": 0.61, "eta_seconds": 40])
+        #expect(try await store.phase(id: queued.id)?.progress == ["step": 20, "loss": 0.61, "eta_seconds": 40])
+
+        let candidate = try await store.insertCandidate(Fixtures.candidate(phase: queued.id))
+        let finished = try await store.finishPhase(id: queued.id, outcome: .promoted(versionID: candidate.id,
+                                                                                      metrics: ["win_rate": 0.7]),
+                                                   at: Fixtures.time(3))
+        #expect(finished.status == .succeeded && finished.resultVersion == "v1" && finished.finishedAt == Fixtures.time(3))
+        #expect(finished.metrics == ["win_rate": 0.7] && finished.error == nil)
+        #expect(try await store.servingVersion()?.id == "v1")
+        #expect(try await store.policyVersion(id: "v0")?.status == .retired)
+        #expect(try await store.phases() == [finished])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func producedRejectedAndFailedPhasesLeaveTheServingVersion(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        var ids: [Int64] = []
+        var candidates: [String] = []
+        for index in 0..<3 {
+            let phase = try await Self.queued(store, at: Double(index))
+            _ = try await store.startPhase(id: phase.id, at: Fixtures.time(10))
+            ids.append(phase.id)
+            candidates.append(try await store.insertCandidate(Fixtures.candidate(phase: phase.id, tag: "\(index)".first!)).id)
+        }
+        let produced = try await store.finishPhase(id: ids[0], outcome: .produced(versionID: candidates[0], metrics: nil),
+                                                   at: Fixtures.time(11))
+        let rejected = try await store.finishPhase(id: ids[1], outcome: .rejected(versionID: candidates[1],
+                                                                                  metrics: ["win_rate": 0.4]),
+                                                   at: Fixtures.time(11))
+        let failed = try await store.finishPhase(id: ids[2], outcome: .failed(error: "NaN loss at step 7", metrics: nil),
+                                                 at: Fixtures.time(11))
+        #expect([produced.status, rejected.status, failed.status] == [.succeeded, .rejected, .failed])
+        #expect(failed.error == "NaN loss at step 7" && failed.resultVersion == nil)
+        #expect(try await store.policyVersions().map(\.status) == [.serving, .candidate, .rejected, .rejected])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func phasesMoveForwardOnly(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        let phase = try await Self.queued(store)
+        let other = try await Self.queued(store)
+        await expectStoreError(.invalidTransition(what: "the progress of phase \(phase.id)", from: "queued", to: "updated", hint: "")) {
+            try await store.updatePhaseProgress(id: phase.id, progress: ["step": 1])
+        }
+        let candidate = try await store.insertCandidate(Fixtures.candidate(phase: phase.id))
+        await expectStoreError(.invalidTransition(what: "phase \(phase.id)", from: "queued", to: "succeeded", hint: "")) {
+            try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: candidate.id, metrics: nil), at: Fixtures.time(2))
+        }
+        _ = try await store.startPhase(id: phase.id, at: Fixtures.time(2))
+        await expectStoreError(.invalidTransition(what: "phase \(phase.id)", from: "running", to: "running", hint: "")) {
+            try await store.startPhase(id: phase.id, at: Fixtures.time(3))
+        }
+        _ = try await store.startPhase(id: other.id, at: Fixtures.time(2))
+        await expectInvalidRecord {
+            try await store.finishPhase(id: other.id, outcome: .promoted(versionID: candidate.id, metrics: nil), at: Fixtures.time(3))
+        }
+        await expectInvalidRecord {
+            try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: "v0", metrics: nil), at: Fixtures.time(3))
+        }
+        await expectInvalidRecord {
+            try await store.finishPhase(id: phase.id, outcome: .failed(error: "", metrics: nil), at: Fixtures.time(3))
+        }
+        _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: candidate.id, metrics: nil), at: Fixtures.time(3))
+        await expectStoreError(.invalidTransition(what: "phase \(phase.id)", from: "succeeded", to: "failed", hint: "")) {
+            try await store.finishPhase(id: phase.id, outcome: .failed(error: "late", metrics: nil), at: Fixtures.time(4))
+        }
+        await expectStoreError(.invalidTransition(what: "the pairs of phase \(phase.id)", from: "succeeded", to: "changed", hint: "")) {
+            try await store.recordPhasePairs(phaseID: phase.id, requestIDs: [])
+        }
+        await expectStoreError(.unknownPhase(id: 99)) { try await store.startPhase(id: 99, at: Fixtures.time(4)) }
+        await expectStoreError(.unknownVersion(id: "v8")) {
+            try await store.createPhase(PhaseDraft(trigger: .schedule, config: [:], baseVersion: "v8", createdAt: Fixtures.time(4)))
+        }
+        #expect(try await store.servingVersion()?.id == candidate.id)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func interruptedPhasesAreMarkedFailedAtStartup(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        let done = try await Self.queued(store)
+        _ = try await store.startPhase(id: done.id, at: Fixtures.time(2))
+        _ = try await store.finishPhase(id: done.id, outcome: .failed(error: "earlier", metrics: nil), at: Fixtures.time(2))
+        let running = try await Self.queued(store)
+        _ = try await store.startPhase(id: running.id, at: Fixtures.time(3))
+        let halfway = try await store.insertCandidate(Fixtures.candidate(phase: running.id))
+        let queued = try await Self.queued(store)
+
+        let cleaned = try await store.markInterruptedPhasesFailed(at: Fixtures.time(9))
+        #expect(cleaned.failedPhaseIDs == [running.id, queued.id])
+        #expect(cleaned.rejectedVersionIDs == [halfway.id])
+        let phases = try await store.phases()
+        #expect(phases.map(\.status) == [.failed, .failed, .failed])
+        #expect(phases[0].error == "earlier")
+        #expect(phases[1].error?.contains("interrupted") == true && phases[2].finishedAt == Fixtures.time(9))
+        #expect(try await store.servingVersion()?.id == "v0")
+        #expect(try await store.markInterruptedPhasesFailed(at: Fixtures.time(10)) .failedPhaseIDs.isEmpty)
+    }
+
+    /// A learner's own configuration type, stored as the phase's JSON config.
+    struct LearnerConfig: Codable, Equatable {
+        var loss = "ipo"
+        var beta = 0.05
+        var steps = 3
+        var targets = ["q", "k"]
+        var seed: UInt64? = nil
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aCodableConfigRoundTripsThroughThePhase(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        guard case .object(let config) = try JSONValue(encoding: LearnerConfig(seed: 7)) else {
+            Issue.record("a struct should encode as a JSON object")
+            return
+        }
+        let phase = try await store.createPhase(PhaseDraft(trigger: .offline, config: config, baseVersion: "v0",
+                                                           createdAt: Fixtures.time(1)))
+        let stored = try #require(try await store.phase(id: phase.id))
+        #expect(try JSONValue.object(stored.config).decode(as: LearnerConfig.self) == LearnerConfig(seed: 7))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aWritableStorePassesTheHealthCheck(kind: StoreKind) async throws {
+        let store = try kind.make(in: folder)
+        try await store.checkWritable()
+        try await store.checkWritable()
+    }
+}
