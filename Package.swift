@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
         .target(name: "Llama", dependencies: ["Numerics"], swiftSettings: hotLoops),
         .target(name: "Inference", dependencies: ["Llama", "Sampling", "Numerics"]),
+        .target(name: "Learning", dependencies: ["Llama", "Numerics"], swiftSettings: hotLoops),
 
         // MARK: Edges
         .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
@@ -73,6 +74,7 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
+        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "Numerics", "ModelFiles"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -1,0 +1,76 @@
+// DPOGoldenTests: one DPO pair on the real model with a deterministic LoRA (r = 4, alpha = 8, q and v)
+// against PyTorch + PEFT (../shared/golden/dpo_grad_golden.json): log-probs, loss, and the L2 norm of every
+// LoRA gradient tensor within 1e-3 relative.
+
+import Foundation
+import XCTest
+import Learning
+import Llama
+import ModelFiles
+import Numerics
+import TestSupport
+
+final class DPOGoldenTests: XCTestCase {
+    func testLoRAGradientMatchesPyTorchPEFT() throws {
+        let golden = try TestPaths.json(TestPaths.golden("dpo_grad_golden.json")) as! [String: Any]
+        let reference = (golden["variants"] as! [String: Any])["float64_eager"] as! [String: Any]
+        let pool = ComputePool(threads: ProcessInfo.processInfo.activeProcessorCount)
+        defer { pool.shutdown() }
+        let model = try ModelBundle(path: try TestPaths.defaultModel(), pool: pool)
+        let c = model.weights.config
+        let layout = LoRALayout(model: c, lora: LoRAConfiguration(rank: 4, alpha: 8, targets: [.query, .value]))
+        let lora = LoRATensors(layout: layout)
+        // A[i, j] = sin(0.01 i + 0.003 j)·0.01; B[i, j] = cos(0.007 i + 0.002 j)·0.01 with i a row in Hugging
+        // Face order: GGUF stores q's rows of each head interleaved (HF row h·d + half·d/2 + i is GGUF row
+        // h·d + 2i + half), so B's rows for q are permuted the same way.
+        for layer in 0..<c.layerCount {
+            for role in [LinearRole.query, .value] {
+                let (input, output) = c.shape(of: role)
+                let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
+                for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
+                for hfRow in 0..<output {
+                    var row = hfRow
+                    if role == .query {
+                        let head = hfRow / c.headDim, within = hfRow % c.headDim, half = c.headDim / 2
+                        row = head * c.headDim + 2 * (within % half) + within / half
+                    }
+                    for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01) }
+                }
+            }
+        }
+        let pair = PreferencePair(prompt: golden["prompt_ids"] as! [Int], chosen: golden["chosen_response_ids"] as! [Int],
+                                  rejected: golden["rejected_response_ids"] as! [Int])
+        let batch = TrainingBatch(pairs: [pair])
+        let acts = TrainingActivations(config: c, adapterRank: 4, targets: layout.lora.targets, maxRows: batch.rowCount, maxLogitRows: batch.logitRowCount)
+        let base = model.weights.trainingForward(batch, adapter: nil, activations: acts, pool: pool)[0]
+        let policy = model.weights.trainingForward(batch, adapter: lora, activations: acts, pool: pool)[0]
+        func logProbs(_ p: PairLogProbs) -> SequenceLogProbs {
+            SequenceLogProbs(chosen: p.chosen, rejected: p.rejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens)
+        }
+        let loss = PreferenceLoss.dpo.evaluate(policy: logProbs(policy), reference: logProbs(base), beta: golden["beta"] as! Double)
+        XCTAssertEqual(policy.chosen, reference["policy_logp_chosen"] as! Double, accuracy: 2e-3)
+        XCTAssertEqual(policy.rejected, reference["policy_logp_rejected"] as! Double, accuracy: 2e-3)
+        XCTAssertEqual(base.chosen, reference["ref_logp_chosen"] as! Double, accuracy: 2e-3)
+        XCTAssertEqual(base.rejected, reference["ref_logp_rejected"] as! Double, accuracy: 2e-3)
+        XCTAssertEqual(loss.loss, reference["loss"] as! Double, accuracy: 1e-4)
+
+        let gradients = LoRATensors(layout: layout)
+        model.weights.trainingBackward(batch, dLogProbs: [PairLogProbGradients(chosen: Float(loss.dChosen), rejected: Float(loss.dRejected))],
+                                       lora: lora, gradients: gradients, activations: acts, pool: pool)
+        let norms = reference["grad_l2_all_lora_tensors"] as! [String: Double]
+        var worst = 0.0
+        for layer in 0..<c.layerCount {
+            for (role, name) in [(LinearRole.query, "q_proj"), (.value, "v_proj")] {
+                let (input, output) = c.shape(of: role)
+                for (matrix, pointer, count) in [("A", gradients.a(layer: layer, role: role)!, 4 * input), ("B", gradients.b(layer: layer, role: role)!, 4 * output)] {
+                    let norm = (0..<count).reduce(0.0) { $0 + Double(pointer[$1]) * Double(pointer[$1]) }.squareRoot()
+                    let expected = norms["layers.\(layer).self_attn.\(name).lora_\(matrix)"]!
+                    let relative = abs(norm - expected) / expected
+                    worst = max(worst, relative)
+                    XCTAssertLessThan(relative, 1e-3, "layer \(layer) \(name) lora_\(matrix): \(norm) vs \(expected)")
+                }
+            }
+        }
+        print("DPO golden: loss \(loss.loss) (PyTorch \(reference["loss"]!)); 120 gradient norms, largest relative gap \(String(format: "%.2e", worst))")
+    }
+}
