@@ -17,15 +17,8 @@ public final class LoRAMember: @unchecked Sendable {
     /// A fresh member as PEFT initialises one: A ~ U(−1/√in, 1/√in) from `seed`, B = 0.
     public convenience init(layout: LoRALayout, seed: UInt64) {
         let p = LoRATensors(layout: layout)
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func uniform() -> Float {
-            // SplitMix64 → [0, 1)
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 24)
-        }
+        var generator = SplitMix(state: seed)
+        func uniform() -> Float { Float(generator.next() >> 40) / Float(1 << 24) }
         for layer in 0..<layout.model.layerCount {
             for role in layout.lora.targets {
                 let (input, _) = layout.model.shape(of: role)

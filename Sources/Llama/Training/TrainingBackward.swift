@@ -13,8 +13,10 @@ public struct PairLogProbGradients: Sendable, Equatable {
 
 extension LlamaWeights {
     /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, after a `trainingForward` of `batch` with `lora`.
+    /// `checkpoint` is called after every block.
     public func trainingBackward(_ batch: TrainingBatch, dLogProbs: [PairLogProbGradients], lora: LoRATensors,
-                                 gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?) {
+                                 gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?,
+                                 checkpoint: () -> Void = {}) {
         precondition(dLogProbs.count == batch.pairs.count && gradients.layout == lora.layout)
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount, v = c.vocabSize
@@ -85,6 +87,8 @@ extension LlamaWeights {
                                 weight: layer.ffnNorm.pointer, rstd: a.rstd2.pointer + r.lowerBound, rows: r.count, dim: c.dim)
             }
 
+            checkpoint()
+
             // Attention block.
             linearBackward(.output, layer.output, dy: dMiddle, x: a.attention.pointer, dx: acts.dAttention.pointer, accumulate: false)
             acts.dq.zero(); acts.dk.zero(); acts.dv.zero()
@@ -105,6 +109,7 @@ extension LlamaWeights {
                 rmsNormBackward(dx: dX + o, dy: acts.dNormed.pointer + o, x: a.input.pointer + o,
                                 weight: layer.attentionNorm.pointer, rstd: a.rstd1.pointer + r.lowerBound, rows: r.count, dim: c.dim)
             }
+            checkpoint()
         }
     }
 }

@@ -6,8 +6,9 @@ import Numerics
 extension LlamaWeights {
     /// Runs `batch` through the model plus `adapter` (nil: the base model), keeping activations in `acts`.
     /// Returns, per pair, log π(chosen | prompt) and log π(rejected | prompt) (sums over response tokens).
+    /// `checkpoint` is called after every block (a caller sharing the cores can yield there).
     public func trainingForward(_ batch: TrainingBatch, adapter: (any LinearAdapter)?, activations acts: TrainingActivations,
-                                pool: ComputePool?) -> [PairLogProbs] {
+                                pool: ComputePool?, checkpoint: () -> Void = {}) -> [PairLogProbs] {
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount
         precondition(n <= acts.maxRows && m <= acts.maxLogitRows, "batch of \(n) rows / \(m) logit rows exceeds the arena")
@@ -44,6 +45,7 @@ extension LlamaWeights {
                                  rowCount: n, groups: batch.groups, shape: shape, pool: pool)
             linear(.output, layer.output, a.attention.pointer, a.middle.pointer)
             add(a.input.pointer, into: a.middle.pointer, n * c.dim)
+            checkpoint()
 
             trainingRows(n, pool) { r in
                 rmsNormForward(out: a.normed2.pointer + r.lowerBound * c.dim, rstd: a.rstd2.pointer + r.lowerBound,
@@ -58,6 +60,7 @@ extension LlamaWeights {
             }
             linear(.down, layer.down, acts.hidden.pointer, next)
             add(a.middle.pointer, into: next, n * c.dim)
+            checkpoint()
         }
 
         // Output head on the logit rows; the logits become probabilities for the backward.
