@@ -41,6 +41,7 @@ let package = Package(
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: hotLoops),
         .target(name: "Tokenizer"),
         .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
@@ -49,7 +50,7 @@ let package = Package(
         .target(name: "Learning", dependencies: ["Llama", "Numerics"], swiftSettings: hotLoops),
 
         // MARK: Edges
-        .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
+        .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer", "Learning", "CZlib"]),
         .target(name: "Simulators"),
         .target(name: "Service", dependencies: [
             "Inference", "Llama", "ModelFiles", "Numerics", "Sampling", "Tokenizer",
@@ -68,7 +69,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics", "Llama"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics", "Llama", "Learning"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
