@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer", "Learning", "CZlib"]),
         .target(name: "Simulators"),
         .target(name: "Service", dependencies: [
-            "Inference", "Llama", "ModelFiles", "Numerics", "Sampling", "Tokenizer",
+            "Inference", "Learning", "Llama", "ModelFiles", "Numerics", "Sampling", "Simulators", "Store", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -24,7 +24,8 @@ public final class BatchDecoder: @unchecked Sendable {
     /// prompts are prefilled in order with the rows left (at most `prefillBudget`). Returns the sequences
     /// that received a new token in this step.
     @discardableResult
-    public func step(_ sequences: [GenerationSequence], weights: LlamaWeights, prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
+    public func step(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
+                     prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
         precondition(weights.config == config, "weights of another model shape")
         for s in sequences where s.tokens.isEmpty && s.leader?.finishReason == .cancelled { s.cancel() }
         var rows: [ForwardRow] = []
@@ -46,7 +47,7 @@ public final class BatchDecoder: @unchecked Sendable {
         }
         if rows.isEmpty { return [] }
 
-        let logits = weights.forward(rows, workspace: workspace, pool: pool)
+        let logits = weights.forward(rows, adapter: adapter, workspace: workspace, pool: pool)
         let vocab = config.vocabSize
         let context = config.contextLength
         var failures = [SamplingError?](repeating: nil, count: owners.count)
@@ -78,10 +79,10 @@ public final class BatchDecoder: @unchecked Sendable {
     }
 
     /// Generates until every sequence is finished (single-caller convenience, e.g. the CLI).
-    public func run(_ sequences: [GenerationSequence], weights: LlamaWeights, prefillBudget: Int = .max,
-                    onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
+    public func run(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
+                    prefillBudget: Int = .max, onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
         while sequences.contains(where: { !$0.isFinished }) {
-            for s in try step(sequences, weights: weights, prefillBudget: prefillBudget) { onToken(s) }
+            for s in try step(sequences, weights: weights, adapter: adapter, prefillBudget: prefillBudget) { onToken(s) }
         }
     }
 }

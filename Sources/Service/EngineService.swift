@@ -49,8 +49,13 @@ public final class EngineService: Service, @unchecked Sendable {
     private var queue: [PendingRequest] = []
     private var active: [ActiveRequest] = []
 
-    public init(policy: ServingPolicy, tokenizer: BPETokenizer, pool: ComputePool, configuration: EngineConfiguration, logger: Logger) {
+    /// The cores, shared with the learner; the engine takes them for every step.
+    public let lease: ComputeLease
+
+    public init(policy: ServingPolicy, tokenizer: BPETokenizer, pool: ComputePool, lease: ComputeLease,
+                configuration: EngineConfiguration, logger: Logger) {
         servingPolicy = policy
+        self.lease = lease
         self.tokenizer = tokenizer
         self.pool = pool
         self.configuration = configuration
@@ -181,6 +186,8 @@ public final class EngineService: Service, @unchecked Sendable {
 
     /// One batched step per policy version in use, then the results go out as events.
     private func step() {
+        lease.acquireForServing()
+        defer { lease.release() }
         for request in active where request.handle.cancelled.load(ordering: .relaxed) {
             request.sequences.forEach { $0.cancel() }
         }
@@ -195,7 +202,8 @@ public final class EngineService: Service, @unchecked Sendable {
         for (policy, sequences) in byPolicy.values {
             do {
                 let running = sequences.filter { !$0.isFinished }.count
-                let updated = try decoder.step(sequences, weights: policy.weights, prefillBudget: configuration.prefillChunk)
+                let updated = try decoder.step(sequences, weights: policy.weights, adapter: policy.adapter,
+                                               prefillBudget: configuration.prefillChunk)
                 metrics.batch(sequences: running)
                 for s in updated {
                     let (request, index) = owner[ObjectIdentifier(s)]!

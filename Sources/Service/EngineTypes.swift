@@ -2,16 +2,24 @@
 // gets back (text deltas and, per sample, the tokens with their behavior log-probs).
 
 import Inference
+import Learning
 import Llama
 
-/// A policy the engine can serve: immutable weights and the version id responses report.
+/// A policy the engine can serve: the base weights plus, for learned versions, the merged ensemble, and the
+/// version id responses report. Immutable; requests admitted under it keep it until they end.
 public final class ServingPolicy: Sendable {
     public let id: String
     public let weights: LlamaWeights
+    /// The exact merge of the version's LoRA ensemble (nil for the base model).
+    public let adapter: LowRankAdapter?
+    /// The ensemble the next phase continues from (nil for the base model).
+    public let ensemble: LoRAEnsemble?
 
-    public init(id: String, weights: LlamaWeights) {
+    public init(id: String, weights: LlamaWeights, ensemble: LoRAEnsemble? = nil) {
         self.id = id
         self.weights = weights
+        self.ensemble = ensemble
+        adapter = ensemble?.merged()
     }
 }
 

@@ -1,0 +1,108 @@
+// GreedyEvaluator: the gate's measurement. Greedy replies of two policies to held-out prompts, judged pair by
+// pair by a preference simulator; a win counts 1, a tie ½. Generation runs in batches on the shared cores,
+// taking the compute lease one decode step at a time so chat keeps priority.
+
+import Foundation
+import Inference
+import Llama
+import Numerics
+import Sampling
+import Simulators
+import Tokenizer
+import ModelFiles
+
+/// One greedy reply.
+public struct GreedyReply: Sendable, Equatable {
+    public var text: String
+    public var finished: Bool
+}
+
+/// Win rate of a candidate against a baseline.
+public struct EvaluationResult: Codable, Sendable, Equatable {
+    public var prompts: Int
+    public var wins: Int
+    public var ties: Int
+    public var losses: Int
+    public var winRate: Double { prompts == 0 ? 0 : (Double(wins) + 0.5 * Double(ties)) / Double(prompts) }
+
+    enum CodingKeys: String, CodingKey { case prompts, wins, ties, losses, winRate = "win_rate" }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(prompts, forKey: .prompts); try c.encode(wins, forKey: .wins)
+        try c.encode(ties, forKey: .ties); try c.encode(losses, forKey: .losses); try c.encode(winRate, forKey: .winRate)
+    }
+    public init(prompts: Int, wins: Int, ties: Int, losses: Int) {
+        self.prompts = prompts; self.wins = wins; self.ties = ties; self.losses = losses
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(prompts: try c.decode(Int.self, forKey: .prompts), wins: try c.decode(Int.self, forKey: .wins),
+                  ties: try c.decode(Int.self, forKey: .ties), losses: try c.decode(Int.self, forKey: .losses))
+    }
+}
+
+/// Greedy generation for evaluation, with the replies of each version cached (they are deterministic).
+public final class GreedyEvaluator: @unchecked Sendable {
+    public let prompts: [String]
+    public let maxTokens: Int
+    private let model: ModelBundle
+    private let decoder: BatchDecoder
+    private let lease: ComputeLease?
+    private let batchSize: Int
+    private var cache: [String: [GreedyReply]] = [:]
+    private let lock = NSLock()
+
+    public init(model: ModelBundle, pool: ComputePool, lease: ComputeLease?, prompts: [String], maxTokens: Int = 96, batchSize: Int = 16) {
+        self.model = model
+        self.prompts = prompts
+        self.maxTokens = maxTokens
+        self.lease = lease
+        self.batchSize = batchSize
+        decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: batchSize + 128)
+    }
+
+    /// The greedy replies of `policy` to every prompt (blocking; call off the async executor).
+    public func replies(of policy: ServingPolicy) throws -> [GreedyReply] {
+        if let cached = lock.withLock({ cache[policy.id] }) { return cached }
+        var replies: [GreedyReply] = []
+        var start = 0
+        while start < prompts.count {
+            let chunk = prompts[start..<min(prompts.count, start + batchSize)]
+            let sequences = try chunk.map { prompt in
+                let ids = try model.promptTokens(for: [ChatMessage(role: "user", content: prompt)])
+                return try GenerationSequence(prompt: ids, parameters: GenerationParameters(sampling: .greedy, maxTokens: maxTokens, stopTokens: model.stopTokens),
+                                              config: model.weights.config)
+            }
+            while sequences.contains(where: { !$0.isFinished }) {
+                lease?.acquireForLearning()
+                defer { lease?.release() }
+                try decoder.step(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: 128)
+            }
+            for s in sequences {
+                let ids = s.tokens.map(\.id)
+                let finished = s.finishReason == .stop
+                replies.append(GreedyReply(text: model.tokenizer.decode(finished ? Array(ids.dropLast()) : ids), finished: finished))
+            }
+            start += batchSize
+        }
+        lock.withLock { cache[policy.id] = replies }
+        return replies
+    }
+
+    /// Judges `candidate`'s replies against `baseline`'s with `simulator` (a: candidate, b: baseline).
+    public func compare(_ candidate: [GreedyReply], _ baseline: [GreedyReply], simulator: any PreferenceSimulator,
+                        seed: UInt64 = 0) async throws -> EvaluationResult {
+        var rng = SeededGenerator(seed: seed)
+        var result = EvaluationResult(prompts: prompts.count, wins: 0, ties: 0, losses: 0)
+        for (i, prompt) in prompts.enumerated() {
+            let verdict = try await simulator.judge(prompt: prompt, a: Candidate(text: candidate[i].text, finished: candidate[i].finished),
+                                                    b: Candidate(text: baseline[i].text, finished: baseline[i].finished), rng: &rng)
+            switch verdict.choice {
+            case .a: result.wins += 1
+            case .b: result.losses += 1
+            case .tie: result.ties += 1
+            }
+        }
+        return result
+    }
+}

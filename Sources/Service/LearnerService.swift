@@ -1,0 +1,305 @@
+// LearnerService: the background learner. Labels pairs with the simulator if configured, starts a phase when
+// enough new labelled pairs wait (or on schedule, or when an operator asks), trains the serving version's
+// ensemble on them with BPO on the shared cores, gates the candidate against the serving version, and
+// publishes it — promoted and swapped in, or kept as rejected.
+
+import Foundation
+import Learning
+import Llama
+import Logging
+import Metrics
+import ModelFiles
+import Numerics
+import ServiceLifecycle
+import Simulators
+import Store
+import Synchronization
+
+/// Live progress of the running phase (what GET /admin/phases/{id} adds to the stored record).
+public struct PhaseProgress: Codable, Sendable, Equatable {
+    public var phaseID: Int64
+    public var step: Int
+    public var steps: Int
+    public var report: StepReport?
+    public var secondsElapsed: Double
+    public var etaSeconds: Double?
+    public var stage: String
+}
+
+public final class LearnerService: Service, @unchecked Sendable {
+    private let configuration: LearnerConfiguration
+    private let store: any ProximaStore
+    private let registry: PolicyRegistry
+    private let evaluator: GreedyEvaluator
+    private let weights: LlamaWeights
+    private let pool: ComputePool
+    private let lease: ComputeLease
+    private let logger: Logger
+    private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let stopping = Atomic<Bool>(false)
+    private let progressLock = NSLock()
+    private var currentProgress: PhaseProgress?
+    private var pendingOverrides: [Int64: PhaseSettings] = [:]
+
+    public init(configuration: LearnerConfiguration, store: any ProximaStore, registry: PolicyRegistry, evaluator: GreedyEvaluator,
+                weights: LlamaWeights, pool: ComputePool, lease: ComputeLease, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.registry = registry
+        self.evaluator = evaluator
+        self.weights = weights
+        self.pool = pool
+        self.lease = lease
+        self.logger = logger
+    }
+
+    // MARK: - Operator API
+
+    /// Queues a phase now (operator trigger), with `overrides` in place of the defaults. Returns the record.
+    public func requestPhase(overrides: PhaseSettings?) async throws -> PhaseRecord {
+        let settings = overrides ?? configuration.phase
+        if let problem = settings.problem { throw LearnerError.invalidSettings(problem) }
+        let record = try await queuePhase(trigger: .operator, settings: settings)
+        wake.continuation.yield()
+        return record
+    }
+
+    /// The running phase's progress, if any.
+    public var progress: PhaseProgress? { progressLock.withLock { currentProgress } }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            var lastScheduled = ContinuousClock.now
+            while !stopping.load(ordering: .relaxed) {
+                do {
+                    try await labelPairs()
+                    if let queued = try await store.phases().first(where: { $0.status == .queued }) {
+                        await runPhase(queued)
+                    } else if configuration.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
+                        if trigger == .schedule { lastScheduled = .now }
+                        _ = try await queuePhase(trigger: trigger, settings: configuration.phase)
+                        continue
+                    }
+                } catch {
+                    logger.error("learner: \(error)")
+                }
+                await sleep(configuration.pollInterval)
+            }
+        } onGracefulShutdown: { [self] in
+            stopping.store(true, ordering: .relaxed)
+            wake.continuation.yield()
+        }
+    }
+
+    private func sleep(_ duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { [wake] in for await _ in wake.stream { return } }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: - Triggers and labels
+
+    private func dueTrigger(lastScheduled: ContinuousClock.Instant) async throws -> PhaseTrigger? {
+        let waiting = try await store.countLabelledPairs(LabelledPairQuery(unusedOnly: true))
+        if configuration.triggerPairs > 0 && waiting >= configuration.triggerPairs { return .pairs }
+        if let every = configuration.schedule, waiting > 0, ContinuousClock.now - lastScheduled >= every { return .schedule }
+        return nil
+    }
+
+    /// Judges unlabelled pairs with the configured simulator and records its verdicts as feedback.
+    private func labelPairs() async throws {
+        guard let labeller = configuration.labeller else { return }
+        var rng = SplitMixGenerator(seed: UInt64(Date().timeIntervalSince1970 * 1000))
+        for pair in try await store.unlabelledPairs(limit: 256) where pair.samples.count == 2 {
+            let prompt = pair.messages.last(where: { $0.role == "user" })?.content ?? ""
+            let a = pair.samples[0], b = pair.samples[1]
+            let verdict = try await labeller.judge(prompt: prompt, a: Candidate(text: a.text, finished: a.finishReason == .stop),
+                                                   b: Candidate(text: b.text, finished: b.finishReason == .stop), rng: &rng)
+            let choice: PairChoice = verdict.choice == .a ? .first : verdict.choice == .b ? .second : .tie
+            _ = try await store.recordFeedback(FeedbackEvent(eventID: "simulator-\(pair.requestID)",
+                                                             subject: .choice(pairID: pair.pairID, choice: choice),
+                                                             source: .simulator, comment: labeller.name, createdAt: Date()))
+        }
+    }
+
+    private func queuePhase(trigger: PhaseTrigger, settings: PhaseSettings) async throws -> PhaseRecord {
+        let serving = try await registry.servingPolicy()
+        let record = try await store.createPhase(PhaseDraft(trigger: trigger, config: try JSONObject(encoding: settings),
+                                                            baseVersion: serving.id, createdAt: Date()))
+        progressLock.withLock { pendingOverrides[record.id] = settings }
+        logger.info("phase \(record.id) queued (\(trigger.rawValue)) on \(serving.id)")
+        return record
+    }
+
+    // MARK: - A phase
+
+    private func runPhase(_ queued: PhaseRecord) async {
+        let settings = progressLock.withLock { pendingOverrides.removeValue(forKey: queued.id) } ?? (try? queued.config.decode(PhaseSettings.self)) ?? configuration.phase
+        let started = ContinuousClock.now
+        do {
+            let phase = try await store.startPhase(id: queued.id, at: Date())
+            let base = try await registry.policy(id: phase.baseVersion)
+            let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.maxPairsPerPhase))
+            try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
+            let examples = pairs.compactMap { Self.example($0, contextLength: weights.config.contextLength) }
+            guard !examples.isEmpty else { throw LearnerError.noPairs }
+            let ensemble = Self.startingEnsemble(base.ensemble, settings: settings, model: weights.config)
+            setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
+            let reports = try await train(ensemble, examples: examples, settings: settings, phaseID: phase.id, started: started)
+            setProgress(PhaseProgress(phaseID: phase.id, step: settings.steps, steps: settings.steps, report: reports.last,
+                                      secondsElapsed: (ContinuousClock.now - started).seconds, etaSeconds: nil, stage: "gate"))
+            let candidate = ServingPolicy(id: "candidate-\(phase.id)", weights: weights, ensemble: ensemble)
+            let gate = try await evaluate(candidate, against: base)
+            var metrics = try JSONObject(encoding: PhaseMetrics(steps: reports, gate: gate, pairs: examples.count,
+                                                                 seconds: (ContinuousClock.now - started).seconds))
+            metrics["gate_threshold"] = .number(configuration.gateThreshold)
+            let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: try JSONObject(encoding: gate))
+            if gate.winRate >= configuration.gateThreshold {
+                _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: Date())
+                try await registry.didPromote(version.id)
+                Counter(label: "proxima_learner_phases_total", dimensions: [("status", "succeeded")]).increment()
+                logger.info("phase \(phase.id): \(version.id) promoted (win rate \(gate.winRate))")
+            } else {
+                _ = try await store.finishPhase(id: phase.id, outcome: .rejected(versionID: version.id, metrics: metrics), at: Date())
+                Counter(label: "proxima_learner_phases_total", dimensions: [("status", "rejected")]).increment()
+                logger.info("phase \(phase.id): \(version.id) rejected (win rate \(gate.winRate) < \(configuration.gateThreshold))")
+            }
+            Gauge(label: "proxima_learner_gate_win_rate").record(gate.winRate)
+        } catch {
+            logger.error("phase \(queued.id) failed: \(error)")
+            _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: Date())
+            Counter(label: "proxima_learner_phases_total", dimensions: [("status", "failed")]).increment()
+        }
+        Metrics.Timer(label: "proxima_learner_phase_seconds").recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+        setProgress(nil)
+    }
+
+    private func setProgress(_ p: PhaseProgress?) { progressLock.withLock { currentProgress = p } }
+
+    /// The training steps, on a thread of their own (they block for minutes), holding the compute lease in
+    /// chunks; each step's report is stored as the phase's progress.
+    private func train(_ ensemble: LoRAEnsemble, examples: [TrainingExample], settings: PhaseSettings, phaseID: Int64,
+                       started: ContinuousClock.Instant) async throws -> [StepReport] {
+        let (reportStream, reportContinuation) = AsyncStream<StepReport>.makeStream()
+        let result = Task { [store, logger] in
+            for await report in reportStream {
+                let elapsed = (ContinuousClock.now - started).seconds
+                let eta = elapsed / Double(report.step) * Double(settings.steps - report.step)
+                let p = PhaseProgress(phaseID: phaseID, step: report.step, steps: settings.steps, report: report,
+                                      secondsElapsed: elapsed, etaSeconds: eta, stage: "training")
+                self.setProgress(p)
+                Gauge(label: "proxima_learner_loss").record(report.loss)
+                Gauge(label: "proxima_learner_reward_accuracy").record(report.rewardAccuracy)
+                Gauge(label: "proxima_learner_kl").record(report.klToBehavior)
+                Counter(label: "proxima_learner_steps_total").increment()
+                do { try await store.updatePhaseProgress(id: phaseID, progress: try JSONObject(encoding: p)) } catch { logger.error("progress: \(error)") }
+            }
+        }
+        let reports: [StepReport] = try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { [self] in
+                lease.acquireForLearning()
+                let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
+                var schedule = BatchSchedule(count: examples.count, batchSize: settings.batchSize, seed: settings.seed)
+                var reports: [StepReport] = []
+                for _ in 0..<settings.steps {
+                    if stopping.load(ordering: .relaxed) { break }
+                    let report = trainer.step(schedule.next().map { examples[$0] })
+                    reports.append(report)
+                    reportContinuation.yield(report)
+                }
+                lease.release()
+                reportContinuation.finish()
+                if stopping.load(ordering: .relaxed) {
+                    continuation.resume(throwing: LearnerError.interrupted)
+                } else {
+                    continuation.resume(returning: reports)
+                }
+            }
+            thread.name = "proxima-learner"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        await result.value
+        return reports
+    }
+
+    private func evaluate(_ candidate: ServingPolicy, against base: ServingPolicy) async throws -> EvaluationResult {
+        guard let judge = configuration.labeller ?? (try? RubricSimulator()) else { throw LearnerError.noJudge }
+        let evaluator = self.evaluator
+        let (mine, theirs): ([GreedyReply], [GreedyReply]) = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do { continuation.resume(returning: (try evaluator.replies(of: candidate), try evaluator.replies(of: base))) }
+                catch { continuation.resume(throwing: error) }
+            }.start()
+        }
+        return try await evaluator.compare(mine, theirs, simulator: judge)
+    }
+
+    // MARK: - Pairs to examples
+
+    /// A labelled pair as a training example (nil when a response is empty or the pair exceeds the context).
+    static func example(_ pair: LabelledPair, contextLength: Int) -> TrainingExample? {
+        let c = pair.chosen, r = pair.rejected
+        guard !pair.promptTokenIDs.isEmpty, !c.tokenIDs.isEmpty, !r.tokenIDs.isEmpty,
+              c.logprobs.count == c.tokenIDs.count, r.logprobs.count == r.tokenIDs.count,
+              pair.promptTokenIDs.count + max(c.tokenIDs.count, r.tokenIDs.count) <= contextLength else { return nil }
+        return TrainingExample(pair: PreferencePair(prompt: pair.promptTokenIDs, chosen: c.tokenIDs, rejected: r.tokenIDs),
+                               behavior: SequenceLogProbs(chosen: c.logprobs.reduce(0) { $0 + Double($1) },
+                                                          rejected: r.logprobs.reduce(0) { $0 + Double($1) },
+                                                          chosenTokens: c.tokenIDs.count, rejectedTokens: r.tokenIDs.count))
+    }
+
+    /// The serving version's ensemble when its shape matches the settings (members persist across phases),
+    /// otherwise fresh members.
+    static func startingEnsemble(_ serving: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
+        let layout = LoRALayout(model: model, lora: settings.lora)
+        if let serving, serving.layout == layout, serving.members.count == settings.ensembleSize { return serving.copy() }
+        return LoRAEnsemble(layout: layout, memberCount: settings.ensembleSize, seed: settings.seed)
+    }
+}
+
+/// What a finished phase stores as its metrics.
+struct PhaseMetrics: Codable {
+    var steps: [StepReport]
+    var gate: EvaluationResult
+    var pairs: Int
+    var seconds: Double
+}
+
+public enum LearnerError: Error, CustomStringConvertible {
+    case invalidSettings(String)
+    case noPairs
+    case noJudge
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case let .invalidSettings(p): return "invalid phase settings: \(p)"
+        case .noPairs: return "no usable labelled pairs"
+        case .noJudge: return "no preference simulator to gate with"
+        case .interrupted: return "interrupted by shutdown"
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// A seeded generator for the simulator's coin flips.
+struct SplitMixGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

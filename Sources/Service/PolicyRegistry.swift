@@ -1,0 +1,171 @@
+// PolicyRegistry: immutable policy versions on disk and in the store. Publishing writes a version's files
+// (the ensemble state, zlib-compressed, and the merged adapter as a PEFT directory) into a temporary
+// directory that is renamed into place, named by the state's sha256, before the database learns of it;
+// activation checks the files against their hashes, commits the switch, then swaps the engine's policy.
+
+import Foundation
+import Learning
+import Llama
+import Logging
+import ModelFiles
+import Store
+
+/// Versions, their files, and which one serves.
+public actor PolicyRegistry {
+    public let directory: URL
+    private let store: any ProximaStore
+    private let weights: LlamaWeights
+    private let baseModelName: String
+    private let onActivate: @Sendable (ServingPolicy) -> Void
+    private let logger: Logger
+    private var loaded: [String: ServingPolicy] = [:]
+
+    static let stateFile = "ensemble.state.zlib"
+    static let adapterFile = "adapter_model.safetensors"
+    static let configFile = "adapter_config.json"
+
+    /// `directory` holds one subdirectory per learned version; `onActivate` swaps the engine's policy.
+    public init(directory: URL, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
+                logger: Logger, onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
+        self.directory = directory
+        self.store = store
+        self.weights = weights
+        self.baseModelName = baseModelName
+        self.logger = logger
+        self.onActivate = onActivate
+    }
+
+    // MARK: - Loading
+
+    /// The policy serving now, loaded from its files.
+    public func servingPolicy() async throws -> ServingPolicy {
+        guard let record = try await store.servingVersion() else { throw RegistryError.noServingVersion }
+        return try await policy(id: record.id)
+    }
+
+    /// The policy of version `id` (the base model for a version without state), loaded once.
+    public func policy(id: String) async throws -> ServingPolicy {
+        if let p = loaded[id] { return p }
+        guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
+        let policy: ServingPolicy
+        if let state = record.state {
+            let bytes = try readVerified(state, version: id)
+            let ensemble = try EnsembleStateFile.decode(bytes, path: url(state).path)
+            guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
+            policy = ServingPolicy(id: id, weights: weights, ensemble: ensemble)
+        } else {
+            policy = ServingPolicy(id: id, weights: weights)
+        }
+        loaded[id] = policy
+        return policy
+    }
+
+    private func url(_ file: StoredFile) -> URL { directory.appendingPathComponent(file.path) }
+
+    private func readVerified(_ file: StoredFile, version: String) throws -> [UInt8] {
+        let path = url(file).path
+        guard let data = FileManager.default.contents(atPath: path) else { throw RegistryError.missingFile(version: version, path: path) }
+        let bytes = [UInt8](data)
+        let hash = SHA256.hex(bytes)
+        guard hash == file.sha256 else { throw RegistryError.corruptFile(version: version, path: path, expected: file.sha256, actual: hash) }
+        return bytes
+    }
+
+    // MARK: - Publishing
+
+    /// Writes `ensemble` as a new candidate version trained from `parent` by phase `phaseID`.
+    public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
+        let state = EnsembleStateFile.encode(ensemble)
+        let stateHash = SHA256.hex(state)
+        let (adapter, config) = PEFTAdapter.export(members: ensemble.members.map(\.parameters), baseModel: baseModelName)
+        let name = stateHash
+        let final = directory.appendingPathComponent(name)
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: final.path) {
+            let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            do {
+                try writeFileAtomically(state, to: temporary.appendingPathComponent(Self.stateFile).path)
+                try writeFileAtomically(adapter, to: temporary.appendingPathComponent(Self.adapterFile).path)
+                try writeFileAtomically(config, to: temporary.appendingPathComponent(Self.configFile).path)
+                try fm.moveItem(at: temporary, to: final)
+                syncDirectory(directory)
+            } catch {
+                try? fm.removeItem(at: temporary)
+                throw error
+            }
+        }
+        let record = try await store.insertCandidate(CandidateVersion(
+            parent: parent, phaseID: phaseID, createdAt: Date(),
+            adapter: StoredFile(path: "\(name)/\(Self.adapterFile)", sha256: SHA256.hex(adapter)),
+            state: StoredFile(path: "\(name)/\(Self.stateFile)", sha256: stateHash), metrics: metrics))
+        loaded[record.id] = ServingPolicy(id: record.id, weights: weights, ensemble: ensemble)
+        logger.info("published candidate \(record.id) (parent \(parent)) in \(name)")
+        return record
+    }
+
+    // MARK: - Activation
+
+    /// Serves version `id` (promotion or rollback): its files are checked, the switch is committed, then
+    /// the engine swaps; requests in flight finish on the version they started with.
+    @discardableResult
+    public func activate(_ id: String) async throws -> ServingChange {
+        let policy = try await policy(id: id)
+        let change = try await store.setServing(id)
+        onActivate(policy)
+        logger.info("activated \(id)\(change.retired.map { " (retired \($0.id))" } ?? "")")
+        return change
+    }
+
+    /// Swaps the engine to `id` after the store already made it the serving version (a phase's promotion
+    /// commits the version change with the phase's outcome).
+    public func didPromote(_ id: String) async throws {
+        onActivate(try await policy(id: id))
+        logger.info("activated \(id)")
+    }
+
+    /// Marks the serving version's policy active in the engine (at startup).
+    public func activateServing() async throws -> ServingPolicy {
+        let policy = try await servingPolicy()
+        onActivate(policy)
+        return policy
+    }
+
+    // MARK: - Housekeeping
+
+    /// Removes what a crash can leave: temporary directories, and version directories no version refers to.
+    public func removeLeftovers() async throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let referenced = Set(try await store.policyVersions().compactMap { $0.state?.path.split(separator: "/").first.map(String.init) })
+        for entry in try fm.contentsOfDirectory(atPath: directory.path) where entry.hasPrefix(".tmp-") || !referenced.contains(entry) {
+            try? fm.removeItem(at: directory.appendingPathComponent(entry))
+            logger.info("removed leftover \(entry) from \(directory.path)")
+        }
+    }
+}
+
+/// Why a version cannot be used.
+public enum RegistryError: Error, CustomStringConvertible {
+    case noServingVersion
+    case unknownVersion(String)
+    case missingFile(version: String, path: String)
+    case corruptFile(version: String, path: String, expected: String, actual: String)
+    case wrongModel(String)
+
+    public var description: String {
+        switch self {
+        case .noServingVersion: return "no version is serving (the database was not initialised)"
+        case let .unknownVersion(id): return "unknown policy version '\(id)'"
+        case let .missingFile(v, path): return "version \(v): file \(path) is missing"
+        case let .corruptFile(v, path, e, a): return "version \(v): file \(path) is corrupt (sha256 \(a), expected \(e))"
+        case let .wrongModel(id): return "version \(id) was trained for a different model shape"
+        }
+    }
+}
+
+/// fsync of a directory, so a rename inside it survives a crash.
+func syncDirectory(_ url: URL) {
+    let fd = open(url.path, O_RDONLY)
+    if fd >= 0 { fsync(fd); close(fd) }
+}
