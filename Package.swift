@@ -62,7 +62,7 @@ let package = Package(
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference",
+            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

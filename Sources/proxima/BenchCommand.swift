@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Concurrent streams decoded in one batch, comma-separated.") var streams = "1,2,8"
     @Option(help: "Repetitions per configuration (the mean is reported).") var repetitions = 3
     @Flag(help: "One JSON object per line and configuration.") var json = false
+    @Flag(help: "Time one BPO training step instead (E=5, rank 16, all seven targets, 16 pairs, prompt 64, responses 96).")
+    var train = false
 
     func validate() throws {
         guard parse(promptTokens) != nil else { throw ValidationError("--prompt-tokens must be positive integers, e.g. 64,256") }
@@ -43,6 +45,15 @@ struct BenchCommand: ParsableCommand {
         let config = model.weights.config
         let decoder = BatchDecoder(config: config, pool: pool, maxRows: 512)
         if !json { print("model \(model.name), \(threads) threads, OpenBLAS \(BLAS.coreName)") }
+        if train {
+            let seconds = TrainBenchmark().run(model: model, pool: pool) { if !json { print($0) } }
+            if json {
+                print("{\"train_step_seconds\":\(String(format: "%.3f", seconds)),\"ensemble\":5,\"rank\":16,\"pairs\":16,\"prompt_tokens\":64,\"response_tokens\":96,\"threads\":\(threads)}")
+            } else {
+                print(String(format: "mean training step: %.2f s", seconds))
+            }
+            return
+        }
 
         for p in parse(promptTokens)! {
             guard p + genTokens < config.contextLength else { throw CLIError("prompt \(p) + \(genTokens) tokens exceed the context (\(config.contextLength))") }

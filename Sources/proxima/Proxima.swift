@@ -3,9 +3,9 @@
 
 import ArgumentParser
 
-struct Proxima: ParsableCommand {
+struct Proxima: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
-        subcommands: [GenerateCommand.self, BenchCommand.self])
+        subcommands: [GenerateCommand.self, BenchCommand.self, ExperimentCommand.self])
 }

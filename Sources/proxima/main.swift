@@ -4,10 +4,20 @@
 import ArgumentParser
 import Foundation
 
+/// Runs an async command through its own `run() async` (an existential call would pick the sync one).
+func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {
+    var command = command
+    try await command.run()
+}
+
 CPUEnvironment.prepareOpenBLAS()
 do {
     var command = try Proxima.parseAsRoot()
-    try command.run()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
+    } else {
+        try command.run()
+    }
 } catch let error as CLIError {
     FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
     exit(1)
