@@ -66,6 +66,8 @@ def parse_args(argv=None):
         p.error("--threads, --gen-tokens and --reps must be positive")
     if a.decode_depth is None:
         a.decode_depth = min(a.prompt_tokens)
+    if a.decode_depth <= 0:
+        p.error("--decode-depth must be positive (llama-batched-bench needs a prompt)")
     if a.skip_proxima and a.skip_llama:
         p.error("nothing to do with both --skip-proxima and --skip-llama")
     return a
@@ -352,8 +354,9 @@ def main(argv=None) -> int:
             "command": "python3 bench/engine.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
         log(f"warning: load average {meta['loadavg_start']} — the machine is busy, timings will be noisy")
-    ll = None if a.skip_llama else run_llama(a, bins, model)
+    # Proxima first: the newer tool is the likelier to fail, and then nothing is wasted on the peer.
     px = None if a.skip_proxima else run_proxima(a, proxima, model, machine)
+    ll = None if a.skip_llama else run_llama(a, bins, model)
     meta["loadavg_end"] = loadavg()
     rows = build_rows(a, px, ll)
     md = markdown(a, meta, rows, px, ll)

@@ -447,13 +447,7 @@ def main(argv=None) -> int:
         log(f"warning: load average {meta['loadavg_start']} — the machine is busy, timings will be noisy")
     logs = OUT / "logs"
     ll = px = None
-    if not a.skip_llama:
-        port = free_port()
-        cmd = [bins["llama-server"], "-m", model, "-t", a.threads, "-tb", a.threads, "-np", a.llama_parallel,
-               "-c", a.llama_parallel * a.llama_ctx_per_slot, "--host", "127.0.0.1", "--port", port,
-               "--no-webui"] + shlex.split(a.llama_args)
-        srv = Server("llama-server", cmd, None, logs / f"server-{stamp(t0)}-llama-server.log", port)
-        ll = bench_server(a, srv, prompts)
+    # Proxima first: the newer server is the likelier to fail, and then nothing is wasted on the peer.
     if not a.skip_proxima:
         env, coretype = openblas_env(machine)
         meta["openblas_coretype"] = coretype
@@ -464,6 +458,13 @@ def main(argv=None) -> int:
                    "--model", model] + shlex.split(a.proxima_args)
             srv = Server("proxima", cmd, env, logs / f"server-{stamp(t0)}-proxima.log", port, shown)
             px = bench_server(a, srv, prompts)
+    if not a.skip_llama:
+        port = free_port()
+        cmd = [bins["llama-server"], "-m", model, "-t", a.threads, "-tb", a.threads, "-np", a.llama_parallel,
+               "-c", a.llama_parallel * a.llama_ctx_per_slot, "--host", "127.0.0.1", "--port", port,
+               "--no-webui"] + shlex.split(a.llama_args)
+        srv = Server("llama-server", cmd, None, logs / f"server-{stamp(t0)}-llama-server.log", port)
+        ll = bench_server(a, srv, prompts)
     meta["loadavg_end"] = loadavg()
     md = markdown(a, meta, px, ll)
     print(md)
