@@ -62,7 +62,8 @@ let package = Package(
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators",
+            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -146,7 +146,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             let base = try await registry.policy(id: phase.baseVersion)
             let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.maxPairsPerPhase))
             try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
-            let examples = pairs.compactMap { Self.example($0, contextLength: weights.config.contextLength) }
+            let examples = pairs.compactMap { ExportedPair($0).example(contextLength: weights.config.contextLength) }
             guard !examples.isEmpty else { throw LearnerError.noPairs }
             let ensemble = Self.startingEnsemble(base.ensemble, settings: settings, model: weights.config)
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
@@ -240,23 +240,11 @@ public final class LearnerService: Service, @unchecked Sendable {
         return try await evaluator.compare(mine, theirs, simulator: judge)
     }
 
-    // MARK: - Pairs to examples
-
-    /// A labelled pair as a training example (nil when a response is empty or the pair exceeds the context).
-    static func example(_ pair: LabelledPair, contextLength: Int) -> TrainingExample? {
-        let c = pair.chosen, r = pair.rejected
-        guard !pair.promptTokenIDs.isEmpty, !c.tokenIDs.isEmpty, !r.tokenIDs.isEmpty,
-              c.logprobs.count == c.tokenIDs.count, r.logprobs.count == r.tokenIDs.count,
-              pair.promptTokenIDs.count + max(c.tokenIDs.count, r.tokenIDs.count) <= contextLength else { return nil }
-        return TrainingExample(pair: PreferencePair(prompt: pair.promptTokenIDs, chosen: c.tokenIDs, rejected: r.tokenIDs),
-                               behavior: SequenceLogProbs(chosen: c.logprobs.reduce(0) { $0 + Double($1) },
-                                                          rejected: r.logprobs.reduce(0) { $0 + Double($1) },
-                                                          chosenTokens: c.tokenIDs.count, rejectedTokens: r.tokenIDs.count))
-    }
+    // MARK: - Ensembles
 
     /// The serving version's ensemble when its shape matches the settings (members persist across phases),
     /// otherwise fresh members.
-    static func startingEnsemble(_ serving: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
+    public static func startingEnsemble(_ serving: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
         let layout = LoRALayout(model: model, lora: settings.lora)
         if let serving, serving.layout == layout, serving.members.count == settings.ensembleSize { return serving.copy() }
         return LoRAEnsemble(layout: layout, memberCount: settings.ensembleSize, seed: settings.seed)

@@ -70,7 +70,7 @@ struct ExperimentCommand: AsyncParsableCommand {
         defer { try? log?.close() }
         var rng = SeededGenerator(seed: seed)
         let judge = try RubricSimulator()
-        print("experiment: \(steps) steps × \(promptsPerStep) prompts, E=\(ensemble) r=\(rank) lr=\(learningRate) β=\(beta) \(loss) reference=\(reference)")
+        say("experiment: \(steps) steps × \(promptsPerStep) prompts, E=\(ensemble) r=\(rank) lr=\(learningRate) β=\(beta) \(loss) reference=\(reference)")
         for step in 1...steps {
             let t0 = Date()
             let adapter = step == 1 ? nil : members.merged()
@@ -125,7 +125,7 @@ struct ExperimentCommand: AsyncParsableCommand {
                 line += String(format: "  | win rate vs initial %.3f (finished %.0f%%, %.0f words)", result.winRate, 100 * finished, words)
                 record.merge(["win_rate": result.winRate, "eval_finished": finished, "eval_words": words]) { $1 }
             }
-            print(line)
+            say(line)
             if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) { log?.write(data + Data("\n".utf8)) }
         }
     }

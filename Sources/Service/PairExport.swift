@@ -1,0 +1,88 @@
+// PairExport: labelled pairs as JSON lines in TRL's conversational preference format (prompt, chosen and
+// rejected as message lists) plus what BPO needs to train on them elsewhere or later: the token ids and the
+// behavior log-probs of both responses, the version that sampled them and who labelled them.
+
+import Foundation
+import Learning
+import Llama
+import Store
+
+/// One exported pair (one JSON line).
+public struct ExportedPair: Codable, Sendable, Equatable {
+    public struct Message: Codable, Sendable, Equatable {
+        public var role: String
+        public var content: String
+    }
+
+    public var prompt: [Message]
+    public var chosen: [Message]
+    public var rejected: [Message]
+    public var promptTokenIDs: [Int]
+    public var chosenTokenIDs: [Int]
+    public var rejectedTokenIDs: [Int]
+    public var chosenLogprobs: [Float]
+    public var rejectedLogprobs: [Float]
+    public var policyVersion: String
+    public var source: String
+    public var requestID: String?
+    public var pairID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, chosen, rejected, source
+        case promptTokenIDs = "prompt_token_ids", chosenTokenIDs = "chosen_token_ids", rejectedTokenIDs = "rejected_token_ids"
+        case chosenLogprobs = "chosen_logprobs", rejectedLogprobs = "rejected_logprobs", policyVersion = "policy_version"
+        case requestID = "request_id", pairID = "pair_id"
+    }
+
+    public init(_ pair: LabelledPair) {
+        prompt = pair.messages.map { Message(role: $0.role, content: $0.content) }
+        chosen = [Message(role: "assistant", content: pair.chosen.text)]
+        rejected = [Message(role: "assistant", content: pair.rejected.text)]
+        promptTokenIDs = pair.promptTokenIDs
+        chosenTokenIDs = pair.chosen.tokenIDs
+        rejectedTokenIDs = pair.rejected.tokenIDs
+        chosenLogprobs = pair.chosen.logprobs
+        rejectedLogprobs = pair.rejected.logprobs
+        policyVersion = pair.policyVersion
+        source = pair.source.rawValue
+        requestID = pair.requestID
+        pairID = pair.pairID
+    }
+
+    /// The training example (nil when a response is empty, the log-probs do not match the tokens, or the
+    /// pair does not fit in `contextLength`).
+    public func example(contextLength: Int) -> TrainingExample? {
+        guard !promptTokenIDs.isEmpty, !chosenTokenIDs.isEmpty, !rejectedTokenIDs.isEmpty,
+              chosenLogprobs.count == chosenTokenIDs.count, rejectedLogprobs.count == rejectedTokenIDs.count,
+              promptTokenIDs.count + max(chosenTokenIDs.count, rejectedTokenIDs.count) <= contextLength else { return nil }
+        return TrainingExample(pair: PreferencePair(prompt: promptTokenIDs, chosen: chosenTokenIDs, rejected: rejectedTokenIDs),
+                               behavior: SequenceLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
+                                                          rejected: rejectedLogprobs.reduce(0) { $0 + Double($1) },
+                                                          chosenTokens: chosenTokenIDs.count, rejectedTokens: rejectedTokenIDs.count))
+    }
+
+    /// JSON lines, one pair per line.
+    public static func jsonLines(_ pairs: [ExportedPair]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out = Data()
+        for p in pairs { out += try encoder.encode(p) + Data("\n".utf8) }
+        return out
+    }
+
+    /// Parses JSON lines; `source` names the input in errors.
+    public static func parse(_ data: Data, source: String) throws -> [ExportedPair] {
+        var pairs: [ExportedPair] = []
+        for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+            do { pairs.append(try JSONDecoder().decode(ExportedPair.self, from: Data(line))) } catch {
+                throw PairImportError(message: "\(source):\(i + 1): not an exported pair (\(error))")
+            }
+        }
+        return pairs
+    }
+}
+
+public struct PairImportError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
