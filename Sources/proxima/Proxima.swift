@@ -7,5 +7,5 @@ struct Proxima: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
-        subcommands: [GenerateCommand.self, BenchCommand.self, TrainCommand.self, ExperimentCommand.self])
+        subcommands: [GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self, ExperimentCommand.self])
 }
