@@ -23,6 +23,8 @@ public struct LearnerConfiguration: Sendable {
     public var gateMaxTokens = 96
     /// Labels unlabelled pairs when set (otherwise only user feedback trains).
     public var labeller: (any PreferenceSimulator)?
+    /// Learned versions whose files are kept (older ones stay in the lineage without files; 0 keeps all).
+    public var keepVersions = 10
     /// How often the learner looks for work.
     public var pollInterval: Duration = .seconds(2)
 

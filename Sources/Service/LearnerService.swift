@@ -170,6 +170,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                 logger.info("phase \(phase.id): \(version.id) rejected (win rate \(gate.winRate) < \(configuration.gateThreshold))")
             }
             Gauge(label: "proxima_learner_gate_win_rate").record(gate.winRate)
+            if configuration.keepVersions > 0 { try await registry.prune(keep: configuration.keepVersions) }
         } catch {
             logger.error("phase \(queued.id) failed: \(error)")
             _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: Date())

@@ -133,6 +133,29 @@ public actor PolicyRegistry {
 
     // MARK: - Housekeeping
 
+    /// Deletes the files of all but the newest `keep` learned versions, never those of the serving version
+    /// or its parent (the likeliest rollback). A version whose files are gone stays in the lineage but can
+    /// no longer be activated. Returns the ids whose files were removed.
+    @discardableResult
+    public func prune(keep: Int) async throws -> [String] {
+        let versions = try await store.policyVersions().filter { $0.state != nil }
+        guard versions.count > keep else { return [] }
+        let serving = try await store.servingVersion()
+        let protected = Set([serving?.id, serving?.parent].compactMap { $0 })
+        var removed: [String] = []
+        for v in versions.dropLast(keep) where !protected.contains(v.id) {
+            guard let dir = v.state?.path.split(separator: "/").first.map(String.init) else { continue }
+            let url = directory.appendingPathComponent(dir)
+            if FileManager.default.fileExists(atPath: url.path) {
+                try FileManager.default.removeItem(at: url)
+                loaded[v.id] = nil
+                removed.append(v.id)
+            }
+        }
+        if !removed.isEmpty { logger.info("pruned the files of \(removed.joined(separator: ", ")) (keeping the newest \(keep))") }
+        return removed
+    }
+
     /// Removes what a crash can leave: temporary directories, and version directories no version refers to.
     public func removeLeftovers() async throws {
         let fm = FileManager.default
