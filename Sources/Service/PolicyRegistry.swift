@@ -18,7 +18,10 @@ public actor PolicyRegistry {
     private let baseModelName: String
     private let onActivate: @Sendable (ServingPolicy) -> Void
     private let logger: Logger
+    /// Loaded policies, most recently used last; a learned version holds hundreds of MB, so only a few stay.
     private var loaded: [String: ServingPolicy] = [:]
+    private var recency: [String] = []
+    private let cacheLimit = 3
 
     static let stateFile = "ensemble.state.zlib"
     static let adapterFile = "adapter_model.safetensors"
@@ -45,7 +48,10 @@ public actor PolicyRegistry {
 
     /// The policy of version `id` (the base model for a version without state), loaded once.
     public func policy(id: String) async throws -> ServingPolicy {
-        if let p = loaded[id] { return p }
+        if let p = loaded[id] {
+            touch(id)
+            return p
+        }
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
         if let state = record.state {
@@ -56,8 +62,21 @@ public actor PolicyRegistry {
         } else {
             policy = ServingPolicy(id: id, weights: weights)
         }
-        loaded[id] = policy
+        remember(policy)
         return policy
+    }
+
+    private func touch(_ id: String) {
+        recency.removeAll { $0 == id }
+        recency.append(id)
+    }
+
+    /// Caches `policy`, dropping the least recently used beyond the limit (requests still using a dropped
+    /// policy keep their own reference).
+    private func remember(_ policy: ServingPolicy) {
+        loaded[policy.id] = policy
+        touch(policy.id)
+        while recency.count > cacheLimit { loaded[recency.removeFirst()] = nil }
     }
 
     private func url(_ file: StoredFile) -> URL { directory.appendingPathComponent(file.path) }
@@ -99,7 +118,7 @@ public actor PolicyRegistry {
             parent: parent, phaseID: phaseID, createdAt: Date(),
             adapter: StoredFile(path: "\(name)/\(Self.adapterFile)", sha256: SHA256.hex(adapter)),
             state: StoredFile(path: "\(name)/\(Self.stateFile)", sha256: stateHash), metrics: metrics))
-        loaded[record.id] = ServingPolicy(id: record.id, weights: weights, ensemble: ensemble)
+        remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
         logger.info("published candidate \(record.id) (parent \(parent)) in \(name)")
         return record
     }
@@ -149,6 +168,7 @@ public actor PolicyRegistry {
             if FileManager.default.fileExists(atPath: url.path) {
                 try FileManager.default.removeItem(at: url)
                 loaded[v.id] = nil
+                recency.removeAll { $0 == v.id }
                 removed.append(v.id)
             }
         }
