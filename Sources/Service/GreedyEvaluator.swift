@@ -89,6 +89,11 @@ public final class GreedyEvaluator: @unchecked Sendable {
         return replies
     }
 
+    /// Files the replies computed for `candidate` under `version` too (a published candidate keeps its replies).
+    public func rename(_ candidate: String, to version: String) {
+        lock.withLock { cache[version] = cache[candidate] }
+    }
+
     /// Judges `candidate`'s replies against `baseline`'s with `simulator` (a: candidate, b: baseline).
     public func compare(_ candidate: [GreedyReply], _ baseline: [GreedyReply], simulator: any PreferenceSimulator,
                         seed: UInt64 = 0) async throws -> EvaluationResult {

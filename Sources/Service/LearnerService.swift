@@ -159,6 +159,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                                                                  seconds: (ContinuousClock.now - started).seconds))
             metrics["gate_threshold"] = .number(configuration.gateThreshold)
             let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: try JSONObject(encoding: gate))
+            evaluator.rename(candidate.id, to: version.id)
             if gate.winRate >= configuration.gateThreshold {
                 _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: Date())
                 try await registry.didPromote(version.id)
