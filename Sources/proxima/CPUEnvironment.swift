@@ -4,6 +4,17 @@
 import Foundation
 
 enum CPUEnvironment {
+    /// glibc raises its mmap threshold after large frees, after which the many short-lived buffers of a
+    /// long-running process (KV caches, adapters, training arenas) come from heaps that fragment and never
+    /// shrink. A fixed threshold keeps every buffer of 256 KiB or more in its own mapping, returned to the
+    /// system when freed; fewer arenas bound the per-thread heaps.
+    static func prepareAllocator() {
+        #if canImport(Glibc)
+        mallopt(M_MMAP_THRESHOLD, 256 << 10)
+        mallopt(M_ARENA_MAX, 4)
+        #endif
+    }
+
     /// OpenBLAS reads OPENBLAS_CORETYPE once, when it loads, which is before main runs. When the CPU has
     /// AVX-512 and the variable is unset, set it and re-execute this program so the library sees it.
     static func prepareOpenBLAS() {

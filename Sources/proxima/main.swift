@@ -11,6 +11,7 @@ func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {
 }
 
 CPUEnvironment.prepareOpenBLAS()
+CPUEnvironment.prepareAllocator()
 do {
     var command = try Proxima.parseAsRoot()
     if let asyncCommand = command as? any AsyncParsableCommand {
