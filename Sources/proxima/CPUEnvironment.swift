@@ -1,27 +1,26 @@
-// CPUEnvironment: process-level settings read before the compute libraries start: OpenBLAS's kernel choice
-// (its runtime detection picks slower kernels on AVX-512 machines; see docs/benchmarks.md).
+// CPUEnvironment: process settings that libraries read once, at load time, so they must be in the
+// environment before the process starts: OpenBLAS's kernel choice and glibc's allocator limits. When one is
+// missing, it is set and the program re-executes itself (once).
 
 import Foundation
 
 enum CPUEnvironment {
-    /// glibc raises its mmap threshold after large frees, after which the many short-lived buffers of a
-    /// long-running process (KV caches, adapters, training arenas) come from heaps that fragment and never
-    /// shrink. A fixed threshold keeps every buffer of 256 KiB or more in its own mapping, returned to the
-    /// system when freed; fewer arenas bound the per-thread heaps.
-    static func prepareAllocator() {
-        #if canImport(Glibc)
-        mallopt(M_MMAP_THRESHOLD, 256 << 10)
-        mallopt(M_ARENA_MAX, 4)
-        #endif
-    }
-
-    /// OpenBLAS reads OPENBLAS_CORETYPE once, when it loads, which is before main runs. When the CPU has
-    /// AVX-512 and the variable is unset, set it and re-execute this program so the library sees it.
-    static func prepareOpenBLAS() {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, hasAVX512 else { return }
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
+    /// - OPENBLAS_CORETYPE=SkylakeX on AVX-512 machines: OpenBLAS's detection picks slower kernels there
+    ///   (docs/benchmarks.md).
+    /// - MALLOC_MMAP_THRESHOLD_ / MALLOC_ARENA_MAX: glibc raises its mmap threshold after large frees, after
+    ///   which the many short-lived buffers of a long-running process (KV caches, adapters, training arenas)
+    ///   come from heaps that fragment and never shrink. A fixed threshold keeps every buffer of 256 KiB or
+    ///   more in its own mapping, returned to the system when freed; fewer arenas bound per-thread heaps.
+    static func prepareProcess() {
+        let environment = ProcessInfo.processInfo.environment
+        var wanted: [(String, String)] = [("MALLOC_MMAP_THRESHOLD_", "262144"), ("MALLOC_ARENA_MAX", "4")]
+        if hasAVX512 { wanted.append(("OPENBLAS_CORETYPE", "SkylakeX")) }
+        let missing = wanted.filter { environment[$0.0] == nil }
+        guard !missing.isEmpty, environment["PROXIMA_REEXECUTED"] == nil else { return }
+        for (name, value) in missing { setenv(name, value, 1) }
+        setenv("PROXIMA_REEXECUTED", "1", 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // execv returns only on failure: carry on with the default kernels.
+        // execv returns only on failure: carry on with the defaults.
     }
 
     static var hasAVX512: Bool {

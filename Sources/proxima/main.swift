@@ -1,4 +1,4 @@
-// proxima: the one executable. Sets up the process (OpenBLAS kernel choice) before the library starts,
+// proxima: the one executable. Sets up the process (OpenBLAS kernels, allocator) before the libraries start,
 // then runs the command; errors are one line on stderr and a non-zero exit.
 
 import ArgumentParser
@@ -10,8 +10,7 @@ func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {
     try await command.run()
 }
 
-CPUEnvironment.prepareOpenBLAS()
-CPUEnvironment.prepareAllocator()
+CPUEnvironment.prepareProcess()
 do {
     var command = try Proxima.parseAsRoot()
     if let asyncCommand = command as? any AsyncParsableCommand {
