@@ -48,7 +48,9 @@ public final class GenerationSequence: @unchecked Sendable {
     /// A sequence that shares this one's prompt: it is not prefilled itself but forks the leader's cache
     /// and samples its first token from the same logits (the two samples of a response pair).
     public let leader: GenerationSequence?
-    var followers: [GenerationSequence] = []
+    /// Held weakly: a follower holds its leader, and a cycle would keep both caches alive forever.
+    private var followerLinks: [WeakSequence] = []
+    var followers: [GenerationSequence] { followerLinks.compactMap(\.sequence) }
     /// Prompt tokens already in the cache.
     var prefilled = 0
     var sampler: TokenSampler
@@ -65,7 +67,7 @@ public final class GenerationSequence: @unchecked Sendable {
         sampler = try TokenSampler(parameters: parameters.sampling)
         generator = SeededGenerator(seed: parameters.seed)
         cache = KVCache(config: config, capacity: min(config.contextLength, prompt.count + min(parameters.maxTokens, 4096)))
-        leader?.followers.append(self)
+        leader?.followerLinks.append(WeakSequence(sequence: self))
         if parameters.maxTokens <= 0 { finishReason = .length }
     }
 
@@ -91,4 +93,9 @@ public final class GenerationSequence: @unchecked Sendable {
             finishReason = .length
         }
     }
+}
+
+/// A weak reference to a sequence.
+private struct WeakSequence {
+    weak var sequence: GenerationSequence?
 }

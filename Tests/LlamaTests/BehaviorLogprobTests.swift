@@ -107,3 +107,20 @@ final class BehaviorLogprobTests: XCTestCase {
         XCTAssertEqual(model.tokenizer.decode(full.tokens.dropLast().map(\.id)), "The capital of France is Paris.")
     }
 }
+
+final class SequenceLifetimeTests: XCTestCase {
+    /// A response pair must not keep itself alive (its KV caches are megabytes).
+    func testPairsAreReleased() throws {
+        let config = TinyModelTests.config
+        weak var leader: GenerationSequence?
+        weak var follower: GenerationSequence?
+        do {
+            let a = try GenerationSequence(prompt: [1, 2, 3], parameters: GenerationParameters(), config: config)
+            let b = try GenerationSequence(prompt: [1, 2, 3], parameters: GenerationParameters(), config: config, leader: a)
+            leader = a
+            follower = b
+        }
+        XCTAssertNil(leader)
+        XCTAssertNil(follower)
+    }
+}
