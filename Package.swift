@@ -41,17 +41,19 @@ let package = Package(
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
-        .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: hotLoops),
+        // Not "Numerics": swift-numerics (reached through Hummingbird → swift-nio-extras → swift-algorithms) declares
+        // a target of that name, and target names must be unique across the package graph.
+        .target(name: "ProximaNumerics", dependencies: ["COpenBLAS"], path: "Sources/Numerics", swiftSettings: hotLoops),
         .target(name: "Tokenizer"),
-        .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
-        .target(name: "Llama", dependencies: ["Numerics"], swiftSettings: hotLoops),
-        .target(name: "Inference", dependencies: ["Llama", "Sampling", "Numerics"]),
+        .target(name: "Sampling", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
+        .target(name: "Llama", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
+        .target(name: "Inference", dependencies: ["Llama", "Sampling", "ProximaNumerics"]),
 
         // MARK: Edges
-        .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer"]),
+        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer"]),
         .target(name: "Simulators"),
         .target(name: "Service", dependencies: [
-            "Inference", "Llama", "ModelFiles", "Numerics", "Sampling", "Tokenizer",
+            "Inference", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,11 +68,11 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics", "Llama"]),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "ProximaNumerics", "Llama"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),

@@ -7,7 +7,7 @@ import Inference
 import Llama
 import Logging
 import Metrics
-import Numerics
+import ProximaNumerics
 import ServiceLifecycle
 import Synchronization
 import Tokenizer

@@ -3,7 +3,7 @@
 import ArgumentParser
 import Foundation
 import ModelFiles
-import Numerics
+import ProximaNumerics
 
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Path of a Llama-architecture GGUF model (default: the model ops/run fetched).")
