@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Proxima: a self-improving chat model service. See README.md and ../shared/design/ARCHITECTURE.md.
 import PackageDescription
 import Foundation
@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
@@ -53,17 +56,30 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer"]),
         .target(name: "Simulators"),
         .target(name: "Service", dependencies: [
-            "Inference", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Tokenizer",
+            "Inference", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Store", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "HTTPAPI", dependencies: [
+            "Service", "Store", "Inference", "Sampling",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference",
+            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Service", "Store", "HTTPAPI", "ProximaNumerics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // MARK: Tests
@@ -75,6 +91,13 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
+        .testTarget(name: "HTTPAPITests", dependencies: [
+            "TestSupport", "HTTPAPI", "Service", "Store", "ModelFiles", "ProximaNumerics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

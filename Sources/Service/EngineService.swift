@@ -36,7 +36,7 @@ public final class EngineService: Service, @unchecked Sendable {
     private let pool: ComputePool
     private let decoder: BatchDecoder
     private let logger: Logger
-    private let metrics = EngineMetrics()
+    private let metrics: EngineMetrics
 
     // Shared with submitters, guarded by `condition`.
     private let condition = NSCondition()
@@ -49,7 +49,11 @@ public final class EngineService: Service, @unchecked Sendable {
     private var queue: [PendingRequest] = []
     private var active: [ActiveRequest] = []
 
-    public init(policy: ServingPolicy, tokenizer: BPETokenizer, pool: ComputePool, configuration: EngineConfiguration, logger: Logger) {
+    /// `metricsFactory` makes the engine's metrics (the global `MetricsSystem.factory` when nil; tests pass
+    /// their own so that no global bootstrap is needed).
+    public init(policy: ServingPolicy, tokenizer: BPETokenizer, pool: ComputePool, configuration: EngineConfiguration,
+                logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+        metrics = EngineMetrics(factory: metricsFactory)
         servingPolicy = policy
         self.tokenizer = tokenizer
         self.pool = pool
@@ -82,7 +86,10 @@ public final class EngineService: Service, @unchecked Sendable {
         precondition(!request.samples.isEmpty && request.samples.count <= configuration.maxActiveSequences)
         let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
         let handle = EngineHandle(events: stream) { [weak self] in self?.signal() }
-        continuation.onTermination = { [weak handle] _ in handle?.cancel() }
+        // The consumer stopped listening (its task was cancelled or it dropped the stream): stop generating.
+        continuation.onTermination = { [weak handle] termination in
+            if case .cancelled = termination { handle?.cancel() }
+        }
         condition.lock(); defer { condition.unlock() }
         if stopping { throw .shuttingDown }
         if waitingCount >= configuration.maxQueuedRequests { throw .overloaded(retryAfterSeconds: 1) }
@@ -208,6 +215,7 @@ public final class EngineService: Service, @unchecked Sendable {
         }
         for request in active { request.finishEndedSamples() }
         active.removeAll { $0.isDone }
+        metrics.activeSequences(active.reduce(0) { $0 + $1.sequences.count })
     }
 }
 
