@@ -49,7 +49,7 @@ final class ConcurrencyAndShutdownTests: XCTestCase {
         inflight.standardOutput = output
         try inflight.run()
         let deadline = Date().addingTimeInterval(30)
-        while (try server.metrics()["proxima_active_sequences"] ?? 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while (try server.metrics()["proxima_active_sequences"] ?? 0) == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         XCTAssertGreaterThan(try server.metrics()["proxima_active_sequences"] ?? 0, 0, "the request never started")
 
         let status = server.stop(SIGTERM)
@@ -61,7 +61,8 @@ final class ConcurrencyAndShutdownTests: XCTestCase {
         let choice = try XCTUnwrap((json["choices"] as? [[String: Any]])?.first)
         XCTAssertTrue(["stop", "length"].contains(choice["finish_reason"] as? String))
         let store = SQLiteProximaStore(database: try AppDatabase.open(path: server.database))
-        XCTAssertNotNil(try await store.loggedRequest(id: json["id"] as! String), "the finished request was logged")
+        let logged = try await store.loggedRequest(id: json["id"] as! String)
+        XCTAssertNotNil(logged, "the finished request was logged")
         XCTAssertTrue(server.log.contains("proxima stopped"))
     }
 }

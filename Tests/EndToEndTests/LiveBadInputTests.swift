@@ -37,7 +37,8 @@ final class LiveBadInputTests: XCTestCase {
         XCTAssertEqual(try Curl.postJSON(url, #"{"messages": [{"role": "user", "content": "still there?"}], "max_tokens": 4}"#).status, 200)
         XCTAssertEqual(server.stop(SIGTERM), 0)
         let store = SQLiteProximaStore(database: try AppDatabase.open(path: server.database))
-        XCTAssertEqual(try await store.unlabelledPairs(limit: 100).count, 1, "only the good request was logged")
+        let pairs = try await store.unlabelledPairs(limit: 100)
+        XCTAssertEqual(pairs.count, 1, "only the good request was logged")
     }
 
     func testClientDisconnectingMidStreamFreesTheSlotAndIsNotLogged() async throws {
@@ -55,7 +56,7 @@ final class LiveBadInputTests: XCTestCase {
         let deadline = Date().addingTimeInterval(10)
         var metrics = try server.metrics()
         while (metrics["proxima_active_sequences"] ?? 1) > 0 && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
             metrics = try server.metrics()
         }
         XCTAssertEqual(metrics["proxima_active_sequences"], 0, "the cancelled sequences still hold their slots")
@@ -64,6 +65,7 @@ final class LiveBadInputTests: XCTestCase {
         XCTAssertEqual(after.status, 200)
         XCTAssertEqual(server.stop(SIGTERM), 0)
         let store = SQLiteProximaStore(database: try AppDatabase.open(path: server.database))
-        XCTAssertNil(try await store.loggedRequest(id: id), "a response the client never received in full is not logged")
+        let logged = try await store.loggedRequest(id: id)
+        XCTAssertNil(logged, "a response the client never received in full is not logged")
     }
 }

@@ -26,7 +26,7 @@ final class LiveServer {
         self.port = try port ?? LiveServer.freePort()
         self.database = database
         logFile = URL(fileURLWithPath: database + ".\(self.port).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.executableURL = binary
         process.arguments = ["serve", "--port", String(self.port), "--db", database, "--model", try TestPaths.defaultModel(),
                              "--threads", "2"] + arguments

@@ -10,42 +10,43 @@ import Store
 import XCTest
 
 final class BadInputRouterTests: XCTestCase {
-    private let chat = "/v1/chat/completions"
+    private static let chat = "/v1/chat/completions"
 
     func testMalformedBodiesGet400NamingTheProblem() async throws {
         let server = try await TestServer()
         try await server.test { client in
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}"#)
                 .assertError(.badRequest, code: "invalid_json")
-            try await client.post(self.chat, json: #"{"messages": "hello"}"#).assertError(.badRequest, param: "messages", code: "invalid_type")
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": "hello"}"#).assertError(.badRequest, param: "messages", code: "invalid_type")
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}"#)
                 .assertError(.badRequest, param: "temperature", code: "invalid_type")
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "n": "2"}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "n": "2"}"#)
                 .assertError(.badRequest, param: "n", code: "invalid_type")
-            try await client.post(self.chat, json: #"{"messages": [{"role": 7, "content": "hi"}]}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": 7, "content": "hi"}]}"#)
                 .assertError(.badRequest, param: "messages[0].role")
-            try await client.post(self.chat, json: #"{"model": "x"}"#).assertError(.badRequest, param: "messages", code: "missing_field")
-            try await client.post(self.chat, json: #"{"messages": []}"#).assertError(.badRequest, param: "messages")
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"model": "x"}"#).assertError(.badRequest, param: "messages", code: "missing_field")
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": []}"#).assertError(.badRequest, param: "messages")
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}"#)
                 .assertError(.badRequest, param: "messages")
-            try await client.post(self.chat, json: "[1, 2]").assertError(.badRequest)
+            try await client.post(BadInputRouterTests.chat, json: "[1, 2]").assertError(.badRequest)
             // Invalid UTF-8 inside a JSON string.
             var bytes = ByteBuffer(string: #"{"messages": [{"role": "user", "content": ""#)
             bytes.writeBytes([0xC3, 0x28, 0xFF])
             bytes.writeString(#""}]}"#)
-            try await client.execute(uri: self.chat, method: .post, headers: [.contentType: "application/json"], body: bytes)
+            try await client.execute(uri: BadInputRouterTests.chat, method: .post, headers: [.contentType: "application/json"], body: bytes)
                 .assertError(.badRequest, code: "invalid_utf8")
         }
-        XCTAssertEqual(try await server.store.unlabelledPairs(limit: 10).count, 0)
+        let logged = try await server.store.unlabelledPairs(limit: 10)
+        XCTAssertEqual(logged.count, 0)
     }
 
     func testRolesAndParameterRangesAreChecked() async throws {
         let server = try await TestServer(chat: ChatConfiguration(maxTokensLimit: 100))
         let user = #"[{"role": "user", "content": "hi"}]"#
         try await server.test { client in
-            try await client.post(self.chat, json: #"{"messages": [{"role": "tool", "content": "x"}]}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "tool", "content": "x"}]}"#)
                 .assertError(.badRequest, param: "messages[0].role")
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "a"}, {"role": "wizard", "content": "x"}]}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "a"}, {"role": "wizard", "content": "x"}]}"#)
                 .assertError(.badRequest, param: "messages[1].role")
             for (field, param) in [(#""n": 3"#, "n"), (#""n": 0"#, "n"), (#""max_tokens": 0"#, "max_tokens"),
                                    (#""max_tokens": -5"#, "max_tokens"), (#""max_tokens": 101"#, "max_tokens"),
@@ -54,11 +55,11 @@ final class BadInputRouterTests: XCTestCase {
                                    (#""stop": ["a", "b", "c", "d", "e"]"#, "stop"),
                                    (#""logprobs": true, "top_logprobs": 21"#, "top_logprobs"),
                                    (#""top_logprobs": 2"#, "top_logprobs")] {
-                try await client.post(self.chat, json: "{\"messages\": \(user), \(field)}").assertError(.badRequest, param: param)
+                try await client.post(BadInputRouterTests.chat, json: "{\"messages\": \(user), \(field)}").assertError(.badRequest, param: param)
             }
             // `developer` is accepted as system; the server still serves after all the refusals.
             _ = try await client.complete(#", "max_tokens": 2"#)
-            _ = try await client.post(self.chat, json: #"{"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}], "max_tokens": 2}"#)
+            _ = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}], "max_tokens": 2}"#)
         }
     }
 
@@ -67,11 +68,11 @@ final class BadInputRouterTests: XCTestCase {
         let context = SharedModel.bundle.weights.config.contextLength
         let long = String(repeating: "hello ", count: context + 100)
         try await server.test { client in
-            let tooLong = try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "\#(long)"}]}"#)
+            let tooLong = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "\#(long)"}]}"#)
             try tooLong.assertError(.badRequest, param: "messages", code: "context_length_exceeded")
             let message = try XCTUnwrap((try tooLong.jsonObject()["error"] as? [String: Any])?["message"] as? String)
             XCTAssertTrue(message.contains("\(context)"), message)
-            let overflow = try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": \#(context)}"#)
+            let overflow = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": \#(context)}"#)
             try overflow.assertError(.badRequest, code: "context_length_exceeded")
         }
     }
@@ -79,13 +80,13 @@ final class BadInputRouterTests: XCTestCase {
     func testContentTypeSizeRoutesAndMethods() async throws {
         let server = try await TestServer(bodyLimitBytes: 4096)
         try await server.test { client in
-            try await client.post(self.chat, json: #"{"messages": []}"#, headers: [.contentType: "text/plain"])
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": []}"#, headers: [.contentType: "text/plain"])
                 .assertError(.unsupportedMediaType, code: "unsupported_media_type")
             let big = String(repeating: "x", count: 5000)
-            try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "\#(big)"}]}"#)
+            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "\#(big)"}]}"#)
                 .assertError(.contentTooLarge, code: "request_too_large")
             try await client.get("/v1/nothing").assertError(.notFound, code: "not_found")
-            let wrongMethod = try await client.get(self.chat)
+            let wrongMethod = try await client.get(BadInputRouterTests.chat)
             try wrongMethod.assertError(.methodNotAllowed, code: "method_not_allowed")
             XCTAssertEqual(wrongMethod.headers[.allow], "POST")
             try await client.execute(uri: "/health", method: .delete).assertError(.methodNotAllowed)
@@ -98,7 +99,7 @@ final class BadInputRouterTests: XCTestCase {
         engine.maxQueuedRequests = 0
         let server = try await TestServer(engine: engine, runEngine: false)
         try await server.test { client in
-            let response = try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}]}"#)
+            let response = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}]}"#)
             try response.assertError(.tooManyRequests, type: "server_overloaded", code: "rate_limit_exceeded")
             XCTAssertEqual(response.headers[.retryAfter], "1")
         }
@@ -111,7 +112,7 @@ final class BadInputRouterTests: XCTestCase {
         running.cancel()
         try await running.value
         try await server.test { client in
-            let response = try await client.post(self.chat, json: #"{"messages": [{"role": "user", "content": "hi"}]}"#)
+            let response = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}]}"#)
             try response.assertError(.serviceUnavailable, type: "server_error", code: "unavailable")
             XCTAssertNotNil(response.headers[.retryAfter])
         }

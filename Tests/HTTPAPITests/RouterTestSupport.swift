@@ -57,7 +57,7 @@ struct TestServer {
         app = Application(router: router, services: runEngine ? [engine] : [], logger: logger)
     }
 
-    func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+    func test<Value>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         try await app.test(.router, body)
     }
 }
@@ -89,7 +89,7 @@ extension TestClientProtocol {
 
 extension TestResponse {
     func jsonObject() throws -> [String: Any] {
-        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], String(buffer: body))
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any], String(buffer: body))
     }
 
     /// Checks an OpenAI-shaped error: the status, `error.type`, and `error.param` / `error.code` when given.
