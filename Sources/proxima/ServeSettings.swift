@@ -74,8 +74,9 @@ struct ServeSettings {
         }
         keys = APIKeys(userKeys: try reader.strings(Key.userKeys) ?? [], adminKeys: try reader.strings(Key.adminKeys) ?? [])
         chat.pairing = try reader.bool(Key.pairing) ?? chat.pairing
-        chat.defaultMaxTokens = try reader.int(Key.maxTokensDefault, in: 1...1_000_000) ?? chat.defaultMaxTokens
         chat.maxTokensLimit = try reader.int(Key.maxTokensLimit, in: 1...1_000_000) ?? chat.maxTokensLimit
+        // An unset default follows a lower limit; a default set above the limit is a mistake.
+        chat.defaultMaxTokens = try reader.int(Key.maxTokensDefault, in: 1...1_000_000) ?? min(chat.defaultMaxTokens, chat.maxTokensLimit)
         engine.maxActiveSequences = try reader.int(Key.maxActive, in: 2...1024) ?? engine.maxActiveSequences
         engine.maxQueuedRequests = try reader.int(Key.maxQueued, in: 0...100_000) ?? engine.maxQueuedRequests
         engine.prefillChunk = try reader.int(Key.prefillChunk, in: 1...4096) ?? engine.prefillChunk
