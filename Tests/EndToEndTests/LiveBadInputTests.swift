@@ -46,7 +46,7 @@ final class LiveBadInputTests: XCTestCase {
         // curl gives up after a moment, in the middle of a long stream.
         let partial = try Curl.run(["-N", "--max-time", "1.5", "-X", "POST", "\(server.baseURL)/v1/chat/completions",
                                     "-H", "Content-Type: application/json", "--data-binary", "@-"],
-                                   input: Data(#"{"messages": [{"role": "user", "content": "Write a long essay."}], "max_tokens": 2000, "temperature": 0.8, "stream": true}"#.utf8))
+                                   input: Data(#"{"messages": [{"role": "user", "content": "Write a long essay."}], "max_tokens": 2000, "temperature": 0.8, "seed": 5, "stream": true}"#.utf8))
         XCTAssertEqual(partial.exitCode, 28, "curl timed out mid-stream")
         XCTAssertFalse(partial.text.contains("[DONE]"))
         let firstEvent = try XCTUnwrap(partial.text.components(separatedBy: "\n\n").first)
