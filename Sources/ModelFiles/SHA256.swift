@@ -90,3 +90,13 @@ public struct SHA256: Sendable {
         h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
     }
 }
+
+extension SHA256 {
+    /// The digest of a whole file, read through a memory map.
+    public static func hexOfFile(_ path: String) throws(ModelFileError) -> String {
+        let map = try MappedFile(path: path)
+        var hasher = SHA256()
+        hasher.update(UnsafeRawBufferPointer(start: map.base, count: map.size))
+        return hasher.finalizeHex()
+    }
+}

@@ -61,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         let modelPath = try settings.model ?? ModelOptions.defaultModelPath()
         let model: ModelBundle
         do { model = try ModelBundle(path: modelPath, pool: pool) } catch { throw CLIError(error.description) }
-        let modelSHA256 = try Self.sha256(ofFile: modelPath)
+        let modelSHA256: String
+        do { modelSHA256 = try SHA256.hexOfFile(modelPath) } catch { throw CLIError(error.description) }
 
         let database = try AppDatabase.open(path: settings.db)
         let store = SQLiteProximaStore(database: database)
@@ -101,16 +102,5 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = settings.engine
         configuration.threads = threads
         return configuration
-    }
-
-    /// The sha256 of a file in hex, read in 4 MiB pieces.
-    static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty {
-            piece.withUnsafeBytes { hasher.update($0) }
-        }
-        return hasher.finalizeHex()
     }
 }
