@@ -103,4 +103,19 @@ final class ClientCompatibilityTests: XCTestCase {
         XCTAssertEqual(try Curl.postJSON(url, #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}"#).status, 400)
         XCTAssertEqual(server.stop(SIGTERM), 0)
     }
+
+    func testWithoutKeysANonLoopbackHostIsRefused() throws {
+        let process = Process()
+        process.executableURL = TestPaths.root.appendingPathComponent(".build/release/proxima")
+        process.arguments = ["serve", "--host", "0.0.0.0", "--port", String(try LiveServer.freePort()),
+                             "--db", try LiveServer.temporaryDatabase(), "--model", try TestPaths.defaultModel()]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PROXIMA_") }
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1)
+        XCTAssertTrue(message.contains("refusing to bind 0.0.0.0 with no API keys"), message)
+    }
 }
