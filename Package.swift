@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Proxima: a self-improving chat model service. See README.md and ../shared/design/ARCHITECTURE.md.
 import PackageDescription
 import Foundation
@@ -37,46 +37,71 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
         // MARK: Pure core (no IO, no clock, no environment)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: hotLoops),
+        // Not "Numerics": swift-numerics (reached through Hummingbird → swift-nio-extras → swift-algorithms) declares
+        // a target of that name, and target names must be unique across the package graph.
+        .target(name: "ProximaNumerics", dependencies: ["COpenBLAS"], path: "Sources/Numerics", swiftSettings: hotLoops),
         .target(name: "Tokenizer"),
-        .target(name: "Sampling", dependencies: ["Numerics"], swiftSettings: hotLoops),
-        .target(name: "Llama", dependencies: ["Numerics"], swiftSettings: hotLoops),
-        .target(name: "Inference", dependencies: ["Llama", "Sampling", "Numerics"]),
-        .target(name: "Learning", dependencies: ["Llama", "Numerics"], swiftSettings: hotLoops),
+        .target(name: "Sampling", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
+        .target(name: "Llama", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
+        .target(name: "Inference", dependencies: ["Llama", "Sampling", "ProximaNumerics"]),
+        .target(name: "Learning", dependencies: ["Llama", "ProximaNumerics"], swiftSettings: hotLoops),
 
         // MARK: Edges
-        .target(name: "ModelFiles", dependencies: ["Numerics", "Llama", "Tokenizer", "Learning", "CZlib"]),
+        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "Learning", "CZlib"]),
         .target(name: "Simulators"),
         .target(name: "Service", dependencies: [
-            "Inference", "Learning", "Llama", "ModelFiles", "Numerics", "Sampling", "Simulators", "Store", "Tokenizer",
+            "Inference", "Learning", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Simulators", "Store", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "HTTPAPI", dependencies: [
+            "Service", "Store", "Inference", "Sampling",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store",
-            .product(name: "Logging", package: "swift-log"),
+            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "HTTPAPI",
+            "ProximaNumerics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "Numerics", "Llama", "Learning"]),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "ProximaNumerics", "Llama", "Learning"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "Numerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
-        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "Numerics", "ModelFiles"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles"]),
+        .testTarget(name: "HTTPAPITests", dependencies: [
+            "TestSupport", "HTTPAPI", "Service", "Store", "ModelFiles", "ProximaNumerics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store"], exclude: ["Scripts"]),
     ]
 )

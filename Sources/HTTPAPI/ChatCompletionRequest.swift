@@ -1,9 +1,14 @@
 // ChatCompletionRequest: the body of POST /v1/chat/completions as OpenAI defines it (plus top_k and min_p),
-// decoded and checked at the edge; every problem becomes a 400 naming the field.
+// decoded at the edge and turned into the service layer's ChatRequest (which checks the values).
 
 import Foundation
+import Sampling
+import Service
+import Store
 
-/// A chat message as clients send it. `content` may be a string or a list of text parts.
+// MARK: - Wire types
+
+/// A chat message as clients send it. `content` may be a string, a list of text parts, or null.
 struct ChatMessageBody: Decodable {
     var role: String
     var content: String
@@ -15,28 +20,29 @@ struct ChatMessageBody: Decodable {
         var text: String?
     }
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         role = try c.decode(String.self, forKey: .role)
-        if let text = try? c.decode(String.self, forKey: .content) {
+        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
+            content = ""
+        } else if let text = try? c.decode(String.self, forKey: .content) {
             content = text
         } else if let parts = try? c.decode([Part].self, forKey: .content) {
             guard parts.allSatisfy({ $0.type == "text" && $0.text != nil }) else {
-                throw APIError.invalidRequest("only text content parts are supported", param: "messages")
+                throw APIError.invalidRequest("Only text content parts ({\"type\": \"text\", \"text\": …}) are supported.", param: "messages")
             }
             content = parts.map { $0.text! }.joined()
-        } else if try c.decodeNil(forKey: .content) {
-            content = ""
         } else {
-            throw APIError.invalidRequest("message content must be a string or a list of text parts", param: "messages")
+            throw APIError.invalidRequest("Message content must be a string or a list of text parts.", param: "messages")
         }
     }
 }
 
-/// `stop`: a string or a list of up to four strings.
+/// `stop`: a string or a list of strings.
 struct StopSequences: Decodable {
     var values: [String]
-    init(from decoder: Decoder) throws {
+
+    init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
     }
@@ -47,7 +53,8 @@ struct StreamOptions: Decodable {
     enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
 }
 
-/// The request body. Unknown fields are ignored, as OpenAI's API does for forward compatibility.
+/// The request body. Unknown fields are ignored, as OpenAI's API does for forward compatibility; `model`
+/// may name anything (the server has one model and reports its name in the response).
 struct ChatCompletionRequest: Decodable {
     var model: String?
     var messages: [ChatMessageBody]
@@ -64,11 +71,29 @@ struct ChatCompletionRequest: Decodable {
     var n: Int?
     var logprobs: Bool?
     var topLogprobs: Int?
-    var user: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stop, stream, n, logprobs, user
+        case model, messages, temperature, seed, stop, stream, n, logprobs
         case topP = "top_p", topK = "top_k", minP = "min_p", maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens", streamOptions = "stream_options", topLogprobs = "top_logprobs"
+    }
+
+    /// Whether the final stream chunk should carry usage.
+    var includeUsage: Bool { streamOptions?.includeUsage ?? false }
+
+    // MARK: To the service layer
+
+    /// The service layer's request; `max_completion_tokens` wins over the older `max_tokens`; a negative seed
+    /// is taken as its 64-bit pattern.
+    func chatRequest(apiKeyID: String?) -> ChatRequest {
+        let defaults = SamplingParameters()
+        let sampling = SamplingParameters(temperature: temperature.map(Float.init) ?? defaults.temperature,
+                                          topK: topK ?? defaults.topK, topP: topP.map(Float.init) ?? defaults.topP,
+                                          minP: minP.map(Float.init) ?? defaults.minP)
+        return ChatRequest(messages: messages.map { ChatMessageRecord(role: $0.role, content: $0.content) },
+                           sampling: sampling, maxTokens: maxCompletionTokens ?? maxTokens,
+                           seed: seed.map { UInt64(bitPattern: $0) }, stop: stop?.values ?? [], n: n ?? 1,
+                           logprobs: logprobs ?? false, topLogprobs: topLogprobs ?? 0, stream: stream ?? false,
+                           apiKeyID: apiKeyID)
     }
 }

@@ -3,7 +3,7 @@
 // reached a next-token position.
 
 import Llama
-import Numerics
+import ProximaNumerics
 import Sampling
 
 /// Runs batched generation steps for many sequences. Not thread-safe: one owner. The weights are given per

@@ -2,7 +2,7 @@
 // batches; the served policy is the exact merge (scale/E)·Σ B_i A_i. A version's state is the whole ensemble.
 
 import Llama
-import Numerics
+import ProximaNumerics
 
 /// One member: its parameters and optimiser state.
 public final class LoRAMember: @unchecked Sendable {

@@ -15,6 +15,20 @@ public enum ReferenceMode: Codable, Sendable, Equatable {
     case hardUpdate(tau: Int)
 }
 
+extension ReferenceMode {
+    /// Parses `behavior`, `initial`, `soft:<alpha>` or `hard:<tau>`.
+    public init?(text: String) {
+        let parts = text.split(separator: ":")
+        switch (parts.first, parts.count) {
+        case ("behavior", 1): self = .behavior
+        case ("initial", 1): self = .initial
+        case ("soft", 2): guard let a = Double(parts[1]) else { return nil }; self = .softUpdate(alpha: a)
+        case ("hard", 2): guard let t = Int(parts[1]) else { return nil }; self = .hardUpdate(tau: t)
+        default: return nil
+        }
+    }
+}
+
 /// The settings of one phase.
 public struct PhaseSettings: Codable, Sendable, Equatable {
     public var loss: PreferenceLoss = .dpo

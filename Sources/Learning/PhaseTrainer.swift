@@ -3,7 +3,7 @@
 // no clock; the caller supplies the pairs, the pool and a checkpoint to yield the cores at.
 
 import Llama
-import Numerics
+import ProximaNumerics
 
 /// A labelled pair with the log-probs its behavior policy gave the two responses when it sampled them.
 public struct TrainingExample: Sendable, Equatable {

@@ -1,7 +1,7 @@
 // InferenceWorkspace: the activation buffers of one forward batch, allocated once for a maximum row count
 // and reused for every step (no allocation in the token loop).
 
-import Numerics
+import ProximaNumerics
 
 /// Scratch activations for up to `maxRows` token rows.
 public final class InferenceWorkspace: @unchecked Sendable {

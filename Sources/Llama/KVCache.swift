@@ -1,7 +1,7 @@
 // KVCache: the keys and values of one sequence, per layer, position-major ([position][kvDim]).
 // Grows by doubling; a sequence owns one cache from its prefill until it finishes.
 
-import Numerics
+import ProximaNumerics
 
 /// Keys and values of one sequence for every layer. Not thread-safe: one owner at a time.
 public final class KVCache: @unchecked Sendable {

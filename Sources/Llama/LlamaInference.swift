@@ -1,7 +1,7 @@
 // LlamaInference: the batched forward pass for serving. One call runs any mix of prefill chunks and
 // decode steps of several sequences (continuous batching), appending their keys and values to each cache.
 
-import Numerics
+import ProximaNumerics
 
 /// One token row of a forward batch.
 public struct ForwardRow {

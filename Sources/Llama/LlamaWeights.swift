@@ -1,7 +1,7 @@
 // LlamaWeights: the immutable parameters of a Llama model, shared by every request and the learner.
 // Linear layers keep their stored quantisation (decode) and an fp32 copy (sgemm, training).
 
-import Numerics
+import ProximaNumerics
 
 /// The weights of one transformer block.
 public struct LlamaLayerWeights: @unchecked Sendable {

@@ -2,7 +2,7 @@
 // A [rank × in] and B [out × rank] live in one flat buffer; parameters, gradients and optimiser moments
 // all use it. Rows of B for q and k are in GGUF order (see FACTS.md), like the base weights.
 
-import Numerics
+import ProximaNumerics
 
 /// Which layers get adapters and how large they are.
 public struct LoRAConfiguration: Codable, Sendable, Equatable {

@@ -1,7 +1,7 @@
 // LowRankAdapter: what a served policy adds to the base model: for each adapted linear layer, the exact mean
 // of an ensemble's deltas, (scale/E)·Σ B_i A_i, kept factored as [B_1 … B_E]·[A_1; …; A_E] (rank E·r).
 
-import Numerics
+import ProximaNumerics
 
 /// The merged adapter of a LoRA ensemble, applied at matmul time beside the base weights.
 public final class LowRankAdapter: LinearAdapter, @unchecked Sendable {

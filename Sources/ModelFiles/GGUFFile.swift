@@ -1,7 +1,7 @@
 // GGUFFile: parses a GGUF (version 2 or 3) file from a memory map: metadata, tensor infos, tensor data.
 // Every read is bounds-checked; a bad file is refused with an error naming the file, the key or tensor.
 
-import Numerics
+import ProximaNumerics
 
 /// One tensor of a GGUF file: its shape (innermost dimension first, as GGUF stores it), type and bytes.
 public struct GGUFTensor: Sendable {

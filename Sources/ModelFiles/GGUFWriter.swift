@@ -1,7 +1,7 @@
 // GGUFWriter: builds a GGUF version 3 file in memory (metadata, tensors) and writes it atomically.
 // Used for adapters and for the tiny models and crafted files the tests make.
 
-import Numerics
+import ProximaNumerics
 #if canImport(Glibc)
 import Glibc
 #endif

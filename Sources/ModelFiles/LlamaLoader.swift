@@ -2,7 +2,7 @@
 // presence, shape and type; weights point into the file's memory map plus an fp32 copy of each matrix.
 
 import Llama
-import Numerics
+import ProximaNumerics
 
 extension LlamaConfig {
     /// Reads the configuration from GGUF metadata (`general.architecture` must be `llama`).

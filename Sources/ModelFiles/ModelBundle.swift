@@ -2,7 +2,7 @@
 // the end-of-generation tokens; renders a chat into prompt token ids.
 
 import Llama
-import Numerics
+import ProximaNumerics
 import Tokenizer
 
 /// Why a chat cannot become a prompt.

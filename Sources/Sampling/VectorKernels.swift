@@ -5,7 +5,7 @@
 // (a select; the generic `pointwiseMin`/`pointwiseMax`/`clamped` run lane by lane), and token ids are compared
 // as Float lanes (exact below 2^24), because SIMD Int32 comparisons also run lane by lane.
 
-import Numerics
+import ProximaNumerics
 
 // MARK: - Lanes
 

@@ -7,7 +7,7 @@ import Inference
 import Llama
 import Logging
 import Metrics
-import Numerics
+import ProximaNumerics
 import ServiceLifecycle
 import Synchronization
 import Tokenizer
@@ -36,7 +36,7 @@ public final class EngineService: Service, @unchecked Sendable {
     private let pool: ComputePool
     private let decoder: BatchDecoder
     private let logger: Logger
-    private let metrics = EngineMetrics()
+    private let metrics: EngineMetrics
 
     // Shared with submitters, guarded by `condition`.
     private let condition = NSCondition()
@@ -52,8 +52,11 @@ public final class EngineService: Service, @unchecked Sendable {
     /// The cores, shared with the learner; the engine takes them for every step.
     public let lease: ComputeLease
 
+    /// `metricsFactory` makes the engine's metrics (the global `MetricsSystem.factory` when nil; tests pass
+    /// their own so that no global bootstrap is needed).
     public init(policy: ServingPolicy, tokenizer: BPETokenizer, pool: ComputePool, lease: ComputeLease,
-                configuration: EngineConfiguration, logger: Logger) {
+                configuration: EngineConfiguration, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+        metrics = EngineMetrics(factory: metricsFactory)
         servingPolicy = policy
         self.lease = lease
         self.tokenizer = tokenizer
@@ -87,7 +90,10 @@ public final class EngineService: Service, @unchecked Sendable {
         precondition(!request.samples.isEmpty && request.samples.count <= configuration.maxActiveSequences)
         let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
         let handle = EngineHandle(events: stream) { [weak self] in self?.signal() }
-        continuation.onTermination = { [weak handle] _ in handle?.cancel() }
+        // The consumer stopped listening (its task was cancelled or it dropped the stream): stop generating.
+        continuation.onTermination = { [weak handle] termination in
+            if case .cancelled = termination { handle?.cancel() }
+        }
         condition.lock(); defer { condition.unlock() }
         if stopping { throw .shuttingDown }
         if waitingCount >= configuration.maxQueuedRequests { throw .overloaded(retryAfterSeconds: 1) }
@@ -216,6 +222,7 @@ public final class EngineService: Service, @unchecked Sendable {
         }
         for request in active { request.finishEndedSamples() }
         active.removeAll { $0.isDone }
+        metrics.activeSequences(active.reduce(0) { $0 + $1.sequences.count })
     }
 }
 

@@ -5,7 +5,7 @@
 import Foundation
 import Inference
 import Llama
-import Numerics
+import ProximaNumerics
 import Sampling
 import Simulators
 import Tokenizer

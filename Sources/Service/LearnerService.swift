@@ -9,7 +9,7 @@ import Llama
 import Logging
 import Metrics
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import ServiceLifecycle
 import Simulators
 import Store
@@ -63,6 +63,9 @@ public final class LearnerService: Service, @unchecked Sendable {
         wake.continuation.yield()
         return record
     }
+
+    /// The settings a phase gets unless an operator overrides them.
+    public var defaults: PhaseSettings { configuration.phase }
 
     /// The running phase's progress, if any.
     public var progress: PhaseProgress? { progressLock.withLock { currentProgress } }

@@ -7,7 +7,7 @@ import Foundation
 import Inference
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import Sampling
 
 struct BenchCommand: ParsableCommand {

@@ -9,7 +9,7 @@ import Inference
 import Learning
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import Sampling
 import Service
 import Simulators

@@ -5,7 +5,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import Sampling
 import Tokenizer
 

@@ -3,7 +3,7 @@
 import ArgumentParser
 import Foundation
 import ModelFiles
-import Numerics
+import ProximaNumerics
 
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Path of a Llama-architecture GGUF model (default: the model ops/run fetched).")
@@ -16,18 +16,26 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// The model path: --model, else $PROXIMA_MODEL, else models/<default> beside the working directory or
-    /// the package this executable was built in.
+    /// The model path: --model, else $PROXIMA_MODEL, else the default model.
     func modelPath() throws -> String {
         if let model { return model }
         if let env = ProcessInfo.processInfo.environment["PROXIMA_MODEL"], !env.isEmpty { return env }
+        return try Self.defaultModelPath()
+    }
+
+    /// models/<default> beside the working directory or in the package this executable was built in.
+    static func defaultModelPath() throws -> String {
         let name = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for candidate in [name, packageRoot.appendingPathComponent(name).path] where FileManager.default.fileExists(atPath: candidate) {
             return candidate
         }
         throw CLIError("no model given and the default model is missing: run `ops/run …` once to fetch it, or pass --model PATH")
+    }
+
+    /// The package this executable was built in (it lives in <package>/.build/<configuration>/).
+    static var packageRoot: URL {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }

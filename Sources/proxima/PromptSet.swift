@@ -20,11 +20,6 @@ enum PromptSet {
     /// prompts/<name> beside the working directory or the package this executable was built in.
     static func defaultPath(_ name: String) -> String {
         let relative = "prompts/\(name)"
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for candidate in [relative, packageRoot.appendingPathComponent(relative).path] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
-        }
-        return relative
+        return FileManager.default.fileExists(atPath: relative) ? relative : ModelOptions.packageRoot.appendingPathComponent(relative).path
     }
 }

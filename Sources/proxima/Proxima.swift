@@ -1,4 +1,4 @@
-// Proxima: the root command and its subcommands (generate, bench; serve, train and simulate come with
+// Proxima: the root command and its subcommands (serve, generate, bench; train and simulate come with
 // their issues).
 
 import ArgumentParser
@@ -7,5 +7,6 @@ struct Proxima: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
-        subcommands: [GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self, ExperimentCommand.self])
+        subcommands: [ServeCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self,
+                      ExperimentCommand.self])
 }

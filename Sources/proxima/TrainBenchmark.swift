@@ -6,7 +6,7 @@ import Foundation
 import Learning
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 
 struct TrainBenchmark {
     var pairs = 16

@@ -8,7 +8,7 @@ import Learning
 import Llama
 import Logging
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import Service
 import Store
 
@@ -53,7 +53,10 @@ struct TrainCommand: AsyncParsableCommand {
             return role
         }
         s.lora = LoRAConfiguration(rank: rank, alpha: alpha ?? Float(2 * rank), targets: roles)
-        s.reference = try ReferenceMode(argument: reference)
+        guard let mode = ReferenceMode(text: reference) else {
+            throw ValidationError("--reference must be behavior, initial, soft:<alpha> or hard:<tau>")
+        }
+        s.reference = mode
         return s
     }
 
@@ -117,19 +120,5 @@ struct TrainCommand: AsyncParsableCommand {
         _ = try await store.finishPhase(id: phase.id, outcome: .produced(versionID: version.id, metrics: metrics), at: Date())
         if activate { try await registry.activate(version.id) }
         say("candidate \(version.id) written\(activate ? " and serving" : "; activate it with POST /admin/policies/\(version.id)/activate")")
-    }
-}
-
-extension ReferenceMode {
-    /// behavior, initial, soft:<alpha> or hard:<tau>.
-    init(argument: String) throws {
-        let parts = argument.split(separator: ":")
-        switch (parts.first, parts.count) {
-        case ("behavior", 1): self = .behavior
-        case ("initial", 1): self = .initial
-        case ("soft", 2): guard let a = Double(parts[1]) else { fallthrough }; self = .softUpdate(alpha: a)
-        case ("hard", 2): guard let t = Int(parts[1]) else { fallthrough }; self = .hardUpdate(tau: t)
-        default: throw ValidationError("--reference must be behavior, initial, soft:<alpha> or hard:<tau>")
-        }
     }
 }

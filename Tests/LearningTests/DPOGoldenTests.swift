@@ -7,7 +7,7 @@ import XCTest
 import Learning
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import TestSupport
 
 final class DPOGoldenTests: XCTestCase {

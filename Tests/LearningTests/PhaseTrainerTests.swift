@@ -6,7 +6,7 @@ import Foundation
 import XCTest
 import Learning
 import Llama
-import Numerics
+import ProximaNumerics
 
 final class PhaseTrainerTests: XCTestCase {
     static let config = LlamaConfig(layerCount: 2, dim: 32, ffnDim: 64, headCount: 2, kvHeadCount: 1, headDim: 16,

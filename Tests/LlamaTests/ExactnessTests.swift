@@ -7,7 +7,7 @@ import XCTest
 import Inference
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import Sampling
 import TestSupport
 

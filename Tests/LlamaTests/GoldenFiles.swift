@@ -3,7 +3,7 @@
 
 import Foundation
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import TestSupport
 import Tokenizer
 

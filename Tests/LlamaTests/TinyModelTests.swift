@@ -5,7 +5,7 @@
 import Foundation
 import XCTest
 import Llama
-import Numerics
+import ProximaNumerics
 
 final class TinyModelTests: XCTestCase {
     struct RNG {

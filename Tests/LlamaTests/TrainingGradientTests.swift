@@ -6,7 +6,7 @@ import Foundation
 import XCTest
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import TestSupport
 
 final class TrainingGradientTests: XCTestCase {

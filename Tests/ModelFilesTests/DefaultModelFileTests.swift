@@ -4,7 +4,7 @@
 import Foundation
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import TestSupport
 import XCTest
 

@@ -2,7 +2,7 @@
 // not produce (bad type codes, lengths, dimensions, offsets, bytes that are not UTF-8).
 
 import ModelFiles
-import Numerics
+import ProximaNumerics
 
 /// Raw GGUF bytes, appended one field at a time.
 struct GGUFBytes {

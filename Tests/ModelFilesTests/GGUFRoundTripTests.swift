@@ -2,7 +2,7 @@
 // order, alignment, tensors of every type and rank byte-exact; version 2 read, versions 1 and 4 refused.
 
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import XCTest
 
 final class GGUFRoundTripTests: XCTestCase {

@@ -2,7 +2,7 @@
 // size, offset, length, duplicates), each refused naming the file, the tensor and the problem.
 
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import XCTest
 
 final class GGUFTensorRefusalTests: XCTestCase {

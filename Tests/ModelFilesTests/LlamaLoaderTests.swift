@@ -4,7 +4,7 @@
 import Foundation
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 import XCTest
 
 final class LlamaLoaderTests: XCTestCase {

@@ -1,7 +1,7 @@
 // ReferenceDequantisation: the block formulas of ../shared/design/FACTS.md written out again from raw
 // bytes, independently of Numerics (own half-float decoding), to check what the loader produces.
 
-import Numerics
+import ProximaNumerics
 
 // MARK: Scalars
 

@@ -3,7 +3,7 @@
 
 import Llama
 import ModelFiles
-import Numerics
+import ProximaNumerics
 
 // MARK: Random numbers
 

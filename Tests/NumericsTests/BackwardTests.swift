@@ -2,7 +2,7 @@
 // loss L = Σ r ⊙ y for a random r (so dL/dy = r).
 
 import XCTest
-import Numerics
+import ProximaNumerics
 
 final class BackwardTests: XCTestCase {
     /// Compares an analytic gradient with (L(x + h) − L(x − h)) / 2h at every coordinate.

@@ -3,7 +3,7 @@
 
 import Foundation
 import XCTest
-import Numerics
+import ProximaNumerics
 
 final class KernelTests: XCTestCase {
     func testVectorExpIsAccurateAcrossItsRange() {

@@ -2,7 +2,7 @@
 // (quantised matvec for few rows, sgemm for many) against a Double reference.
 
 import XCTest
-import Numerics
+import ProximaNumerics
 
 final class LinearAndBLASTests: XCTestCase {
     func testGemmAllTransposesSplitOverThePool() {

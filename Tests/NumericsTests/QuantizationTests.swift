@@ -2,7 +2,7 @@
 // packed quantised matvec against dequantise-then-dot in Double.
 
 import XCTest
-import Numerics
+import ProximaNumerics
 
 final class QuantizationTests: XCTestCase {
     private func f16Bytes(_ v: Float) -> [UInt8] { let b = Float16(v).bitPattern; return [UInt8(b & 0xFF), UInt8(b >> 8)] }

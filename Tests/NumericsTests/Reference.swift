@@ -2,7 +2,7 @@
 // Every kernel in Numerics is checked against one of these.
 
 import Foundation
-import Numerics
+import ProximaNumerics
 
 /// A small deterministic generator for test data (SplitMix64).
 struct TestRNG {

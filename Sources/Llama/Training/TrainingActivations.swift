@@ -1,7 +1,7 @@
 // TrainingActivations: everything the training forward saves for the backward, as named buffers sized once
 // for a maximum number of rows (llm.c style: no allocation per step), plus the backward's scratch.
 
-import Numerics
+import ProximaNumerics
 
 /// Saved activations of one transformer block for N rows.
 final class LayerActivations {

@@ -2,7 +2,7 @@
 // matrices (the base model is frozen: no weight gradients, only dX through every layer), from the
 // activations the forward saved. Gradients are added to `gradients`, so micro-batches accumulate.
 
-import Numerics
+import ProximaNumerics
 
 /// dLoss/d(log π) for each response of each pair.
 public struct PairLogProbGradients: Sendable, Equatable {

@@ -2,7 +2,7 @@
 // [prompt | chosen inputs | rejected inputs]: the prompt is computed once for both responses, which sit at
 // the same positions after it; a response's last token is only a target, never an input.
 
-import Numerics
+import ProximaNumerics
 
 /// A preference pair as token ids: a prompt and two responses to it (chosen ≻ rejected).
 public struct PreferencePair: Sendable, Equatable {

@@ -1,7 +1,7 @@
 // TrainingForward: the full-model forward pass for training, on fp32 weights through sgemm, with an
 // optional adapter; saves what the backward needs and returns each response's summed log-probability.
 
-import Numerics
+import ProximaNumerics
 
 extension LlamaWeights {
     /// Runs `batch` through the model plus `adapter` (nil: the base model), keeping activations in `acts`.

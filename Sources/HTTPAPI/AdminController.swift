@@ -1,0 +1,210 @@
+// AdminController: the operator routes (admin key): policy versions and their activation (promote, roll
+// back), phases (start with overrides, list, inspect with live progress), and labelled pairs out (JSON lines,
+// optionally gzip) and in.
+
+import Foundation
+import Hummingbird
+import Learning
+import Llama
+import ModelFiles
+import Service
+import Store
+
+struct AdminController {
+    let admin: AdminService
+    let bodyLimit: Int
+
+    // MARK: Policies
+
+    private struct PolicyView: Encodable {
+        var id: String
+        var object = "policy"
+        var status: String
+        var parent: String?
+        var created: Int
+        var phaseID: Int64?
+        var adapter: String?
+        var adapterSHA256: String?
+        var baseModelSHA256: String
+        var metrics: JSONObject?
+        enum CodingKeys: String, CodingKey {
+            case id, object, status, parent, created, adapter, metrics
+            case phaseID = "phase_id", adapterSHA256 = "adapter_sha256", baseModelSHA256 = "base_model_sha256"
+        }
+        init(_ v: PolicyVersionRecord) {
+            id = v.id; status = v.status.rawValue; parent = v.parent; created = Int(v.createdAt.timeIntervalSince1970)
+            phaseID = v.phaseID; adapter = v.adapter?.path; adapterSHA256 = v.adapter?.sha256
+            baseModelSHA256 = v.baseModelSHA256; metrics = v.metrics
+        }
+    }
+
+    private struct List<T: Encodable>: Encodable {
+        var object = "list"
+        var data: [T]
+    }
+
+    /// GET /admin/policies: every version, oldest first.
+    func policies(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        try JSONResponse.make(List(data: try await admin.policies().map(PolicyView.init)))
+    }
+
+    /// POST /admin/policies/{id}/activate: serve this version (promotion or rollback).
+    func activate(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        do {
+            let change = try await admin.activate(id)
+            struct Body: Encodable { var serving: PolicyView; var retired: PolicyView? }
+            return try JSONResponse.make(Body(serving: PolicyView(change.serving), retired: change.retired.map(PolicyView.init)))
+        } catch let error as RegistryError {
+            if case .unknownVersion = error { throw APIError.notFound("No policy version '\(id)'.", param: "id") }
+            throw APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
+        } catch let error as StoreError {
+            throw APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
+        }
+    }
+
+    // MARK: Phases
+
+    private struct PhaseJSON: Encodable {
+        var id: Int64
+        var object = "phase"
+        var status: String
+        var trigger: String
+        var steps: Int?
+        var pairsUsed: Int
+        var baseVersion: String
+        var resultVersion: String?
+        var created: Int
+        var started: Int?
+        var finished: Int?
+        var config: JSONObject
+        var metrics: JSONObject?
+        var error: String?
+        var progress: PhaseProgress?
+        enum CodingKeys: String, CodingKey {
+            case id, object, status, trigger, steps, created, started, finished, config, metrics, error, progress
+            case pairsUsed = "pairs_used", baseVersion = "base_version", resultVersion = "result_version"
+        }
+        init(_ view: PhaseView) {
+            let r = view.record
+            id = r.id; status = r.status.rawValue; trigger = r.trigger.rawValue; pairsUsed = r.pairsUsed
+            baseVersion = r.baseVersion; resultVersion = r.resultVersion; config = r.config; metrics = r.metrics
+            error = r.error; progress = view.progress
+            created = Int(r.createdAt.timeIntervalSince1970)
+            started = r.startedAt.map { Int($0.timeIntervalSince1970) }
+            finished = r.finishedAt.map { Int($0.timeIntervalSince1970) }
+            if case let .number(n)? = r.config["steps"] { steps = Int(n) }
+        }
+    }
+
+    /// Optional overrides of a phase's settings.
+    private struct PhaseRequest: Decodable {
+        var loss: String?
+        var beta: Double?
+        var steps: Int?
+        var learningRate: Double?
+        var batchSize: Int?
+        var ensemble: Int?
+        var rank: Int?
+        var alpha: Float?
+        var targets: [String]?
+        var reference: String?
+        var warmupSteps: Int?
+        var weightDecay: Double?
+        var seed: UInt64?
+        enum CodingKeys: String, CodingKey {
+            case loss, beta, steps, ensemble, rank, alpha, targets, reference, seed
+            case learningRate = "learning_rate", batchSize = "batch_size", warmupSteps = "warmup_steps", weightDecay = "weight_decay"
+        }
+    }
+
+    /// POST /admin/phases: queue a phase now (202), with optional overrides of the learner's defaults.
+    func startPhase(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let hasBody = (request.headers[.contentLength].flatMap(Int.init) ?? 1) > 0
+        let body = hasBody ? try await JSONBody.decode(PhaseRequest.self, from: request, limit: bodyLimit) : PhaseRequest()
+        let loss = try body.loss.map { name -> PreferenceLoss in
+            guard let l = PreferenceLoss(rawValue: name) else { throw APIError.invalidRequest("loss must be dpo, ipo or slic.", param: "loss") }
+            return l
+        }
+        let targets = try body.targets.map { names in
+            try names.map { name -> LinearRole in
+                guard let role = LinearRole(rawValue: name) else { throw APIError.invalidRequest("unknown LoRA target '\(name)' (q, k, v, o, gate, up, down).", param: "targets") }
+                return role
+            }
+        }
+        let reference = try body.reference.map { text -> ReferenceMode in
+            guard let mode = ReferenceMode(text: text) else {
+                throw APIError.invalidRequest("reference must be behavior, initial, soft:<alpha> or hard:<tau>.", param: "reference")
+            }
+            return mode
+        }
+        do {
+            let view = try await admin.startPhase { s in
+                if let loss { s.loss = loss }
+                if let v = body.beta { s.beta = v }
+                if let v = body.steps { s.steps = v }
+                if let v = body.learningRate { s.optimizer.learningRate = v }
+                if let v = body.batchSize { s.batchSize = v }
+                if let v = body.ensemble { s.ensembleSize = v }
+                if body.rank != nil || body.alpha != nil || targets != nil {
+                    let rank = body.rank ?? s.lora.rank
+                    s.lora = LoRAConfiguration(rank: rank, alpha: body.alpha ?? Float(2 * rank), targets: targets ?? s.lora.targets)
+                }
+                if let reference { s.reference = reference }
+                if let v = body.warmupSteps { s.optimizer.warmupSteps = v }
+                if let v = body.weightDecay { s.optimizer.weightDecay = v }
+                if let v = body.seed { s.seed = v }
+            }
+            return try JSONResponse.make(PhaseJSON(view), status: .accepted)
+        } catch let error as LearnerError {
+            throw APIError.invalidRequest("\(error)", code: "invalid_phase_settings")
+        }
+    }
+
+    /// GET /admin/phases: every phase, oldest first.
+    func phases(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        try JSONResponse.make(List(data: try await admin.phases().map(PhaseJSON.init)))
+    }
+
+    /// GET /admin/phases/{id}: one phase, with live progress while it runs.
+    func phase(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        guard let id = Int64(try context.parameters.require("id")) else { throw APIError.notFound("No phase with that id.", param: "id") }
+        do {
+            return try JSONResponse.make(PhaseJSON(try await admin.phase(id)))
+        } catch AdminError.unknownPhase {
+            throw APIError.notFound("No phase \(id).", param: "id")
+        }
+    }
+
+    // MARK: Pairs
+
+    /// GET /admin/pairs/export[?unused=true][&format=jsonl.gz]: labelled pairs as JSON lines (TRL's
+    /// conversational preference format plus token ids and behavior log-probs).
+    func exportPairs(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let unused = request.uri.queryParameters.get("unused") == "true"
+        let format = request.uri.queryParameters.get("format") ?? "jsonl"
+        guard format == "jsonl" || format == "jsonl.gz" else { throw APIError.invalidRequest("format must be jsonl or jsonl.gz.", param: "format") }
+        let lines = [UInt8](try ExportedPair.jsonLines(try await admin.exportPairs(unusedOnly: unused)))
+        let gz = format == "jsonl.gz"
+        return Response(status: .ok,
+                        headers: [.contentType: gz ? "application/gzip" : "application/x-ndjson",
+                                  .contentDisposition: "attachment; filename=\"pairs.\(format)\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: gz ? Gzip.compress(lines) : lines)))
+    }
+
+    /// POST /admin/pairs/import: JSON lines in the export format; each becomes a labelled pair (source import).
+    func importPairs(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: max(bodyLimit, 64 << 20))
+        let pairs: [ExportedPair]
+        do { pairs = try ExportedPair.parse(Data(buffer.readableBytesView), source: "body") } catch {
+            throw APIError.invalidRequest("\(error)", code: "invalid_pairs")
+        }
+        do {
+            let count = try await admin.importPairs(pairs, apiKeyID: context.apiKey?.id)
+            struct Body: Encodable { var imported: Int }
+            return try JSONResponse.make(Body(imported: count))
+        } catch let error as AdminError {
+            throw APIError.invalidRequest("\(error)", code: "invalid_pairs")
+        }
+    }
+}

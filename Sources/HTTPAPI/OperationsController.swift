@@ -1,0 +1,94 @@
+// OperationsController: the routes around chat: the model list, liveness and readiness probes, Prometheus
+// metrics, and the operator's list of policy versions (admin key).
+
+import Foundation
+import Hummingbird
+import Prometheus
+import Service
+import Store
+
+struct OperationsController {
+    let chat: ChatService
+    let store: any ProximaStore
+    let registry: PrometheusCollectorRegistry
+    let modelName: String
+    let startedAt: Date
+
+    // MARK: Models
+
+    private struct ModelList: Encodable {
+        struct Model: Encodable {
+            var id: String
+            var object = "model"
+            var created: Int
+            var ownedBy = "proxima"
+            enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
+        }
+        var object = "list"
+        var data: [Model]
+    }
+
+    /// GET /v1/models: the one served model.
+    func models(_ request: Request, context: ProximaRequestContext) throws -> Response {
+        try JSONResponse.make(ModelList(data: [.init(id: modelName, created: Int(startedAt.timeIntervalSince1970))]))
+    }
+
+    // MARK: Probes
+
+    private struct Status: Encodable {
+        var status: String
+        var model: String?
+        var policyVersion: String?
+        enum CodingKeys: String, CodingKey { case status, model, policyVersion = "policy_version" }
+    }
+
+    /// GET /health: the process is up and serving HTTP.
+    func health(_ request: Request, context: ProximaRequestContext) throws -> Response {
+        try JSONResponse.make(Status(status: "ok"))
+    }
+
+    /// GET /ready: the model is loaded (it is before the server starts) and the database commits a write.
+    func ready(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        do {
+            try await store.checkWritable()
+        } catch {
+            throw APIError.unavailable("Not ready: the database is not writable (\(error)).")
+        }
+        return try JSONResponse.make(Status(status: "ready", model: modelName, policyVersion: chat.engine.policy.id))
+    }
+
+    /// GET /metrics: Prometheus text exposition.
+    func metrics(_ request: Request, context: ProximaRequestContext) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+
+    // MARK: Admin
+
+    private struct PolicyList: Encodable {
+        struct Policy: Encodable {
+            var id: String
+            var parent: String?
+            var status: String
+            var created: Int
+            var baseModelSHA256: String
+            enum CodingKeys: String, CodingKey { case id, parent, status, created, baseModelSHA256 = "base_model_sha256" }
+        }
+        var object = "list"
+        var data: [Policy]
+    }
+
+    /// GET /admin/policies: every policy version, oldest first.
+    func policies(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let versions: [PolicyVersionRecord]
+        do {
+            versions = try await store.policyVersions()
+        } catch {
+            throw APIError.server("The policy versions could not be read: \(error)")
+        }
+        return try JSONResponse.make(PolicyList(data: versions.map {
+            .init(id: $0.id, parent: $0.parent, status: $0.status.rawValue, created: Int($0.createdAt.timeIntervalSince1970),
+                  baseModelSHA256: $0.baseModelSHA256)
+        }))
+    }
+}

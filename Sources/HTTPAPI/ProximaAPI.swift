@@ -1,0 +1,89 @@
+// ProximaAPI: builds the HTTP API: the routes, their middleware (metrics, errors, auth per group) and the
+// Prometheus metrics factory with buckets sized for this CPU. `proxima serve` and the router tests use it.
+
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+import Service
+import Store
+
+/// Settings of the HTTP layer.
+public struct APIConfiguration: Sendable {
+    /// Bearer keys; with none the API is open.
+    public var keys: APIKeys
+    /// The largest request body accepted (413 above it).
+    public var bodyLimitBytes: Int
+
+    public init(keys: APIKeys = APIKeys(), bodyLimitBytes: Int = 1 << 20) {
+        self.keys = keys
+        self.bodyLimitBytes = bodyLimitBytes
+    }
+}
+
+/// The OpenAI-compatible API and the operations routes.
+public enum ProximaAPI {
+    /// The router with every route. Routes:
+    /// - open: `GET /health`, `GET /ready`, `GET /metrics`;
+    /// - user key: `POST /v1/chat/completions`, `POST /v1/feedback`, `GET /v1/models`;
+    /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST|GET /admin/phases`,
+    ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
+    ///   with `admin`, i.e. when the learner runs).
+    public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil,
+                              registry: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory,
+                              configuration: APIConfiguration, startedAt: Date = Date()) -> Router<ProximaRequestContext> {
+        let modelName = chat.model.name
+        let operations = OperationsController(chat: chat, store: chat.store, registry: registry, modelName: modelName,
+                                              startedAt: startedAt)
+        let completions = ChatCompletionsController(chat: chat, modelName: modelName, bodyLimit: configuration.bodyLimitBytes)
+        let feedbackRoutes = FeedbackController(feedback: feedback, bodyLimit: configuration.bodyLimitBytes)
+
+        let router = Router(context: ProximaRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
+        router.add(middleware: APIErrorMiddleware(routes: routeMethods))
+
+        router.get("/health", use: operations.health)
+        router.get("/ready", use: operations.ready)
+        router.get("/metrics", use: operations.metrics)
+
+        let v1 = router.group("/v1").add(middleware: AuthMiddleware(keys: configuration.keys, role: .user))
+        v1.post("/chat/completions", use: completions.create)
+        v1.post("/feedback", use: feedbackRoutes.create)
+        v1.get("/models", use: operations.models)
+
+        let adminRoutes = router.group("/admin").add(middleware: AuthMiddleware(keys: configuration.keys, role: .admin))
+        if let admin {
+            let controller = AdminController(admin: admin, bodyLimit: configuration.bodyLimitBytes)
+            adminRoutes.get("/policies", use: controller.policies)
+            adminRoutes.post("/policies/{id}/activate", use: controller.activate)
+            adminRoutes.post("/phases", use: controller.startPhase)
+            adminRoutes.get("/phases", use: controller.phases)
+            adminRoutes.get("/phases/{id}", use: controller.phase)
+            adminRoutes.get("/pairs/export", use: controller.exportPairs)
+            adminRoutes.post("/pairs/import", use: controller.importPairs)
+        } else {
+            adminRoutes.get("/policies", use: operations.policies)
+        }
+        return router
+    }
+
+    /// The methods of every route by path (for 405 answers).
+    static let routeMethods: [String: [HTTPRequest.Method]] = [
+        "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
+        "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
+        "/admin/policies": [.get, .head], "/admin/phases": [.get, .head, .post],
+        "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
+    ]
+
+    /// A Prometheus factory over `registry` with buckets for this service: durations from 5 ms to 30 s, batch
+    /// sizes from 1 to 64 sequences.
+    public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        factory.valueHistogramBuckets["proxima_batch_size"] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
+        return factory
+    }
+}

@@ -1,0 +1,102 @@
+// AdminService: what operators do, behind the admin routes: list versions, activate one (promote or roll
+// back), start and inspect phases (with the running phase's live progress), export labelled pairs and
+// import pairs from elsewhere.
+
+import Foundation
+import Learning
+import Store
+
+/// A phase as operators see it: the stored record plus live progress while it runs.
+public struct PhaseView: Sendable {
+    public var record: PhaseRecord
+    public var progress: PhaseProgress?
+}
+
+public enum AdminError: Error, CustomStringConvertible {
+    case unknownPhase(Int64)
+    case invalidImport(String)
+
+    public var description: String {
+        switch self {
+        case let .unknownPhase(id): return "unknown phase \(id)"
+        case let .invalidImport(why): return why
+        }
+    }
+}
+
+public final class AdminService: Sendable {
+    public let store: any ProximaStore
+    public let registry: PolicyRegistry
+    public let learner: LearnerService
+
+    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService) {
+        self.store = store
+        self.registry = registry
+        self.learner = learner
+    }
+
+    // MARK: Versions
+
+    public func policies() async throws -> [PolicyVersionRecord] { try await store.policyVersions() }
+
+    /// Serves version `id` (promote a candidate, or roll back to an earlier version).
+    public func activate(_ id: String) async throws -> ServingChange { try await registry.activate(id) }
+
+    // MARK: Phases
+
+    public func phases() async throws -> [PhaseView] {
+        let live = learner.progress
+        return try await store.phases().map { PhaseView(record: $0, progress: live?.phaseID == $0.id ? live : nil) }
+    }
+
+    public func phase(_ id: Int64) async throws -> PhaseView {
+        guard let record = try await store.phase(id: id) else { throw AdminError.unknownPhase(id) }
+        let live = learner.progress
+        return PhaseView(record: record, progress: live?.phaseID == id ? live : nil)
+    }
+
+    /// Queues a phase with the learner's defaults, overridden by `overrides`.
+    public func startPhase(_ overrides: (inout PhaseSettings) -> Void) async throws -> PhaseView {
+        var settings = learner.defaults
+        overrides(&settings)
+        return PhaseView(record: try await learner.requestPhase(overrides: settings), progress: nil)
+    }
+
+    // MARK: Pairs
+
+    /// Labelled pairs in the export format (all of them, or only those no phase used yet).
+    public func exportPairs(unusedOnly: Bool) async throws -> [ExportedPair] {
+        try await store.labelledPairs(LabelledPairQuery(unusedOnly: unusedOnly)).map(ExportedPair.init)
+    }
+
+    /// Stores exported pairs as labelled pairs from source `import`: each becomes a request with its two
+    /// samples (chosen first) and a choice. The version that sampled them is kept when this database knows
+    /// it; otherwise they are attributed to the base version (their log-probs stay the ones recorded).
+    public func importPairs(_ pairs: [ExportedPair], apiKeyID: String?) async throws -> Int {
+        let known = Set(try await store.policyVersions().map(\.id))
+        for (i, p) in pairs.enumerated() {
+            guard !p.promptTokenIDs.isEmpty, !p.chosenTokenIDs.isEmpty, !p.rejectedTokenIDs.isEmpty,
+                  p.chosenLogprobs.count == p.chosenTokenIDs.count, p.rejectedLogprobs.count == p.rejectedTokenIDs.count else {
+                throw AdminError.invalidImport("pair \(i + 1): token ids and log-probs are missing or of different lengths")
+            }
+        }
+        for p in pairs {
+            let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let request = RequestRecord(id: "import-\(suffix)", pairID: "pair-import-\(suffix)", createdAt: Date(), apiKeyID: apiKeyID,
+                                        policyVersion: known.contains(p.policyVersion) ? p.policyVersion : "v0",
+                                        messages: p.prompt.map { ChatMessageRecord(role: $0.role, content: $0.content) },
+                                        promptTokenIDs: p.promptTokenIDs,
+                                        sampling: SamplingRecord(temperature: 1, topP: 1, topK: 0, minP: 0, maxTokens: max(p.chosenTokenIDs.count, p.rejectedTokenIDs.count), seed: nil),
+                                        n: 2, stream: false, status: .completed)
+            try await store.logRequest(request, samples: [
+                SampleRecord(index: 0, tokenIDs: p.chosenTokenIDs, logprobs: p.chosenLogprobs, text: p.chosen.map(\.content).joined(),
+                             finishReason: .stop, shown: true),
+                SampleRecord(index: 1, tokenIDs: p.rejectedTokenIDs, logprobs: p.rejectedLogprobs, text: p.rejected.map(\.content).joined(),
+                             finishReason: .stop, shown: true),
+            ])
+            _ = try await store.recordFeedback(FeedbackEvent(eventID: "import-\(suffix)", subject: .choice(pairID: request.pairID!, choice: .first),
+                                                             source: .import, apiKeyID: apiKeyID, createdAt: Date()))
+        }
+        return pairs.count
+    }
+}
