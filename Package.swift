@@ -102,6 +102,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store"], exclude: ["Scripts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store", "ModelFiles", "Learning", "Llama", "ProximaNumerics"],
+                    exclude: ["Scripts"]),
     ]
 )
