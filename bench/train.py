@@ -113,10 +113,10 @@ def run_proxima(a, proxima: Path, model: Path, machine: dict) -> dict:
 
 
 def torch_env(threads: int) -> dict[str, str]:
-    """Threads pinned for OpenMP/MKL too; no hub access; no progress bars in the output."""
+    """Threads pinned for OpenMP/MKL too; no hub access; no progress bars (the GGUF conversion's) in the output."""
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
+                "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"})
     return env
 
 
