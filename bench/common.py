@@ -1,4 +1,4 @@
-"""Shared helpers for bench/engine.py and bench/server.py (Python 3 standard library only)."""
+"""Shared helpers for bench/engine.py, bench/server.py and bench/train.py (Python 3 standard library only)."""
 
 from __future__ import annotations
 
@@ -184,16 +184,18 @@ class Measured:
         self.rc, self.stdout, self.stderr, self.max_rss_kib, self.wall_s = rc, stdout, stderr, max_rss_kib, wall_s
 
 
-def run_measured(cmd: list, *, env: dict | None = None, timeout: float = 1800, label: str = "") -> Measured:
+def run_measured(cmd: list, *, env: dict | None = None, timeout: float = 1800, label: str = "",
+                 live_stderr: bool = False) -> Measured:
     """Run a command to completion and return its output, wall time and peak RSS.
 
     Peak RSS comes from wait4()'s rusage (ru_maxrss, KiB on Linux) — the same number `/usr/bin/time -v`
-    prints as "Maximum resident set size" — for the process itself (children of it are not counted)."""
+    prints as "Maximum resident set size" — for the process itself (children of it are not counted).
+    With live_stderr the command's stderr (its progress) goes straight to ours and is not captured."""
     label = label or Path(str(cmd[0])).name
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, env=env,
+            proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=None if live_stderr else err, env=env,
                                     stdin=subprocess.DEVNULL)
         except OSError as e:
             raise BenchError(f"cannot start {label}: {e}")

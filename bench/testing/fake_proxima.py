@@ -6,12 +6,15 @@ scripts can be tested before (or without) the real binary. Numbers it prints are
                         [--threads N] [--json]
       one JSON object per line and configuration: prompt_tokens, gen_tokens, streams, threads,
       prefill_tps, decode_tps (decode_tps = tokens of all streams together).
+  fake_proxima.py bench --train [--model PATH] [--threads N] [--json]
+      progress lines, then one JSON object with train_step_seconds (as `proxima bench --train --json`).
   fake_proxima.py serve [--port P] [--host H] [--db PATH] [--model PATH] [--config FILE]
       GET /health, GET /ready, GET /v1/models, POST /v1/chat/completions (stream or not, with
       stream_options.include_usage). A token takes --token-ms (default 5) per decode step shared by all
       running requests, like a batched engine.
 
 Usage with the bench: python3 bench/engine.py --proxima bench/testing/fake_proxima.py
+                      python3 bench/train.py --proxima bench/testing/fake_proxima.py --skip-torch
                       python3 bench/server.py --proxima bench/testing/fake_proxima.py
 """
 
@@ -33,12 +36,20 @@ def cmd_bench(argv):
     p.add_argument("--streams", default="1,2,8")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--json", action="store_true")
+    p.add_argument("--train", action="store_true")
     a = p.parse_args(argv)
     if a.model and not os.path.isfile(a.model):
         print(f"error: model file not found: {a.model}", file=sys.stderr)
         return 1
     ballast = bytearray(64 << 20)  # something to show up in peak RSS
     ballast[::4096] = b"x" * len(ballast[::4096])
+    if a.train:
+        print(f"model fake, {a.threads} threads, OpenBLAS fake", flush=True)
+        if a.json:  # the real binary prints only the JSON line with --json; a stray line tests the parser
+            print("training step 0: 0.10 s (loss 0.6931) — warm-up", flush=True)
+        print(json.dumps({"train_step_seconds": 12.345, "ensemble": 5, "rank": 16, "pairs": 16,
+                          "prompt_tokens": 64, "response_tokens": 96, "threads": a.threads}), flush=True)
+        return 0
     prompts = [int(x) for x in a.prompt_tokens.split(",")]
     streams = [int(x) for x in a.streams.split(",")]
     for pt in prompts:
