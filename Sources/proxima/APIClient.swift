@@ -41,6 +41,21 @@ struct APIClient: Sendable {
         _ = try await post("v1/feedback", ["pair_id": pairID, "choice": choice, "event_id": eventID])
     }
 
+    /// Waits while the newest phase is queued or running (GET /admin/phases).
+    func waitWhilePhaseRuns() async throws {
+        while true {
+            var request = URLRequest(url: base.appendingPathComponent("admin/phases"))
+            if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            guard (response as? HTTPURLResponse)?.statusCode == 200,
+                  let phases = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["data"] as? [[String: Any]] else {
+                throw CLIError("GET /admin/phases failed (--wait-for-phases needs the learner and an admin key when keys are set)")
+            }
+            guard let last = phases.last?["status"] as? String, last == "queued" || last == "running" else { return }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// GET /ready until it answers 200 or `timeout` passes.
     func waitUntilReady(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout

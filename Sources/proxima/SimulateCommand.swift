@@ -25,10 +25,16 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option var temperature = 1.0
     @Option var seed: UInt64 = 0
     @Option(help: "Write the per-version results here as JSON.") var out: String?
+    @Option(name: .customLong("eval-every"), help: "Evaluate every k-th new serving version (the final one always).") var evalEvery = 1
+    @Flag(name: .customLong("wait-for-phases"),
+          help: "Hold traffic while a phase is queued or running (annotate, then train, as in the paper's loop; needs the admin routes).")
+    var waitForPhases = false
 
     func validate() throws {
         guard simulator == "rubric" else { throw ValidationError("--simulator: only 'rubric' is available") }
-        guard requests > 0, concurrency > 0, evalCount > 0 else { throw ValidationError("--requests, --concurrency and --eval-count must be positive") }
+        guard requests > 0, concurrency > 0, evalCount > 0, evalEvery > 0 else {
+            throw ValidationError("--requests, --concurrency, --eval-count and --eval-every must be positive")
+        }
     }
 
     func run() async throws {
@@ -49,6 +55,7 @@ struct SimulateCommand: AsyncParsableCommand {
             for _ in 0..<concurrency {
                 group.addTask {
                     while let i = await next.take(below: work.count) {
+                        if waitForPhases { try await client.waitWhilePhaseRuns() }
                         let (prompt, requestSeed) = work[i]
                         let c = try await client.chat(prompt: prompt, n: 2, temperature: temperature, maxTokens: maxTokens, seed: requestSeed)
                         guard c.choices.count == 2, let pair = c.pairID else { throw CLIError("the server did not return a pair (is pairing on?)") }
@@ -56,7 +63,7 @@ struct SimulateCommand: AsyncParsableCommand {
                                                    b: Candidate(text: c.choices[1].text, finished: c.choices[1].finishReason == "stop"), coin: 0.5)
                         let choice: Any = verdict.choice == .a ? 0 : verdict.choice == .b ? 1 : "tie"
                         try await client.choose(pairID: pair, choice: choice, eventID: "simulate-\(c.id)")
-                        if let version = await tracker.observe(c.policyVersion, request: i + 1) {
+                        if let version = await tracker.observe(c.policyVersion, request: i + 1, every: evalEvery) {
                             let result = try await evaluate(client, dev)
                             await tracker.record(result, requestedAt: i + 1)
                             say("after \(i + 1) requests: version \(result.version) (first seen as \(version)): \(result.summary), win rate vs \(initial.version) \(String(format: "%.3f", result.winRate(against: initial, judge: judge)))")
@@ -130,9 +137,10 @@ actor SimulationTracker {
         seen = [initial.version]
     }
 
-    /// Returns `version` the first time it is seen (time to evaluate it).
-    func observe(_ version: String, request: Int) -> String? {
-        seen.insert(version).inserted ? version : nil
+    /// Returns `version` when it is the `every`-th new version seen since the last evaluation.
+    func observe(_ version: String, request: Int, every: Int) -> String? {
+        guard seen.insert(version).inserted else { return nil }
+        return (seen.count - 1) % every == 0 ? version : nil
     }
 
     func record(_ e: Evaluation, requestedAt: Int) { evaluations.append((requestedAt, e)) }
