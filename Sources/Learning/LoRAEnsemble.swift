@@ -17,7 +17,7 @@ public final class LoRAMember: @unchecked Sendable {
     /// A fresh member as PEFT initialises one: A ~ U(−1/√in, 1/√in) from `seed`, B = 0.
     public convenience init(layout: LoRALayout, seed: UInt64) {
         let p = LoRATensors(layout: layout)
-        var generator = SplitMix(state: seed)
+        var generator = SplitMix64(seed: seed)
         func uniform() -> Float { Float(generator.next() >> 40) / Float(1 << 24) }
         for layer in 0..<layout.model.layerCount {
             for role in layout.lora.targets {

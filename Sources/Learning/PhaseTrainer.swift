@@ -28,6 +28,11 @@ public struct StepReport: Codable, Sendable, Equatable {
     public var klToBehavior: Double
     /// Gradient L2 norm before clipping, mean over members.
     public var gradientNorm: Double
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, margin
+        case rewardAccuracy = "reward_accuracy", klToBehavior = "kl_to_behavior", gradientNorm = "gradient_norm"
+    }
 }
 
 /// Trains an ensemble in place, step by step.
@@ -166,13 +171,13 @@ public struct BatchSchedule: Sendable {
     public let batchSize: Int
     private var order: [Int] = []
     private var position = 0
-    private var generator: SplitMix
+    private var generator: SplitMix64
 
     public init(count: Int, batchSize: Int, seed: UInt64) {
         precondition(count > 0 && batchSize > 0)
         self.count = count
         self.batchSize = batchSize
-        generator = SplitMix(state: seed)
+        generator = SplitMix64(seed: seed)
     }
 
     /// The indices of the next batch (min(batchSize, count) distinct pairs).
@@ -191,13 +196,3 @@ public struct BatchSchedule: Sendable {
     }
 }
 
-struct SplitMix: Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

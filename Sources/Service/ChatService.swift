@@ -46,7 +46,8 @@ public final class ChatService: Sendable {
         let prompt = try promptTokens(for: request.messages)
         let maxTokens = try effectiveMaxTokens(request.maxTokens, promptTokens: prompt.count)
         let seed = request.seed ?? UInt64.random(in: 0...UInt64.max)
-        let sampleCount = request.n == 2 || configuration.pairing ? 2 : 1
+        // A greedy request's hidden twin would repeat it token for token: a pair the learner must drop.
+        let sampleCount = request.n == 2 || (configuration.pairing && request.sampling.temperature > 0) ? 2 : 1
         let samples = (0..<sampleCount).map { i in
             GenerationParameters(sampling: request.sampling, maxTokens: maxTokens, seed: seed &+ UInt64(i),
                                  stopTokens: model.stopTokens, topLogprobs: request.logprobs ? request.topLogprobs : 0)

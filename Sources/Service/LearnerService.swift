@@ -24,6 +24,11 @@ public struct PhaseProgress: Codable, Sendable, Equatable {
     public var secondsElapsed: Double
     public var etaSeconds: Double?
     public var stage: String
+
+    enum CodingKeys: String, CodingKey {
+        case step, steps, report, stage
+        case phaseID = "phase_id", secondsElapsed = "seconds_elapsed", etaSeconds = "eta_seconds"
+    }
 }
 
 public final class LearnerService: Service, @unchecked Sendable {
@@ -117,7 +122,7 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// Judges unlabelled pairs with the configured simulator and records its verdicts as feedback.
     private func labelPairs() async throws {
         guard let labeller = configuration.labeller else { return }
-        var rng = SplitMixGenerator(seed: UInt64(Date().timeIntervalSince1970 * 1000))
+        var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970 * 1000))
         for pair in try await store.unlabelledPairs(limit: 256) where pair.samples.count == 2 {
             let prompt = pair.messages.last(where: { $0.role == "user" })?.content ?? ""
             let a = pair.samples[0], b = pair.samples[1]
@@ -282,17 +287,4 @@ public enum LearnerError: Error, CustomStringConvertible {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
-/// A seeded generator for the simulator's coin flips.
-struct SplitMixGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

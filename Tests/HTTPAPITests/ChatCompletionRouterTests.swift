@@ -72,6 +72,14 @@ final class ChatCompletionRouterTests: XCTestCase {
         XCTAssertEqual(logged.samples.count, 1)
     }
 
+    func testGreedyRequestDrawsNoHiddenTwin() async throws {
+        let server = try await TestServer()
+        let json = try await server.test { client in try await client.complete(#", "temperature": 0"#) }
+        XCTAssertTrue((json["proxima"] as? [String: Any])?["pair_id"] is NSNull, "a greedy twin would be identical")
+        let logged = try await XCTUnwrapAsync(await server.store.loggedRequest(id: json["id"] as! String))
+        XCTAssertEqual(logged.samples.count, 1)
+    }
+
     func testLogprobsReportEveryShownTokenWithAlternativesAsLogged() async throws {
         let server = try await TestServer()
         let json = try await server.test { client in

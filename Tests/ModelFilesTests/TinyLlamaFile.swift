@@ -9,17 +9,11 @@ import ProximaNumerics
 
 /// SplitMix64: a small seeded generator, so every test file is the same on every run.
 public struct TestRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var source: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { source.next() }
 
     public mutating func float(_ range: ClosedRange<Float>) -> Float { Float.random(in: range, using: &self) }
 }
