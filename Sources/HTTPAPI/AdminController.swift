@@ -16,36 +16,9 @@ struct AdminController {
 
     // MARK: Policies
 
-    private struct PolicyView: Encodable {
-        var id: String
-        var object = "policy"
-        var status: String
-        var parent: String?
-        var created: Int
-        var phaseID: Int64?
-        var adapter: String?
-        var adapterSHA256: String?
-        var baseModelSHA256: String
-        var metrics: JSONObject?
-        enum CodingKeys: String, CodingKey {
-            case id, object, status, parent, created, adapter, metrics
-            case phaseID = "phase_id", adapterSHA256 = "adapter_sha256", baseModelSHA256 = "base_model_sha256"
-        }
-        init(_ v: PolicyVersionRecord) {
-            id = v.id; status = v.status.rawValue; parent = v.parent; created = Int(v.createdAt.timeIntervalSince1970)
-            phaseID = v.phaseID; adapter = v.adapter?.path; adapterSHA256 = v.adapter?.sha256
-            baseModelSHA256 = v.baseModelSHA256; metrics = v.metrics
-        }
-    }
-
-    private struct List<T: Encodable>: Encodable {
-        var object = "list"
-        var data: [T]
-    }
-
     /// GET /admin/policies: every version, oldest first.
     func policies(_ request: Request, context: ProximaRequestContext) async throws -> Response {
-        try JSONResponse.make(List(data: try await admin.policies().map(PolicyView.init)))
+        try JSONResponse.make(ListJSON(data: try await admin.policies().map(PolicyJSON.init)))
     }
 
     /// POST /admin/policies/{id}/activate: serve this version (promotion or rollback).
@@ -53,14 +26,19 @@ struct AdminController {
         let id = try context.parameters.require("id")
         do {
             let change = try await admin.activate(id)
-            struct Body: Encodable { var serving: PolicyView; var retired: PolicyView? }
-            return try JSONResponse.make(Body(serving: PolicyView(change.serving), retired: change.retired.map(PolicyView.init)))
+            struct Body: Encodable { var serving: PolicyJSON; var retired: PolicyJSON? }
+            return try JSONResponse.make(Body(serving: PolicyJSON(change.serving), retired: change.retired.map(PolicyJSON.init)))
+        } catch RegistryError.unknownVersion {
+            throw APIError.notFound("No policy version '\(id)'.", param: "id")
         } catch let error as RegistryError {
-            if case .unknownVersion = error { throw APIError.notFound("No policy version '\(id)'.", param: "id") }
-            throw APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
+            throw Self.notActivatable(id, error)
         } catch let error as StoreError {
-            throw APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
+            throw Self.notActivatable(id, error)
         }
+    }
+
+    private static func notActivatable(_ id: String, _ error: any Error) -> APIError {
+        APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
     }
 
     // MARK: Phases
@@ -126,11 +104,9 @@ struct AdminController {
             guard let l = PreferenceLoss(rawValue: name) else { throw APIError.invalidRequest("loss must be dpo, ipo or slic.", param: "loss") }
             return l
         }
-        let targets = try body.targets.map { names in
-            try names.map { name -> LinearRole in
-                guard let role = LinearRole(rawValue: name) else { throw APIError.invalidRequest("unknown LoRA target '\(name)' (q, k, v, o, gate, up, down).", param: "targets") }
-                return role
-            }
+        let targets: [LinearRole]?
+        do { targets = try body.targets.map { names throws(UnknownLinearRole) in try LinearRole.roles(named: names) } } catch {
+            throw APIError.invalidRequest("\(error).", param: "targets")
         }
         let reference = try body.reference.map { text -> ReferenceMode in
             guard let mode = ReferenceMode(text: text) else {
@@ -163,7 +139,7 @@ struct AdminController {
 
     /// GET /admin/phases: every phase, oldest first.
     func phases(_ request: Request, context: ProximaRequestContext) async throws -> Response {
-        try JSONResponse.make(List(data: try await admin.phases().map(PhaseJSON.init)))
+        try JSONResponse.make(ListJSON(data: try await admin.phases().map(PhaseJSON.init)))
     }
 
     /// GET /admin/phases/{id}: one phase, with live progress while it runs.

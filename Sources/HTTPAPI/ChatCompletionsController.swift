@@ -79,7 +79,7 @@ struct ChatCompletionsController {
                     }
                 }
             } catch let error as ChatError {
-                if error != .cancelled { try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + APIError(error).json + Data("\n\n".utf8))) }
+                if error != .cancelled { try await writer.write(serverSentEvent(APIError(error).json)) }
             }
             try await writer.finish(nil)
         })
@@ -102,8 +102,18 @@ private struct ChunkFactory {
     func event(_ choices: [ChatCompletionChunk.Choice], policyVersion: String? = nil, usage: Usage? = nil) throws -> ByteBuffer {
         let chunk = ChatCompletionChunk(id: id, created: created, model: model, choices: choices, usage: usage,
                                         proxima: ProximaInfo(pairID: pairID, policyVersion: policyVersion))
-        return ByteBuffer(bytes: Data("data: ".utf8) + (try encoder.encode(chunk)) + Data("\n\n".utf8))
+        return serverSentEvent(try encoder.encode(chunk))
     }
+}
+
+/// One SSE event: `data: <json>` and a blank line.
+private func serverSentEvent(_ json: Data) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(json.count + 8)
+    buffer.writeString("data: ")
+    buffer.writeBytes(json)
+    buffer.writeString("\n\n")
+    return buffer
 }
 
 /// JSON responses with the status and content type the API uses.

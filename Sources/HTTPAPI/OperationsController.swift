@@ -16,21 +16,17 @@ struct OperationsController {
 
     // MARK: Models
 
-    private struct ModelList: Encodable {
-        struct Model: Encodable {
-            var id: String
-            var object = "model"
-            var created: Int
-            var ownedBy = "proxima"
-            enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
-        }
-        var object = "list"
-        var data: [Model]
+    private struct Model: Encodable {
+        var id: String
+        var object = "model"
+        var created: Int
+        var ownedBy = "proxima"
+        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
     }
 
     /// GET /v1/models: the one served model.
     func models(_ request: Request, context: ProximaRequestContext) throws -> Response {
-        try JSONResponse.make(ModelList(data: [.init(id: modelName, created: Int(startedAt.timeIntervalSince1970))]))
+        try JSONResponse.make(ListJSON(data: [Model(id: modelName, created: Int(startedAt.timeIntervalSince1970))]))
     }
 
     // MARK: Probes
@@ -65,19 +61,6 @@ struct OperationsController {
 
     // MARK: Admin
 
-    private struct PolicyList: Encodable {
-        struct Policy: Encodable {
-            var id: String
-            var parent: String?
-            var status: String
-            var created: Int
-            var baseModelSHA256: String
-            enum CodingKeys: String, CodingKey { case id, parent, status, created, baseModelSHA256 = "base_model_sha256" }
-        }
-        var object = "list"
-        var data: [Policy]
-    }
-
     /// GET /admin/policies: every policy version, oldest first.
     func policies(_ request: Request, context: ProximaRequestContext) async throws -> Response {
         let versions: [PolicyVersionRecord]
@@ -86,9 +69,6 @@ struct OperationsController {
         } catch {
             throw APIError.server("The policy versions could not be read: \(error)")
         }
-        return try JSONResponse.make(PolicyList(data: versions.map {
-            .init(id: $0.id, parent: $0.parent, status: $0.status.rawValue, created: Int($0.createdAt.timeIntervalSince1970),
-                  baseModelSHA256: $0.baseModelSHA256)
-        }))
+        return try JSONResponse.make(ListJSON(data: versions.map(PolicyJSON.init)))
     }
 }

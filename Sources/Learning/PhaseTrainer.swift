@@ -8,9 +8,9 @@ import ProximaNumerics
 /// A labelled pair with the log-probs its behavior policy gave the two responses when it sampled them.
 public struct TrainingExample: Sendable, Equatable {
     public var pair: PreferencePair
-    public var behavior: SequenceLogProbs
+    public var behavior: PairLogProbs
 
-    public init(pair: PreferencePair, behavior: SequenceLogProbs) {
+    public init(pair: PreferencePair, behavior: PairLogProbs) {
         self.pair = pair
         self.behavior = behavior
     }
@@ -79,8 +79,7 @@ public final class PhaseTrainer: @unchecked Sendable {
                 var d: [PairLogProbGradients] = []
                 for (i, p) in policy.enumerated() {
                     let example = examples[range.lowerBound + i]
-                    let logProbs = SequenceLogProbs(chosen: p.chosen, rejected: p.rejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens)
-                    let r = settings.loss.evaluate(policy: logProbs, reference: reference[range.lowerBound + i], beta: settings.beta)
+                    let r = settings.loss.evaluate(policy: p, reference: reference[range.lowerBound + i], beta: settings.beta)
                     loss += r.loss
                     correct += r.logit > 0 ? 1 : 0
                     margin += settings.beta * r.logit
@@ -98,22 +97,33 @@ public final class PhaseTrainer: @unchecked Sendable {
                           klToBehavior: kl / n, gradientNorm: norms / Double(ensemble.members.count))
     }
 
+    /// The phase: `settings.steps` steps on batches of `examples` in `BatchSchedule` order, `onStep` after
+    /// each; stops early when `shouldStop` answers true before a step. Returns the reports of the steps taken.
+    public func run(_ examples: [TrainingExample], shouldStop: () -> Bool = { false },
+                    onStep: (StepReport) -> Void = { _ in }) -> [StepReport] {
+        var schedule = BatchSchedule(count: examples.count, batchSize: settings.batchSize, seed: settings.seed)
+        var reports: [StepReport] = []
+        for _ in 0..<settings.steps {
+            if shouldStop() { break }
+            let report = step(schedule.next().map { examples[$0] })
+            reports.append(report)
+            onStep(report)
+        }
+        return reports
+    }
+
     // MARK: - Reference log-probs
 
-    private func referenceLogProbs(_ examples: [TrainingExample], _ micro: [(TrainingBatch, Range<Int>)]) -> [SequenceLogProbs] {
+    private func referenceLogProbs(_ examples: [TrainingExample], _ micro: [(TrainingBatch, Range<Int>)]) -> [PairLogProbs] {
         let adapter: (any LinearAdapter)?
         switch settings.reference {
         case .behavior: return examples.map(\.behavior)
         case .initial: adapter = nil
         case .softUpdate, .hardUpdate: adapter = referenceEnsemble!.merged()
         }
-        var result: [SequenceLogProbs] = []
-        for (batch, _) in micro {
-            for p in weights.trainingForward(batch, adapter: adapter, activations: arena(for: batch), pool: pool, checkpoint: checkpoint) {
-                result.append(SequenceLogProbs(chosen: p.chosen, rejected: p.rejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens))
-            }
+        return micro.flatMap { batch, _ in
+            weights.trainingForward(batch, adapter: adapter, activations: arena(for: batch), pool: pool, checkpoint: checkpoint)
         }
-        return result
     }
 
     /// TR-DPO: soft (EMA of every member's A and B) or hard (copy every τ steps) reference updates.
@@ -156,9 +166,10 @@ public final class PhaseTrainer: @unchecked Sendable {
         if let a = activations, a.maxRows >= batch.rowCount, a.maxLogitRows >= batch.logitRowCount { return a }
         let rows = max(batch.rowCount, settings.microBatchRows, activations?.maxRows ?? 0)
         let logits = max(batch.logitRowCount, activations?.maxLogitRows ?? 0, settings.microBatchRows * 3 / 4)
-        let rank = max(ensemble.layout.lora.rank * ensemble.members.count, ensemble.layout.lora.rank)
-        activations = nil
-        let a = TrainingActivations(config: weights.config, adapterRank: rank, targets: ensemble.layout.lora.targets,
+        activations = nil  // free the old arena before allocating the new one
+        // Room for the merged ensemble (rank E·r), which the TR-DPO reference forward runs with.
+        let a = TrainingActivations(config: weights.config, adapterRank: ensemble.layout.lora.rank * ensemble.members.count,
+                                    targets: ensemble.layout.lora.targets,
                                     maxRows: rows, maxLogitRows: logits)
         activations = a
         return a

@@ -1,6 +1,7 @@
 // PreferenceLoss: the direct-alignment losses of METHOD.md on one pair's sequence log-probs — DPO (softplus
 // form), IPO (length-normalised log-probs), SLiC (hinge) — with their derivatives for the backward pass.
 
+import Llama
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,19 +11,6 @@ import Darwin
 /// Which direct-alignment loss to train with.
 public enum PreferenceLoss: String, Codable, Sendable, CaseIterable {
     case dpo, ipo, slic
-}
-
-/// Log-probs of a pair's two responses under one model, and their lengths in tokens.
-public struct SequenceLogProbs: Sendable, Equatable {
-    public var chosen: Double
-    public var rejected: Double
-    public var chosenTokens: Int
-    public var rejectedTokens: Int
-
-    public init(chosen: Double, rejected: Double, chosenTokens: Int, rejectedTokens: Int) {
-        self.chosen = chosen; self.rejected = rejected
-        self.chosenTokens = chosenTokens; self.rejectedTokens = rejectedTokens
-    }
 }
 
 /// The loss of one pair and its derivatives with respect to the policy's two log-probs.
@@ -36,7 +24,7 @@ public struct PairLoss: Sendable, Equatable {
 
 extension PreferenceLoss {
     /// Evaluates the loss for policy log-probs `policy` against reference log-probs `reference`.
-    public func evaluate(policy: SequenceLogProbs, reference: SequenceLogProbs, beta: Double) -> PairLoss {
+    public func evaluate(policy: PairLogProbs, reference: PairLogProbs, beta: Double) -> PairLoss {
         switch self {
         case .dpo:
             let h = (policy.chosen - reference.chosen) - (policy.rejected - reference.rejected)

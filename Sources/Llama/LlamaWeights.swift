@@ -30,6 +30,22 @@ public struct LlamaLayerWeights: @unchecked Sendable {
 /// The seven linear projections of a Llama block (the LoRA targets).
 public enum LinearRole: String, CaseIterable, Sendable, Codable {
     case query = "q", key = "k", value = "v", output = "o", gate = "gate", up = "up", down = "down"
+
+    /// The roles `names` name (`q`, `k`, `v`, `o`, `gate`, `up`, `down`), in order.
+    public static func roles(named names: some Sequence<some StringProtocol>) throws(UnknownLinearRole) -> [LinearRole] {
+        var roles: [LinearRole] = []
+        for name in names {
+            guard let role = LinearRole(rawValue: String(name)) else { throw UnknownLinearRole(name: String(name)) }
+            roles.append(role)
+        }
+        return roles
+    }
+}
+
+/// A LoRA target name that is not a linear layer of the model.
+public struct UnknownLinearRole: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String { "unknown LoRA target '\(name)' (q, k, v, o, gate, up, down)" }
 }
 
 /// All weights of a Llama model.

@@ -1,6 +1,8 @@
 // SeededGenerator: the reproducible random source of sampling, xoshiro256** seeded through SplitMix64.
 // The same seed gives the same stream on every run and platform (pure integer arithmetic, no global state).
 
+import ProximaNumerics
+
 // MARK: - Generator
 
 /// xoshiro256** (Blackman & Vigna, 2018) with its 256-bit state filled by SplitMix64 from a 64-bit seed.
@@ -9,15 +11,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
 
     /// Creates the generator for `seed`; every seed (including 0) gives a valid, distinct stream.
     public init(seed: UInt64) {
-        var splitMix = seed
-        func nextSplitMix() -> UInt64 {
-            splitMix &+= 0x9E37_79B9_7F4A_7C15
-            var z = splitMix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = (nextSplitMix(), nextSplitMix(), nextSplitMix(), nextSplitMix())
+        var splitMix = SplitMix64(seed: seed)
+        state = (splitMix.next(), splitMix.next(), splitMix.next(), splitMix.next())
     }
 
     /// The next 64 random bits.

@@ -74,11 +74,8 @@ public final class AdminService: Sendable {
     /// it; otherwise they are attributed to the base version (their log-probs stay the ones recorded).
     public func importPairs(_ pairs: [ExportedPair], apiKeyID: String?) async throws -> Int {
         let known = Set(try await store.policyVersions().map(\.id))
-        for (i, p) in pairs.enumerated() {
-            guard !p.promptTokenIDs.isEmpty, !p.chosenTokenIDs.isEmpty, !p.rejectedTokenIDs.isEmpty,
-                  p.chosenLogprobs.count == p.chosenTokenIDs.count, p.rejectedLogprobs.count == p.rejectedTokenIDs.count else {
-                throw AdminError.invalidImport("pair \(i + 1): token ids and log-probs are missing or of different lengths")
-            }
+        if let i = pairs.firstIndex(where: { !$0.isWellFormed }) {
+            throw AdminError.invalidImport("pair \(i + 1): token ids and log-probs are missing or of different lengths")
         }
         for p in pairs {
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()

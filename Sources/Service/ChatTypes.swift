@@ -38,7 +38,8 @@ public struct ChatRequest: Sendable {
 
 /// How the chat service shapes requests.
 public struct ChatConfiguration: Sendable {
-    /// Sample a hidden second response for every n = 1 request (the pair the learner trains on).
+    /// Sample a hidden second response for every sampled (temperature > 0) n = 1 request: the pair the
+    /// learner trains on. A greedy twin would repeat the shown response, so greedy requests get none.
     public var pairing = true
     /// max_tokens when the request gives none.
     public var defaultMaxTokens = 256

@@ -214,14 +214,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             let thread = Thread { [self] in
                 lease.acquireForLearning()
                 let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
-                var schedule = BatchSchedule(count: examples.count, batchSize: settings.batchSize, seed: settings.seed)
-                var reports: [StepReport] = []
-                for _ in 0..<settings.steps {
-                    if stopping.load(ordering: .relaxed) { break }
-                    let report = trainer.step(schedule.next().map { examples[$0] })
-                    reports.append(report)
-                    reportContinuation.yield(report)
-                }
+                let reports = trainer.run(examples, shouldStop: { stopping.load(ordering: .relaxed) }) { reportContinuation.yield($0) }
                 lease.release()
                 reportContinuation.finish()
                 if stopping.load(ordering: .relaxed) {

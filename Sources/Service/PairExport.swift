@@ -49,14 +49,17 @@ public struct ExportedPair: Codable, Sendable, Equatable {
         pairID = pair.pairID
     }
 
-    /// The training example (nil when a response is empty, the log-probs do not match the tokens, or the
-    /// pair does not fit in `contextLength`).
+    /// Whether the prompt and both responses have tokens and every response token its log-prob.
+    public var isWellFormed: Bool {
+        !promptTokenIDs.isEmpty && !chosenTokenIDs.isEmpty && !rejectedTokenIDs.isEmpty
+            && chosenLogprobs.count == chosenTokenIDs.count && rejectedLogprobs.count == rejectedTokenIDs.count
+    }
+
+    /// The training example (nil when the pair is not well formed or does not fit in `contextLength`).
     public func example(contextLength: Int) -> TrainingExample? {
-        guard !promptTokenIDs.isEmpty, !chosenTokenIDs.isEmpty, !rejectedTokenIDs.isEmpty,
-              chosenLogprobs.count == chosenTokenIDs.count, rejectedLogprobs.count == rejectedTokenIDs.count,
-              promptTokenIDs.count + max(chosenTokenIDs.count, rejectedTokenIDs.count) <= contextLength else { return nil }
+        guard isWellFormed, promptTokenIDs.count + max(chosenTokenIDs.count, rejectedTokenIDs.count) <= contextLength else { return nil }
         return TrainingExample(pair: PreferencePair(prompt: promptTokenIDs, chosen: chosenTokenIDs, rejected: rejectedTokenIDs),
-                               behavior: SequenceLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
+                               behavior: PairLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
                                                           rejected: rejectedLogprobs.reduce(0) { $0 + Double($1) },
                                                           chosenTokens: chosenTokenIDs.count, rejectedTokens: rejectedTokenIDs.count))
     }

@@ -23,10 +23,6 @@ public actor PolicyRegistry {
     private var recency: [String] = []
     private let cacheLimit = 3
 
-    static let stateFile = "ensemble.state.zlib"
-    static let adapterFile = "adapter_model.safetensors"
-    static let configFile = "adapter_config.json"
-
     /// `directory` holds one subdirectory per learned version; `onActivate` swaps the engine's policy.
     public init(directory: URL, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
                 logger: Logger, onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
@@ -94,19 +90,15 @@ public actor PolicyRegistry {
 
     /// Writes `ensemble` as a new candidate version trained from `parent` by phase `phaseID`.
     public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
-        let state = EnsembleStateFile.encode(ensemble)
-        let stateHash = SHA256.hex(state)
-        let (adapter, config) = PEFTAdapter.export(members: ensemble.members.map(\.parameters), baseModel: baseModelName)
-        let name = stateHash
+        let files = PolicyFiles(ensemble, baseModel: baseModelName)
+        let name = SHA256.hex(files.state)
         let final = directory.appendingPathComponent(name)
         let fm = FileManager.default
         if !fm.fileExists(atPath: final.path) {
             let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
             try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
             do {
-                try writeFileAtomically(state, to: temporary.appendingPathComponent(Self.stateFile).path)
-                try writeFileAtomically(adapter, to: temporary.appendingPathComponent(Self.adapterFile).path)
-                try writeFileAtomically(config, to: temporary.appendingPathComponent(Self.configFile).path)
+                try files.write(to: temporary)
                 try fm.moveItem(at: temporary, to: final)
                 syncDirectory(directory)
             } catch {
@@ -116,8 +108,8 @@ public actor PolicyRegistry {
         }
         let record = try await store.insertCandidate(CandidateVersion(
             parent: parent, phaseID: phaseID, createdAt: Date(),
-            adapter: StoredFile(path: "\(name)/\(Self.adapterFile)", sha256: SHA256.hex(adapter)),
-            state: StoredFile(path: "\(name)/\(Self.stateFile)", sha256: stateHash), metrics: metrics))
+            adapter: StoredFile(path: "\(name)/\(PolicyFiles.adapterFile)", sha256: SHA256.hex(files.adapter)),
+            state: StoredFile(path: "\(name)/\(PolicyFiles.stateFile)", sha256: name), metrics: metrics))
         remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
         logger.info("published candidate \(record.id) (parent \(parent)) in \(name)")
         return record
@@ -163,7 +155,7 @@ public actor PolicyRegistry {
         let protected = Set([serving?.id, serving?.parent].compactMap { $0 })
         var removed: [String] = []
         for v in versions.dropLast(keep) where !protected.contains(v.id) {
-            guard let dir = v.state?.path.split(separator: "/").first.map(String.init) else { continue }
+            guard let dir = Self.directoryName(of: v) else { continue }
             let url = directory.appendingPathComponent(dir)
             if FileManager.default.fileExists(atPath: url.path) {
                 try FileManager.default.removeItem(at: url)
@@ -176,11 +168,16 @@ public actor PolicyRegistry {
         return removed
     }
 
+    /// The directory of a learned version's files (its state file's first path component).
+    private static func directoryName(of version: PolicyVersionRecord) -> String? {
+        version.state?.path.split(separator: "/").first.map(String.init)
+    }
+
     /// Removes what a crash can leave: temporary directories, and version directories no version refers to.
     public func removeLeftovers() async throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let referenced = Set(try await store.policyVersions().compactMap { $0.state?.path.split(separator: "/").first.map(String.init) })
+        let referenced = Set(try await store.policyVersions().compactMap(Self.directoryName(of:)))
         for entry in try fm.contentsOfDirectory(atPath: directory.path) where entry.hasPrefix(".tmp-") || !referenced.contains(entry) {
             try? fm.removeItem(at: directory.appendingPathComponent(entry))
             logger.info("removed leftover \(entry) from \(directory.path)")

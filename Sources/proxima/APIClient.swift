@@ -44,9 +44,7 @@ struct APIClient: Sendable {
     /// Waits while the newest phase is queued or running (GET /admin/phases).
     func waitWhilePhaseRuns() async throws {
         while true {
-            var request = URLRequest(url: base.appendingPathComponent("admin/phases"))
-            if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
-            let (data, response) = try await URLSession.shared.data(for: request)
+            let (data, response) = try await URLSession.shared.data(for: request("admin/phases"))
             guard (response as? HTTPURLResponse)?.statusCode == 200,
                   let phases = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["data"] as? [[String: Any]] else {
                 throw CLIError("GET /admin/phases failed (--wait-for-phases needs the learner and an admin key when keys are set)")
@@ -60,19 +58,25 @@ struct APIClient: Sendable {
     func waitUntilReady(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            var request = URLRequest(url: base.appendingPathComponent("ready"))
-            request.timeoutInterval = 5
-            if let (_, response) = try? await URLSession.shared.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 { return }
+            var ready = request("ready")
+            ready.timeoutInterval = 5
+            if let (_, response) = try? await URLSession.shared.data(for: ready), (response as? HTTPURLResponse)?.statusCode == 200 { return }
             try await Task.sleep(for: .milliseconds(500))
         }
         throw CLIError("\(base) is not ready after \(timeout)")
     }
 
-    private func post(_ path: String, _ body: [String: Any]) async throws -> [String: Any] {
+    /// A request for `path` with the API key, if any.
+    private func request(_ path: String) -> URLRequest {
         var request = URLRequest(url: base.appendingPathComponent(path))
+        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
+        return request
+    }
+
+    private func post(_ path: String, _ body: [String: Any]) async throws -> [String: Any] {
+        var request = request(path)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
         request.httpBody = try JSONSerialization.data(withJSONObject: body)
         request.timeoutInterval = 600
         for attempt in 0..<30 {

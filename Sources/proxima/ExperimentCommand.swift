@@ -101,7 +101,7 @@ struct ExperimentCommand: AsyncParsableCommand {
                 let (w, l) = verdict.choice == .a ? (a, b) : (b, a)
                 examples.append(TrainingExample(
                     pair: PreferencePair(prompt: a.prompt, chosen: w.tokens.map(\.id), rejected: l.tokens.map(\.id)),
-                    behavior: SequenceLogProbs(chosen: w.tokens.reduce(0) { $0 + Double($1.logProb) }, rejected: l.tokens.reduce(0) { $0 + Double($1.logProb) },
+                    behavior: PairLogProbs(chosen: w.tokens.reduce(0) { $0 + Double($1.logProb) }, rejected: l.tokens.reduce(0) { $0 + Double($1.logProb) },
                                                chosenTokens: w.tokens.count, rejectedTokens: l.tokens.count)))
             }
             let sampled = Date().timeIntervalSince(t0)

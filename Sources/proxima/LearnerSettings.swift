@@ -66,10 +66,7 @@ struct LearnerSettings {
         let alpha = try reader.double(Key.alpha, in: 1e-6...1e6).map(Float.init) ?? Float(2 * rank)
         var targets = phase.lora.targets
         if let names = try reader.strings(Key.targets) {
-            targets = try names.map { name in
-                guard let role = LinearRole(rawValue: name) else { throw CLIError("\(Key.targets): unknown target '\(name)' (q, k, v, o, gate, up, down)") }
-                return role
-            }
+            do { targets = try LinearRole.roles(named: names) } catch { throw CLIError("\(Key.targets): \(error)") }
         }
         phase.lora = LoRAConfiguration(rank: rank, alpha: alpha, targets: targets)
         if let text = try reader.string(Key.reference) {
@@ -96,8 +93,7 @@ struct LearnerSettings {
         c.maxPairsPerPhase = maxPairsPerPhase
         c.phase = phase
         c.gateThreshold = gateThreshold
-        let path = FileManager.default.fileExists(atPath: gatePrompts) ? gatePrompts : ModelOptions.packageRoot.appendingPathComponent(gatePrompts).path
-        c.gatePrompts = Array(try PromptSet.load(path).prefix(gatePromptCount))
+        c.gatePrompts = Array(try PromptSet.load(ModelOptions.packageFile(gatePrompts) ?? gatePrompts).prefix(gatePromptCount))
         c.gateMaxTokens = gateMaxTokens
         c.labeller = simulator == "rubric" ? try RubricSimulator() : nil
         c.keepVersions = keepVersions

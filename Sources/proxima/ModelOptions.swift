@@ -25,17 +25,16 @@ struct ModelOptions: ParsableArguments {
 
     /// models/<default> beside the working directory or in the package this executable was built in.
     static func defaultModelPath() throws -> String {
-        let name = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        for candidate in [name, packageRoot.appendingPathComponent(name).path] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
-        }
+        if let path = packageFile("models/SmolLM2-135M-Instruct.Q4_1.gguf") { return path }
         throw CLIError("no model given and the default model is missing: run `ops/run …` once to fetch it, or pass --model PATH")
     }
 
-    /// The package this executable was built in (it lives in <package>/.build/<configuration>/).
-    static var packageRoot: URL {
+    /// `path` as given when it exists (relative to the working directory), else inside the package this
+    /// executable was built in (it lives in <package>/.build/<configuration>/); nil when in neither.
+    static func packageFile(_ path: String) -> String? {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        return executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return [path, packageRoot.appendingPathComponent(path).path].first { FileManager.default.fileExists(atPath: $0) }
     }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }

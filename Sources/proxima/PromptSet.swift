@@ -17,9 +17,6 @@ enum PromptSet {
         return prompts
     }
 
-    /// prompts/<name> beside the working directory or the package this executable was built in.
-    static func defaultPath(_ name: String) -> String {
-        let relative = "prompts/\(name)"
-        return FileManager.default.fileExists(atPath: relative) ? relative : ModelOptions.packageRoot.appendingPathComponent(relative).path
-    }
+    /// prompts/<name> in the working directory or the package this executable was built in.
+    static func defaultPath(_ name: String) -> String { ModelOptions.packageFile("prompts/\(name)") ?? "prompts/\(name)" }
 }

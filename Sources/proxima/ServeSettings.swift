@@ -44,7 +44,7 @@ struct ServeSettings {
             InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
             EnvironmentVariablesProvider().prefixKeys(with: "proxima"),
         ]
-        if let path = file ?? defaultConfigFile() {
+        if let path = file ?? ModelOptions.packageFile("config/proxima.yaml") {
             guard FileManager.default.fileExists(atPath: path) else { throw CLIError("configuration file \(path) not found") }
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
@@ -53,12 +53,6 @@ struct ServeSettings {
             }
         }
         return try ServeSettings(reader: SettingsReader(ConfigReader(providers: providers)))
-    }
-
-    private static func defaultConfigFile() -> String? {
-        let name = "config/proxima.yaml"
-        let packageRoot = ModelOptions.packageRoot
-        return [name, packageRoot.appendingPathComponent(name).path].first { FileManager.default.fileExists(atPath: $0) }
     }
 
     private init(reader: SettingsReader) throws {

@@ -63,7 +63,7 @@ struct SimulateCommand: AsyncParsableCommand {
                                                    b: Candidate(text: c.choices[1].text, finished: c.choices[1].finishReason == "stop"), coin: 0.5)
                         let choice: Any = verdict.choice == .a ? 0 : verdict.choice == .b ? 1 : "tie"
                         try await client.choose(pairID: pair, choice: choice, eventID: "simulate-\(c.id)")
-                        if let version = await tracker.observe(c.policyVersion, request: i + 1, every: evalEvery) {
+                        if let version = await tracker.observe(c.policyVersion, every: evalEvery) {
                             let result = try await evaluate(client, dev)
                             await tracker.record(result, requestedAt: i + 1)
                             say("after \(i + 1) requests: version \(result.version) (first seen as \(version)): \(result.summary), win rate vs \(initial.version) \(String(format: "%.3f", result.winRate(against: initial, judge: judge)))")
@@ -138,7 +138,7 @@ actor SimulationTracker {
     }
 
     /// Returns `version` when it is the `every`-th new version seen since the last evaluation.
-    func observe(_ version: String, request: Int, every: Int) -> String? {
+    func observe(_ version: String, every: Int) -> String? {
         guard seen.insert(version).inserted else { return nil }
         return (seen.count - 1) % every == 0 ? version : nil
     }

@@ -29,7 +29,7 @@ struct TrainBenchmark {
             TrainingExample(pair: PreferencePair(prompt: (0..<promptTokens).map { token($0 + 1000 * p) },
                                                  chosen: (0..<responseTokens).map { token($0 * 3 + 17 * p) },
                                                  rejected: (0..<responseTokens).map { token($0 * 5 + 31 * p) }),
-                            behavior: SequenceLogProbs(chosen: -200, rejected: -210, chosenTokens: responseTokens, rejectedTokens: responseTokens))
+                            behavior: PairLogProbs(chosen: -200, rejected: -210, chosenTokens: responseTokens, rejectedTokens: responseTokens))
         }
         let trainer = PhaseTrainer(weights: model.weights, ensemble: LoRAEnsemble(layout: LoRALayout(model: c, lora: settings.lora),
                                                                                  memberCount: ensemble, seed: 1),

@@ -48,10 +48,8 @@ struct TrainCommand: AsyncParsableCommand {
         s.optimizer = AdamWConfiguration(learningRate: learningRate)
         guard let l = PreferenceLoss(rawValue: loss) else { throw ValidationError("--loss must be dpo, ipo or slic") }
         s.loss = l
-        let roles = try targets.split(separator: ",").map { name in
-            guard let role = LinearRole(rawValue: String(name)) else { throw ValidationError("unknown LoRA target '\(name)'") }
-            return role
-        }
+        let roles: [LinearRole]
+        do { roles = try LinearRole.roles(named: targets.split(separator: ",")) } catch { throw ValidationError("--targets: \(error)") }
         s.lora = LoRAConfiguration(rank: rank, alpha: alpha ?? Float(2 * rank), targets: roles)
         guard let mode = ReferenceMode(text: reference) else {
             throw ValidationError("--reference must be behavior, initial, soft:<alpha> or hard:<tau>")
@@ -70,14 +68,10 @@ struct TrainCommand: AsyncParsableCommand {
 
     private func train(_ ensemble: LoRAEnsemble, _ examples: [TrainingExample], _ settings: PhaseSettings, _ model: ModelBundle, _ pool: ComputePool) -> [StepReport] {
         let trainer = PhaseTrainer(weights: model.weights, ensemble: ensemble, settings: settings, pool: pool)
-        var schedule = BatchSchedule(count: examples.count, batchSize: settings.batchSize, seed: settings.seed)
         let bar = ProgressBar(total: settings.steps, label: "train")
-        var reports: [StepReport] = []
-        for _ in 0..<settings.steps {
-            let r = trainer.step(schedule.next().map { examples[$0] })
-            reports.append(r)
+        let reports = trainer.run(examples, onStep: { r in
             bar.update(r.step, String(format: "loss %.4f acc %.2f margin %+.3f", r.loss, r.rewardAccuracy, r.margin))
-        }
+        })
         bar.finish()
         return reports
     }
@@ -91,11 +85,8 @@ struct TrainCommand: AsyncParsableCommand {
         _ = train(ensemble, examples, settings, model, pool)
         let dir = URL(fileURLWithPath: out!)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let (adapter, config) = PEFTAdapter.export(members: ensemble.members.map(\.parameters), baseModel: model.name)
-        try writeFileAtomically(adapter, to: dir.appendingPathComponent("adapter_model.safetensors").path)
-        try writeFileAtomically(config, to: dir.appendingPathComponent("adapter_config.json").path)
-        try writeFileAtomically(EnsembleStateFile.encode(ensemble), to: dir.appendingPathComponent("ensemble.state.zlib").path)
-        say("wrote \(dir.path)/adapter_model.safetensors, adapter_config.json and ensemble.state.zlib")
+        try PolicyFiles(ensemble, baseModel: model.name).write(to: dir)
+        say("wrote \(dir.path)/\(PolicyFiles.adapterFile), \(PolicyFiles.configFile) and \(PolicyFiles.stateFile)")
     }
 
     private func trainOnDatabase(settings: PhaseSettings, model: ModelBundle, pool: ComputePool) async throws {

@@ -29,11 +29,7 @@ final class DPOGoldenTests: XCTestCase {
                 let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
                 for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
                 for hfRow in 0..<output {
-                    var row = hfRow
-                    if role == .query {
-                        let head = hfRow / c.headDim, within = hfRow % c.headDim, half = c.headDim / 2
-                        row = head * c.headDim + 2 * (within % half) + within / half
-                    }
+                    let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
                     for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01) }
                 }
             }
@@ -44,10 +40,7 @@ final class DPOGoldenTests: XCTestCase {
         let acts = TrainingActivations(config: c, adapterRank: 4, targets: layout.lora.targets, maxRows: batch.rowCount, maxLogitRows: batch.logitRowCount)
         let base = model.weights.trainingForward(batch, adapter: nil, activations: acts, pool: pool)[0]
         let policy = model.weights.trainingForward(batch, adapter: lora, activations: acts, pool: pool)[0]
-        func logProbs(_ p: PairLogProbs) -> SequenceLogProbs {
-            SequenceLogProbs(chosen: p.chosen, rejected: p.rejected, chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens)
-        }
-        let loss = PreferenceLoss.dpo.evaluate(policy: logProbs(policy), reference: logProbs(base), beta: golden["beta"] as! Double)
+        let loss = PreferenceLoss.dpo.evaluate(policy: policy, reference: base, beta: golden["beta"] as! Double)
         XCTAssertEqual(policy.chosen, reference["policy_logp_chosen"] as! Double, accuracy: 2e-3)
         XCTAssertEqual(policy.rejected, reference["policy_logp_rejected"] as! Double, accuracy: 2e-3)
         XCTAssertEqual(base.chosen, reference["ref_logp_chosen"] as! Double, accuracy: 2e-3)

@@ -44,7 +44,7 @@ final class PhaseTrainerTests: XCTestCase {
         let batch = TrainingBatch(pairs: pairs)
         let acts = TrainingActivations(config: w.config, adapterRank: 0, targets: [], maxRows: 64, maxLogitRows: 64)
         return zip(pairs, w.trainingForward(batch, adapter: nil, activations: acts, pool: pool)).map {
-            TrainingExample(pair: $0, behavior: SequenceLogProbs(chosen: $1.chosen, rejected: $1.rejected, chosenTokens: $1.chosenTokens, rejectedTokens: $1.rejectedTokens))
+            TrainingExample(pair: $0, behavior: $1)
         }
     }
 

@@ -8,8 +8,8 @@ import Llama
 
 final class PreferenceLossTests: XCTestCase {
     // policy: chosen −10 (4 tokens), rejected −12 (2 tokens); reference: −11 and −11.
-    let policy = SequenceLogProbs(chosen: -10, rejected: -12, chosenTokens: 4, rejectedTokens: 2)
-    let reference = SequenceLogProbs(chosen: -11, rejected: -11, chosenTokens: 4, rejectedTokens: 2)
+    let policy = PairLogProbs(chosen: -10, rejected: -12, chosenTokens: 4, rejectedTokens: 2)
+    let reference = PairLogProbs(chosen: -11, rejected: -11, chosenTokens: 4, rejectedTokens: 2)
 
     func testDPOByHand() {
         // h = (−10 + 11) − (−12 + 11) = 2; L = softplus(−0.2) = log(1 + e^−0.2); dL/dπ_w = −0.1·σ(−0.2)
@@ -19,11 +19,11 @@ final class PreferenceLossTests: XCTestCase {
         XCTAssertEqual(r.dChosen, -0.04501660026875221, accuracy: 1e-12)
         XCTAssertEqual(r.dRejected, 0.04501660026875221, accuracy: 1e-12)
         // Far from zero the softplus form neither overflows nor loses the value.
-        let big = PreferenceLoss.dpo.evaluate(policy: SequenceLogProbs(chosen: 0, rejected: -1e4, chosenTokens: 1, rejectedTokens: 1),
-                                              reference: SequenceLogProbs(chosen: 0, rejected: 0, chosenTokens: 1, rejectedTokens: 1), beta: 1)
+        let big = PreferenceLoss.dpo.evaluate(policy: PairLogProbs(chosen: 0, rejected: -1e4, chosenTokens: 1, rejectedTokens: 1),
+                                              reference: PairLogProbs(chosen: 0, rejected: 0, chosenTokens: 1, rejectedTokens: 1), beta: 1)
         XCTAssertEqual(big.loss, 0, accuracy: 1e-300)
-        let bad = PreferenceLoss.dpo.evaluate(policy: SequenceLogProbs(chosen: -1e4, rejected: 0, chosenTokens: 1, rejectedTokens: 1),
-                                              reference: SequenceLogProbs(chosen: 0, rejected: 0, chosenTokens: 1, rejectedTokens: 1), beta: 1)
+        let bad = PreferenceLoss.dpo.evaluate(policy: PairLogProbs(chosen: -1e4, rejected: 0, chosenTokens: 1, rejectedTokens: 1),
+                                              reference: PairLogProbs(chosen: 0, rejected: 0, chosenTokens: 1, rejectedTokens: 1), beta: 1)
         XCTAssertEqual(bad.loss, 1e4, accuracy: 1e-9)
     }
 

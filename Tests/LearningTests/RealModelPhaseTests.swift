@@ -31,10 +31,7 @@ final class RealModelPhaseTests: XCTestCase {
         let acts = TrainingActivations(config: model.weights.config, adapterRank: 0, targets: [],
                                        maxRows: batch.rowCount, maxLogitRows: batch.logitRowCount)
         let behavior = model.weights.trainingForward(batch, adapter: nil, activations: acts, pool: pool)
-        let data = zip(pairs, behavior).map {
-            TrainingExample(pair: $0, behavior: SequenceLogProbs(chosen: $1.chosen, rejected: $1.rejected,
-                                                                chosenTokens: $1.chosenTokens, rejectedTokens: $1.rejectedTokens))
-        }
+        let data = zip(pairs, behavior).map { TrainingExample(pair: $0, behavior: $1) }
         var settings = PhaseSettings()
         settings.ensembleSize = 2
         settings.lora = LoRAConfiguration(rank: 4, alpha: 8)

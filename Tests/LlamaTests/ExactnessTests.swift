@@ -122,8 +122,7 @@ final class ExactnessTests: XCTestCase {
                     let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
                     for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
                     for hfRow in 0..<output {
-                        let head = hfRow / c.headDim, within = hfRow % c.headDim, half = c.headDim / 2
-                        let row = role == .query ? head * c.headDim + 2 * (within % half) + within / half : hfRow
+                        let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
                         for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01) }
                     }
                 }

@@ -66,10 +66,16 @@ public struct TrainingBatch: Sendable {
     }
 }
 
-/// The log-probability of each response of each pair under the model (sums over response tokens).
+/// The log-probability of each response of a pair under a model (sums over response tokens), with the
+/// responses' lengths: what the training forward computes and what the preference losses take.
 public struct PairLogProbs: Sendable, Equatable {
     public var chosen: Double
     public var rejected: Double
     public var chosenTokens: Int
     public var rejectedTokens: Int
+
+    public init(chosen: Double, rejected: Double, chosenTokens: Int, rejectedTokens: Int) {
+        self.chosen = chosen; self.rejected = rejected
+        self.chosenTokens = chosenTokens; self.rejectedTokens = rejectedTokens
+    }
 }
