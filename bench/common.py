@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import os
@@ -68,7 +69,7 @@ def check_proxima(path: Path) -> Path:
         raise BenchError(
             f"Proxima binary not found or not executable: {path}\n"
             "  Build it first: `ops/run --help` (sets up and builds release) or `swift build -c release`,\n"
-            "  or pass --proxima PATH (or --skip-proxima to measure llama.cpp alone).")
+            "  or pass --proxima PATH (or --skip-proxima to measure the peer alone).")
     return path
 
 
@@ -133,6 +134,36 @@ def machine_info() -> dict:
     except Exception:
         pass
     return info
+
+
+def int_list(s: str) -> list[int]:
+    """argparse type: comma-separated positive integers."""
+    try:
+        vals = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}")
+    if not vals or any(v <= 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
+    return vals
+
+
+BUSY_LOAD = 0.5  # a 1-minute load average above this at the start makes a run's timings noisy
+
+
+def warn_if_busy(load: list[float]) -> None:
+    if load and load[0] > BUSY_LOAD:
+        log(f"warning: load average {load} — the machine is busy, timings will be noisy")
+
+
+def report_tail(meta: dict, commands: list[str]) -> list[str]:
+    """A report's closing lines: the commands that ran (the script's first), then a warning when the machine
+    was busy at the start."""
+    out = ["", "Commands:", "", "```", meta["command"], *commands, "```"]
+    load = meta["loadavg_start"]
+    if load and load[0] > BUSY_LOAD:
+        out += ["", f"**Warning:** the 1-minute load average was {load[0]} at the start: the machine was not "
+                    "quiet, timings are noisy."]
+    return out
 
 
 def loadavg() -> list[float]:

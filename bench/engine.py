@@ -26,21 +26,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, BenchError, check_model, check_proxima, cmdline,  # noqa: E402
-                    fmt, fmt_ratio, llama_binaries, loadavg, log, machine_info, median, now_utc, openblas_env,
-                    ratio, relpath, repo_commit, resolve, run_main, run_measured, tail, write_json)
+from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, BenchError, check_model, check_proxima, cmdline, fmt,  # noqa: E402
+                    fmt_ratio, int_list, llama_binaries, loadavg, log, machine_info, median, now_utc,
+                    openblas_env, ratio, relpath, repo_commit, report_tail, resolve, run_main, run_measured,
+                    tail, warn_if_busy, write_json)
 
 PROXIMA_FIELDS = ("prompt_tokens", "gen_tokens", "streams", "threads", "prefill_tps", "decode_tps")
-
-
-def int_list(s: str) -> list[int]:
-    try:
-        vals = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}")
-    if not vals or any(v <= 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
-    return vals
 
 
 def parse_args(argv=None):
@@ -324,18 +315,7 @@ def markdown(a, meta, rows, px, ll) -> str:
         if any(v is not None and v != a.decode_depth for v in depths.values()):
             out.append(f"Note: Proxima decode figures came from lines with prompt_tokens {depths} "
                        f"(wanted {a.decode_depth}).")
-    out.append("")
-    out.append("Commands:")
-    out.append("")
-    out.append("```")
-    out.append(meta["command"])
-    for c in (ll or {}).get("commands", []) + (px or {}).get("commands", []):
-        out.append(c)
-    out.append("```")
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        out.append("")
-        out.append(f"**Warning:** the 1-minute load average was {meta['loadavg_start'][0]} at the start: the "
-                   "machine was not quiet, timings are noisy.")
+    out += report_tail(meta, (ll or {}).get("commands", []) + (px or {}).get("commands", []))
     return "\n".join(out)
 
 
@@ -352,8 +332,7 @@ def main(argv=None) -> int:
             "decode_depth": a.decode_depth, "reps": a.reps, "proxima_commit": repo_commit(),
             "llama_build_info": build_info, "loadavg_start": loadavg(),
             "command": "python3 bench/engine.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        log(f"warning: load average {meta['loadavg_start']} — the machine is busy, timings will be noisy")
+    warn_if_busy(meta["loadavg_start"])
     # Proxima first: the newer tool is the likelier to fail, and then nothing is wasted on the peer.
     px = None if a.skip_proxima else run_proxima(a, proxima, model, machine)
     ll = None if a.skip_llama else run_llama(a, bins, model)

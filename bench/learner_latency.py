@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima,  # noqa: E402
-                    cmdline, fmt, fmt_ratio, loadavg, log, machine_info, now_utc, openblas_env, ratio, relpath,
-                    repo_commit, resolve, run_main, stamp, write_json)
+from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima, fmt,  # noqa: E402
+                    fmt_ratio, loadavg, log, machine_info, now_utc, openblas_env, ratio, relpath, repo_commit,
+                    report_tail, resolve, run_main, stamp, warn_if_busy, write_json)
 from server import DEFAULT_PROMPTS, Server, free_port, load_prompts, run_level  # noqa: E402
 
 GOAL = 2.0  # issue 4: p99 time-to-first-token while a phase runs ≤ 2 × idle
@@ -112,7 +112,7 @@ def markdown(a, meta, idle, busy) -> str:
     if r99 is not None:
         out.append(f"Goal {'met' if r99 <= GOAL else 'NOT met'}: p99 TTFT during a phase is {r99:.2f}× idle "
                    f"(goal ≤ {GOAL:.0f}×).")
-    out += ["", "Command:", "", "```", meta["command"], "```"]
+    out += report_tail(meta, [])
     return "\n".join(out)
 
 
@@ -126,6 +126,7 @@ def main(argv=None) -> int:
     meta = {"date_utc": t0.isoformat(), "machine": machine, "proxima_commit": repo_commit(),
             "loadavg_start": loadavg(), "command": "python3 bench/learner_latency.py " +
             " ".join(sys.argv[1:] if argv is None else argv)}
+    warn_if_busy(meta["loadavg_start"])
     with tempfile.TemporaryDirectory(prefix="proxima-latency-") as tmp:
         port = free_port()
         env, _ = openblas_env(machine)

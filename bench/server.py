@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shlex
 import socket
 import subprocess
@@ -34,22 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (BENCH, DEFAULT_MODEL, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima,  # noqa: E402
-                    cmdline, fmt, fmt_ratio, llama_binaries, loadavg, log, machine_info, median, now_utc,
-                    openblas_env, percentile, ratio, relpath, repo_commit, resolve, run_main, stamp, tail,
-                    terminate, write_json)
+                    cmdline, fmt, fmt_ratio, int_list, llama_binaries, loadavg, log, machine_info, median,
+                    now_utc, openblas_env, percentile, ratio, relpath, repo_commit, report_tail, resolve,
+                    run_main, stamp, tail, terminate, warn_if_busy, write_json)
 
 DEFAULT_PROMPTS = BENCH / "prompts.jsonl"
 WARMUP_PROMPT = "Say hello in one short sentence."
-
-
-def int_list(s: str) -> list[int]:
-    try:
-        vals = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}")
-    if not vals or any(v <= 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
-    return vals
 
 
 def parse_args(argv=None):
@@ -417,14 +406,7 @@ def markdown(a, meta, px, ll) -> str:
     if notes:
         out.append("")
         out.extend(f"- {n}" for n in notes)
-    out += ["", "Commands:", "", "```", meta["command"]]
-    for r in (ll, px):
-        if r:
-            out.append(r["command"])
-    out.append("```")
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        out += ["", f"**Warning:** the 1-minute load average was {meta['loadavg_start'][0]} at the start: the "
-                    "machine was not quiet, timings are noisy."]
+    out += report_tail(meta, [r["command"] for r in (ll, px) if r])
     return "\n".join(out)
 
 
@@ -443,8 +425,7 @@ def main(argv=None) -> int:
             "proxima_commit": repo_commit(), "llama_build_info": build_info, "loadavg_start": loadavg(),
             "command": "python3 bench/server.py " + " ".join(shlex.quote(x) for x in
                                                              (sys.argv[1:] if argv is None else argv))}
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        log(f"warning: load average {meta['loadavg_start']} — the machine is busy, timings will be noisy")
+    warn_if_busy(meta["loadavg_start"])
     logs = OUT / "logs"
     ll = px = None
     # Proxima first: the newer server is the likelier to fail, and then nothing is wasted on the peer.

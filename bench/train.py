@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (BENCH, DEFAULT_MODEL, DEFAULT_PROXIMA, BenchError, check_model, cmdline, fmt,  # noqa: E402
-                    fmt_ratio, loadavg, log, machine_info, now_utc, openblas_env, ratio, relpath, repo_commit,
-                    resolve, run_main, run_measured, tail, write_json)
+from common import (BENCH, DEFAULT_MODEL, DEFAULT_PROXIMA, BenchError, check_model, check_proxima, cmdline,  # noqa: E402
+                    fmt, fmt_ratio, loadavg, log, machine_info, now_utc, openblas_env, ratio, relpath,
+                    repo_commit, report_tail, resolve, run_main, run_measured, tail, warn_if_busy, write_json)
 
 TORCH_ENV = BENCH / "peers" / "torch_env.sh"
 TORCH_STEP = BENCH / "peers" / "torch_train_step.py"
@@ -56,14 +56,6 @@ def parse_args(argv=None):
     if a.skip_proxima and a.skip_torch and not a.check:
         p.error("nothing to do with both --skip-proxima and --skip-torch")
     return a
-
-
-def check_proxima(path: Path) -> Path:
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise BenchError(f"Proxima binary not found or not executable: {path}: run "
-                         "`swift build -c release --product proxima` or `ops/run --help` (or pass --proxima PATH, "
-                         "or --skip-proxima)")
-    return path
 
 
 def torch_python(given: str | None) -> Path:
@@ -188,12 +180,7 @@ def markdown(a, meta, px, pt) -> str:
     if r is not None:
         out.append(f"Goal {'met' if r <= GOAL else 'NOT met'}: Proxima takes {r:.2f}× PyTorch's step time "
                    f"(goal ≤ {GOAL}×).")
-    out += ["", "Commands:", "", "```", meta["command"]]
-    out += [x["command"] for x in (px, pt) if x]
-    out.append("```")
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        out += ["", f"**Warning:** the 1-minute load average was {meta['loadavg_start'][0]} at the start: the "
-                    "machine was not quiet, timings are noisy."]
+    out += report_tail(meta, [x["command"] for x in (px, pt) if x])
     return "\n".join(out)
 
 
@@ -209,8 +196,7 @@ def main(argv=None) -> int:
     meta = {"date_utc": t0.isoformat(), "machine": machine, "model": str(model), "threads": a.threads,
             "proxima_commit": repo_commit(), "loadavg_start": loadavg(),
             "command": "python3 bench/train.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    if meta["loadavg_start"] and meta["loadavg_start"][0] > 0.5:
-        log(f"warning: load average {meta['loadavg_start']} — the machine is busy, timings will be noisy")
+    warn_if_busy(meta["loadavg_start"])
     # Proxima first: the newer tool is the likelier to fail, and then nothing is wasted on the peer.
     px = None if a.skip_proxima else run_proxima(a, proxima, model, machine)
     pt = None if a.skip_torch else run_torch(a, python, model)

@@ -50,6 +50,8 @@ done
 
 log() { echo "[llamacpp] $*" >&2; }
 die() { echo "[llamacpp] ERROR: $*" >&2; exit 1; }
+# shellcheck source=venv.sh
+source "$HERE/venv.sh"
 
 # The vendored commit is not in the sdist as git metadata; llama-cpp-python's CHANGELOG names it
 # ("update llama.cpp to ggml-org/llama.cpp@<sha>") for every release. The build number (b<N>) is a git
@@ -109,18 +111,7 @@ fi
 
 # --- cmake from PyPI, in a venv ------------------------------------------------------------------------
 mkdir -p "$PEERS" "$DL" "$SRC_ROOT"
-if [ ! -x "$VENV/bin/python" ]; then
-  log "creating venv $VENV"
-  if ! "$PY" -m venv "$VENV" >&2; then
-    rm -rf "$VENV"
-    command -v apt-get >/dev/null 2>&1 || die "python3 -m venv failed and no apt-get to install python3-venv"
-    log "python3 -m venv failed; installing python3-venv with apt"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
-    "$PY" -m venv "$VENV" >&2
-  fi
-fi
+make_venv "$PY" "$VENV"
 if [ "$("$VENV/bin/python" -c 'import cmake,sys; print(cmake.__version__)' 2>/dev/null || true)" != "$CMAKE_VERSION" ]; then
   log "installing cmake==$CMAKE_VERSION from PyPI into the venv"
   "$VENV/bin/pip" install -q --disable-pip-version-check "cmake==$CMAKE_VERSION" >&2

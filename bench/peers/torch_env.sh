@@ -38,6 +38,8 @@ done
 
 log() { echo "[torch-env] $*" >&2; }
 die() { echo "[torch-env] ERROR: $*" >&2; exit 1; }
+# shellcheck source=venv.sh
+source "$HERE/venv.sh"
 
 if [ "$REINSTALL" = 0 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STAMP_KEY" ] && [ -x "$VENV/bin/python" ]; then
   log "venv is up to date: $VENV"
@@ -49,18 +51,7 @@ PY="$(command -v python3 || true)"
 [ -n "$PY" ] || die "python3 not found (apt-get install python3 python3-venv)"
 [ "$REINSTALL" = 1 ] && rm -rf "$VENV"
 mkdir -p "$PEERS"
-if [ ! -x "$VENV/bin/python" ]; then
-  log "creating venv $VENV"
-  if ! "$PY" -m venv "$VENV" >&2; then
-    rm -rf "$VENV"
-    command -v apt-get >/dev/null 2>&1 || die "python3 -m venv failed and no apt-get to install python3-venv"
-    log "python3 -m venv failed; installing python3-venv with apt"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
-    "$PY" -m venv "$VENV" >&2
-  fi
-fi
+make_venv "$PY" "$VENV"
 rm -f "$STAMP"
 PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
 start=$(date +%s)
