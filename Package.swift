@@ -3,27 +3,27 @@
 import PackageDescription
 import Foundation
 
-/// The hot numeric loops are written with Swift SIMD types; LLVM only turns them into AVX2/AVX-512 code
-/// when it may assume the instruction set. Every machine builds from source (ops/run, ops/test), so the
-/// build targets the CPU it runs on, read from /proc/cpuinfo. PROXIMA_TARGET_CPU overrides the choice
-/// (any value `swiftc -target-cpu` accepts, or `generic` for none).
-func targetCPUFlags() -> [String] {
+/// The hot numeric loops are written with Swift SIMD types and, for the decode matvec, C intrinsics; the compilers
+/// only emit AVX2/AVX-512 code when they may assume the instruction set. Every machine builds from source
+/// (ops/run, ops/test), so the build targets the CPU it runs on, read from /proc/cpuinfo. PROXIMA_TARGET_CPU
+/// overrides the choice (any CPU name both `swiftc -target-cpu` and `clang -march` accept, or `generic` for none).
+func targetCPU() -> String? {
     if let forced = ProcessInfo.processInfo.environment["PROXIMA_TARGET_CPU"] {
-        return forced == "generic" ? [] : ["-target-cpu", forced]
+        return forced == "generic" ? nil : forced
     }
     #if arch(x86_64)
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "fma", "f16c"].allSatisfy(flags.contains) {
-        return ["-target-cpu", "skylake-avx512"]
-    }
-    if ["avx2", "fma", "f16c"].allSatisfy(flags.contains) { return ["-target-cpu", "haswell"] }
+    if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "fma", "f16c"].allSatisfy(flags.contains) { return "skylake-avx512" }
+    if ["avx2", "fma", "f16c"].allSatisfy(flags.contains) { return "haswell" }
     #endif
-    return []
+    return nil
 }
 
-let hotLoops: [SwiftSetting] = [.unsafeFlags(targetCPUFlags() + ["-Ounchecked"], .when(configuration: .release))]
+let cpu = targetCPU()
+let hotLoops: [SwiftSetting] = [.unsafeFlags((cpu.map { ["-target-cpu", $0] } ?? []) + ["-Ounchecked"], .when(configuration: .release))]
+let hotC: [CSetting] = [.unsafeFlags((cpu.map { ["-march=\($0)"] } ?? []) + ["-O3"])]
 
 let package = Package(
     name: "Proxima",
@@ -47,7 +47,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Not "Numerics": swift-numerics (reached through Hummingbird → swift-nio-extras → swift-algorithms) declares
         // a target of that name, and target names must be unique across the package graph.
-        .target(name: "ProximaNumerics", dependencies: ["COpenBLAS"], path: "Sources/Numerics", swiftSettings: hotLoops),
+        .target(name: "CKernels", cSettings: hotC),
+        .target(name: "ProximaNumerics", dependencies: ["COpenBLAS", "CKernels"], path: "Sources/Numerics", swiftSettings: hotLoops),
         .target(name: "Tokenizer"),
         .target(name: "Sampling", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
         .target(name: "Llama", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),

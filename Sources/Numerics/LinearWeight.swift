@@ -27,7 +27,7 @@ public struct LinearWeight: @unchecked Sendable {
     }
 
     /// Rows of a batch up to which the quantised kernel beats sgemm on fp32 weights.
-    public static let quantizedBatchLimit = 8
+    public static let quantizedBatchLimit = 48
 
     /// True when `m` rows go through the quantised kernel.
     public func usesQuantizedKernel(rows m: Int) -> Bool {

@@ -1,59 +1,81 @@
-// PackedMatrix: a Q4_0/Q4_1/Q8_0 matrix repacked for decode: per row the quants of all blocks, then the
-// block scales d and offsets m as f16. The values are unchanged (Q4_0's offset m = −8·d is exact in f16).
+// PackedMatrix: a Q4_0/Q4_1/Q8_0 matrix repacked for the decode matvec (CKernels): rows in groups of four,
+// interleaved block by block, with fp32 scales d and offsets m beside their quants, so that one pass over a
+// group reads one stream. The values are unchanged (Q4_0's offset m = −8·d and f16 scales are exact in fp32).
+import CKernels
 
-/// A 4- or 8-bit block-quantised matrix in decode layout: x = d·q + m per 32-value block.
+/// A 4- or 8-bit block-quantised matrix in decode layout: value = d·q + m per 32-value block.
 public final class PackedMatrix: @unchecked Sendable {
-    public enum Format: Sendable { case nibbles, bytes }
-
     public let rows: Int
     public let cols: Int
-    public let format: Format
-    /// Quants: 16 bytes per block (two nibbles each: low = value j, high = value j+16) or 32 signed bytes.
-    let quants: UnsafeMutableRawPointer
-    /// Per block (row-major): the scale d and, for nibbles, the offset m.
-    let scales: UnsafeMutablePointer<Float16>
-    let offsets: UnsafeMutablePointer<Float16>?
+    /// True for Q4_0/Q4_1 (two nibbles per byte, with offsets), false for Q8_0.
+    public let nibbles: Bool
+    private let quants: UnsafeMutableRawPointer
+    private let scales: UnsafeMutablePointer<Float>
+    private var layout: proxima_packed_matrix
 
     public var blocksPerRow: Int { cols / 32 }
-    var quantBytesPerBlock: Int { format == .nibbles ? 16 : 32 }
+    static let groupRows = Int(PROXIMA_GROUP_ROWS)
 
     /// Repacks `rows × cols` values stored as `type` (Q4_0, Q4_1 or Q8_0); nil for other types.
     public init?(type: QuantType, rows: Int, cols: Int, bytes: UnsafeRawPointer) {
         guard cols % 32 == 0, [.q4_0, .q4_1, .q8_0].contains(type) else { return nil }
+        let group = PackedMatrix.groupRows
+        let nibbles = type != .q8_0
+        let blocks = cols / 32
+        let quantBytes = nibbles ? 16 : 32
+        let scaleCount = nibbles ? 2 * group : group            // per block of a group
+        let groups = (rows + group - 1) / group
         self.rows = rows
         self.cols = cols
-        format = type == .q8_0 ? .bytes : .nibbles
-        let blocks = rows * (cols / 32)
-        let qb = format == .nibbles ? 16 : 32
-        quants = UnsafeMutableRawPointer.allocate(byteCount: blocks * qb, alignment: 64)
-        // 16 spare entries: the kernels convert scales 16 at a time.
-        scales = UnsafeMutablePointer<Float16>.allocate(capacity: blocks + 16)
-        scales.initialize(repeating: 0, count: blocks + 16)
-        offsets = format == .nibbles ? UnsafeMutablePointer<Float16>.allocate(capacity: blocks + 16) : nil
-        offsets?.initialize(repeating: 0, count: blocks + 16)
-        for b in 0..<blocks {
-            let src = bytes + b * type.blockBytes
-            let d = Float16(bitPattern: src.loadUnaligned(as: UInt16.self))
-            scales[b] = d
-            switch type {
-            case .q4_1:
-                offsets![b] = Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-                (quants + b * 16).copyMemory(from: src + 4, byteCount: 16)
-            case .q4_0:
-                offsets![b] = -8 * d
-                (quants + b * 16).copyMemory(from: src + 2, byteCount: 16)
-            default:
-                (quants + b * 32).copyMemory(from: src + 2, byteCount: 32)
+        self.nibbles = nibbles
+        // Rows past `rows` (padding to a whole group) stay zero.
+        quants = UnsafeMutableRawPointer.allocate(byteCount: groups * group * blocks * quantBytes, alignment: 64)
+        quants.initializeMemory(as: UInt8.self, repeating: 0, count: groups * group * blocks * quantBytes)
+        scales = UnsafeMutablePointer<Float>.allocate(capacity: groups * blocks * scaleCount)
+        scales.initialize(repeating: 0, count: groups * blocks * scaleCount)
+        for r in 0..<rows {
+            let (g, i) = r.quotientAndRemainder(dividingBy: group)
+            for b in 0..<blocks {
+                let src = bytes + (r * blocks + b) * type.blockBytes
+                let d = Float(Float16(bitPattern: src.loadUnaligned(as: UInt16.self)))
+                let s = scales + (g * blocks + b) * scaleCount
+                let dst = quants + ((g * blocks + b) * group + i) * quantBytes
+                s[i] = d
+                switch type {
+                case .q4_1:
+                    s[group + i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+                    dst.copyMemory(from: src + 4, byteCount: 16)
+                case .q4_0:
+                    s[group + i] = -8 * d
+                    dst.copyMemory(from: src + 2, byteCount: 16)
+                default:
+                    dst.copyMemory(from: src + 2, byteCount: 32)
+                }
             }
         }
+        layout = proxima_packed_matrix(quants: UnsafePointer(quants.assumingMemoryBound(to: UInt8.self)),
+                                       scales: UnsafePointer(scales), blocksPerRow: Int64(blocks), nibbles: nibbles ? 1 : 0)
     }
 
     deinit {
         quants.deallocate()
         scales.deallocate()
-        offsets?.deallocate()
     }
 
     /// Bytes this layout takes (what one pass over the matrix reads).
-    public var byteCount: Int { rows * blocksPerRow * (quantBytesPerBlock + (offsets == nil ? 2 : 4)) }
+    public var byteCount: Int {
+        let groups = (rows + PackedMatrix.groupRows - 1) / PackedMatrix.groupRows
+        return groups * PackedMatrix.groupRows * blocksPerRow * (nibbles ? 16 + 8 : 32 + 4)
+    }
+
+    /// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for r in `rows`, v in 0..<vectors (other rows untouched).
+    /// `portable` forces the plain-C kernel (for tests; the default is the fastest the build targets).
+    public func matVec(rows: Range<Int>, x: UnsafePointer<Float>, xStride: Int, vectors: Int,
+                       y: UnsafeMutablePointer<Float>, yStride: Int, portable: Bool = false) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows && vectors >= 1)
+        withUnsafePointer(to: &layout) { w in
+            let kernel = portable ? proxima_packed_matvec_portable : proxima_packed_matvec
+            kernel(w, Int64(rows.lowerBound), Int64(rows.upperBound), x, Int64(xStride), Int64(vectors), y, Int64(yStride))
+        }
+    }
 }

@@ -146,3 +146,15 @@ public func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, 
 @inline(__always) func storeFloats(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+
+@inline(__always) func loadFloats(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// Pairwise (tree) sum of the lanes: four dependent adds instead of fifteen.
+@inline(__always) public func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let s8 = v.lowHalf + v.highHalf
+    let s4 = s8.lowHalf + s8.highHalf
+    let s2 = s4.lowHalf + s4.highHalf
+    return s2[0] + s2[1]
+}

@@ -54,16 +54,21 @@ final class QuantizationTests: XCTestCase {
                 let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
                 for vectors in [1, 2, 3, 4, 5, 8, 9] {
                     let x = rng.floats(vectors * cols)
-                    var y = [Float](repeating: .nan, count: vectors * rows)
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            // Two row ranges, as the pool would split them.
-                            let mid = rows / 2
-                            packed.matVec(rows: 0..<mid, x: xp.baseAddress!, xStride: cols, vectors: vectors, y: yp.baseAddress!, yStride: rows)
-                            packed.matVec(rows: mid..<rows, x: xp.baseAddress!, xStride: cols, vectors: vectors, y: yp.baseAddress!, yStride: rows)
+                    for portable in [false, true] {
+                        var y = [Float](repeating: .nan, count: vectors * rows)
+                        x.withUnsafeBufferPointer { xp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                // Two row ranges, as the pool would split them (not always on a group boundary).
+                                let mid = rows / 2
+                                for range in [0..<mid, mid..<rows] {
+                                    packed.matVec(rows: range, x: xp.baseAddress!, xStride: cols, vectors: vectors,
+                                                  y: yp.baseAddress!, yStride: rows, portable: portable)
+                                }
+                            }
                         }
+                        XCTAssertLessThan(maxDotError(y, x, w, m: vectors, n: rows, k: cols), 1e-6,
+                                          "\(type) \(rows)×\(cols), \(vectors) vectors, portable \(portable)")
                     }
-                    XCTAssertLessThan(maxDotError(y, x, w, m: vectors, n: rows, k: cols), 1e-6, "\(type) \(rows)×\(cols), \(vectors) vectors")
                 }
             }
         }

@@ -1,0 +1,176 @@
+// The decode matvec y = W·x over the grouped block-quantised layout of ProximaKernels.h.
+//
+// One pass over a group of 4 rows reads one contiguous stream of quants and scales (prefetched ahead) and
+// keeps 4 rows × up to 4 vectors of accumulators in registers. Each block's 32 quants are widened to two
+// vectors of 16 floats once per group and used for every vector:
+// - 1 vector:  acc += d·(q_lo·x_lo + q_hi·x_hi), and the offsets' share m·Σx once per block;
+// - 2–4 vectors: w = d·q + m is formed once, then acc_v += w·x_v (fewer operations per vector).
+#include "ProximaKernels.h"
+
+#define GROUP PROXIMA_GROUP_ROWS
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static inline int64_t quant_bytes(const proxima_packed_matrix *w) { return w->nibbles ? 16 : 32; }
+static inline int64_t scale_count(const proxima_packed_matrix *w) { return w->nibbles ? 2 * GROUP : GROUP; }
+
+/// Writes the rows of group `g` that lie in [row0, row1).
+static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, int64_t row1, float *y) {
+    for (int i = 0; i < GROUP; i++) {
+        int64_t r = g * GROUP + i;
+        if (r >= row0 && r < row1) y[r] = out[i];
+    }
+}
+
+// MARK: - Portable
+
+void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                                    const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w), sc = scale_count(w);
+    for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
+        const uint8_t *q = w->quants + g * nb * GROUP * qb;
+        const float *s = w->scales + g * nb * sc;
+        for (int64_t v = 0; v < vectors; v++) {
+            const float *xv = x + v * xStride;
+            float out[GROUP];
+            for (int i = 0; i < GROUP; i++) {
+                float acc = 0;
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *qi = q + (b * GROUP + i) * qb;
+                    const float d = s[b * sc + i], m = w->nibbles ? s[b * sc + GROUP + i] : 0;
+                    for (int j = 0; j < 32; j++) {
+                        const float qv = w->nibbles ? (float)(j < 16 ? (qi[j] & 15) : (qi[j - 16] >> 4))
+                                                    : (float)(int8_t)qi[j];
+                        acc += (d * qv + m) * xv[b * 32 + j];
+                    }
+                }
+                out[i] = acc;
+            }
+            store_group(out, g, row0, row1, y + v * yStride);
+        }
+    }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+
+/// The 32 quants of one block as two vectors of floats (values 0–15 and 16–31), not yet scaled.
+static inline __attribute__((always_inline)) void widen(const uint8_t *q, int nibbles, __m512 *lo, __m512 *hi) {
+    if (nibbles) {
+        const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+        *lo = _mm512_cvtepi32_ps(_mm512_and_si512(w, _mm512_set1_epi32(15)));
+        *hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(w, 4));
+    } else {
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
+    }
+}
+
+/// One group × one vector. `blockSums[b]` = Σ of block b of x (used for the offsets).
+static inline __attribute__((always_inline)) void group_one(const uint8_t *q, const float *s, int64_t nb, int nibbles,
+                                                            const float *x, const float *blockSums, float out[GROUP]) {
+    const int64_t qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP, stride = GROUP * qb;
+    __m512 acc[GROUP];
+    for (int i = 0; i < GROUP; i++) acc[i] = _mm512_setzero_ps();
+    __m128 offsets = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qg = q + b * stride;
+        _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
+        const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        for (int i = 0; i < GROUP; i++) {
+            __m512 lo, hi;
+            widen(qg + i * qb, nibbles, &lo, &hi);
+            const __m512 partial = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[b * sc + i]), partial, acc[i]);
+        }
+        if (nibbles) offsets = _mm_fmadd_ps(_mm_loadu_ps(s + b * sc + GROUP), _mm_set1_ps(blockSums[b]), offsets);
+    }
+    float m[GROUP];
+    _mm_storeu_ps(m, offsets);
+    for (int i = 0; i < GROUP; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + (nibbles ? m[i] : 0);
+}
+
+/// One group × n vectors (n ≤ 4, a constant after inlining).
+static inline __attribute__((always_inline)) void group_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
+                                                             const float *x, int64_t xStride, int n, float out[4][GROUP]) {
+    const int64_t qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP, stride = GROUP * qb;
+    __m512 acc[4][GROUP];
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qg = q + b * stride;
+        _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
+        __m512 w0[GROUP], w1[GROUP];
+        for (int i = 0; i < GROUP; i++) {
+            widen(qg + i * qb, nibbles, &w0[i], &w1[i]);
+            const __m512 d = _mm512_set1_ps(s[b * sc + i]);
+            if (nibbles) {
+                const __m512 m = _mm512_set1_ps(s[b * sc + GROUP + i]);
+                w0[i] = _mm512_fmadd_ps(d, w0[i], m);
+                w1[i] = _mm512_fmadd_ps(d, w1[i], m);
+            } else {
+                w0[i] = _mm512_mul_ps(d, w0[i]);
+                w1[i] = _mm512_mul_ps(d, w1[i]);
+            }
+        }
+        for (int v = 0; v < n; v++) {
+            const float *xv = x + v * xStride + b * 32;
+            const __m512 x0 = _mm512_loadu_ps(xv), x1 = _mm512_loadu_ps(xv + 16);
+            for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_fmadd_ps(w1[i], x1, _mm512_fmadd_ps(w0[i], x0, acc[v][i]));
+        }
+    }
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
+}
+
+static inline __attribute__((always_inline)) void matvec(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
+                                                         const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP;
+    const int64_t g0 = row0 / GROUP, g1 = (row1 + GROUP - 1) / GROUP;
+    if (vectors == 1) {
+        float blockSums[nb];
+        for (int64_t b = 0; b < nb; b++) {
+            const __m512 s = _mm512_add_ps(_mm512_loadu_ps(x + b * 32), _mm512_loadu_ps(x + b * 32 + 16));
+            blockSums[b] = _mm512_reduce_add_ps(s);
+        }
+        for (int64_t g = g0; g < g1; g++) {
+            float out[GROUP];
+            group_one(w->quants + g * nb * GROUP * qb, w->scales + g * nb * sc, nb, nibbles, x, blockSums, out);
+            store_group(out, g, row0, row1, y);
+        }
+        return;
+    }
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *q = w->quants + g * nb * GROUP * qb;
+        const float *s = w->scales + g * nb * sc;
+        // Vectors in chunks of 4; the group's weights stay in L1 between chunks.
+        for (int64_t v0 = 0; v0 < vectors; v0 += 4) {
+            const float *xv = x + v0 * xStride;
+            float out[4][GROUP];
+            const int64_t n = min64(4, vectors - v0);
+            switch (n) {
+            case 1: group_many(q, s, nb, nibbles, xv, xStride, 1, out); break;
+            case 2: group_many(q, s, nb, nibbles, xv, xStride, 2, out); break;
+            case 3: group_many(q, s, nb, nibbles, xv, xStride, 3, out); break;
+            default: group_many(q, s, nb, nibbles, xv, xStride, 4, out); break;
+            }
+            for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride);
+        }
+    }
+}
+
+void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                           const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    if (row0 >= row1 || vectors <= 0) return;
+    if (w->nibbles) matvec(w, 1, row0, row1, x, xStride, vectors, y, yStride);
+    else matvec(w, 0, row0, row1, x, xStride, vectors, y, yStride);
+}
+
+#else
+
+void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                           const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride);
+}
+
+#endif

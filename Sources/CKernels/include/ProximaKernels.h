@@ -1,0 +1,32 @@
+// ProximaKernels: the decode matvec over block-quantised weights, in C so that its inner loop is exactly the
+// instructions we choose (AVX-512 when the build targets it, portable C otherwise). fp32 activations and
+// accumulation throughout: the results are the dot products with the dequantised weights d·q + m.
+#ifndef PROXIMA_KERNELS_H
+#define PROXIMA_KERNELS_H
+
+#include <stdint.h>
+
+/// Rows are stored in groups of this many, interleaved block by block, so that one pass reads one stream.
+#define PROXIMA_GROUP_ROWS 4
+
+/// A Q4_0/Q4_1/Q8_0 matrix in decode layout (rows padded with zeros to whole groups).
+/// - nibbles (Q4): quants [group][block][row in group][16 bytes], low nibble = value j, high = value j + 16;
+///   scales [group][block][d₀ d₁ d₂ d₃ m₀ m₁ m₂ m₃] as fp32 (value = d·q + m).
+/// - bytes (Q8_0): quants [group][block][row in group][32 signed bytes]; scales [group][block][d₀ … d₃].
+typedef struct {
+    const uint8_t *quants;
+    const float *scales;
+    int64_t blocksPerRow;
+    int32_t nibbles;
+} proxima_packed_matrix;
+
+/// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for rows row0 ≤ r < row1 and 0 ≤ v < vectors.
+/// Rows outside [row0, row1) are not written. Uses the AVX-512 kernel when compiled for it.
+void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                           const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride);
+
+/// The same in portable C (the fallback on other CPUs; tests check it on every machine).
+void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                                    const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride);
+
+#endif
