@@ -37,17 +37,17 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<
         if seg.rowCount >= blockAttentionRows {
             blockAttention(out: out, q: q, stride: stride, seg: seg, head: h, kvOffset: kvOffset, headDim: headDim, scale: scale)
         } else {
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: seg.keyCount)
-            defer { scores.deallocate() }
-            for t in 0..<seg.rowCount {
-                let row = seg.firstRow + t
-                let qh = q + row * stride + h * headDim
-                let oh = out + row * stride + h * headDim
-                let visible = seg.firstPosition + t + 1
-                for j in 0..<visible { scores[j] = dot(qh, seg.keys + j * seg.kvStride + kvOffset, headDim) * scale }
-                softmaxInPlace(scores, visible)
-                oh.update(repeating: 0, count: headDim)
-                for j in 0..<visible { axpy(scores[j], seg.values + j * seg.kvStride + kvOffset, oh, headDim) }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: seg.keyCount) { buffer in
+                let scores = buffer.baseAddress!
+                for t in 0..<seg.rowCount {
+                    let row = seg.firstRow + t
+                    let qh = q + row * stride + h * headDim
+                    let visible = seg.firstPosition + t + 1
+                    for j in 0..<visible { scores[j] = dot(qh, seg.keys + j * seg.kvStride + kvOffset, headDim) * scale }
+                    softmaxInPlace(scores, visible)
+                    weightedSum(scores, seg.values + kvOffset, rowStride: seg.kvStride, count: visible, width: headDim,
+                                into: out + row * stride + h * headDim)
+                }
             }
         }
     }
@@ -71,4 +71,33 @@ func blockAttention(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, s
     }
     BLAS.gemm(.none, .none, m: t, n: headDim, k: l, a: s, lda: l, b: seg.values + kvOffset, ldb: seg.kvStride,
               c: out + seg.firstRow * stride + h * headDim, ldc: stride, pool: nil)
+}
+
+/// out[0..<width] = Σ_j weights[j] · rows[j·rowStride ..< j·rowStride + width]: 64 columns at a time in registers,
+/// so each row costs loads and FMAs but no stores.
+func weightedSum(_ weights: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, rowStride: Int, count: Int, width: Int,
+                 into out: UnsafeMutablePointer<Float>) {
+    var c = 0
+    while c + 64 <= width {
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        for j in 0..<count {
+            let w = SIMD16<Float>(repeating: weights[j]), r = rows + j * rowStride + c
+            a0 = a0.addingProduct(w, loadFloats(r)); a1 = a1.addingProduct(w, loadFloats(r + 16))
+            a2 = a2.addingProduct(w, loadFloats(r + 32)); a3 = a3.addingProduct(w, loadFloats(r + 48))
+        }
+        storeFloats(a0, out + c); storeFloats(a1, out + c + 16); storeFloats(a2, out + c + 32); storeFloats(a3, out + c + 48)
+        c += 64
+    }
+    while c + 16 <= width {
+        var a = SIMD16<Float>()
+        for j in 0..<count { a = a.addingProduct(SIMD16(repeating: weights[j]), loadFloats(rows + j * rowStride + c)) }
+        storeFloats(a, out + c)
+        c += 16
+    }
+    while c < width {
+        var acc: Float = 0
+        for j in 0..<count { acc += weights[j] * rows[j * rowStride + c] }
+        out[c] = acc
+        c += 1
+    }
 }

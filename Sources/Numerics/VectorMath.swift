@@ -135,14 +135,6 @@ public func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, 
     return s
 }
 
-/// y ← y + a·x.
-@inline(__always) public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
-    let a16 = SIMD16<Float>(repeating: a)
-    var i = 0
-    while i + 16 <= count { storeFloats(loadFloats(y + i).addingProduct(a16, loadFloats(x + i)), y + i); i += 16 }
-    while i < count { y[i] += a * x[i]; i += 1 }
-}
-
 @inline(__always) func storeFloats(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }

@@ -108,7 +108,9 @@ final class KernelTests: XCTestCase {
         let pool = ComputePool(threads: 2)
         defer { pool.shutdown() }
         var rng = TestRNG(5)
-        let heads = 6, kvHeads = 2, d = 16
+        let heads = 6, kvHeads = 2
+        // Head widths that take every column path of the decode weighted sum (64 at a time, 16, single).
+        for d in [16, 64, 88] {
         for (rows, first) in [(1, 0), (1, 9), (3, 4), (12, 0), (20, 7)] {
             let total = first + rows
             let q = rng.floats(rows * heads * d, -2, 2)
@@ -122,7 +124,8 @@ final class KernelTests: XCTestCase {
                 }
             }
             let expected = naiveAttention(q: q, keys: keys, values: values, rows: rows, first: first, heads: heads, kvHeads: kvHeads, d: d)
-            XCTAssertLessThan(maxRelativeError(out, expected), 2e-6, "rows=\(rows) first=\(first)")
+            XCTAssertLessThan(maxRelativeError(out, expected), 2e-6, "d=\(d) rows=\(rows) first=\(first)")
+        }
         }
     }
 
