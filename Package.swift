@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
         .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles"]),
+        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "Service"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "TestSupport", "HTTPAPI", "Service", "Store", "ModelFiles", "ProximaNumerics",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -40,7 +40,7 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let pool: ComputePool
     private let lease: ComputeLease
     private let logger: Logger
-    private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let wake = Doorbell()
     private let stopping = Atomic<Bool>(false)
     private let progressLock = NSLock()
     private var currentProgress: PhaseProgress?
@@ -65,7 +65,7 @@ public final class LearnerService: Service, @unchecked Sendable {
         let settings = overrides ?? configuration.phase
         if let problem = settings.problem { throw LearnerError.invalidSettings(problem) }
         let record = try await queuePhase(trigger: .operator, settings: settings)
-        wake.continuation.yield()
+        wake.ring()
         return record
     }
 
@@ -93,20 +93,11 @@ public final class LearnerService: Service, @unchecked Sendable {
                 } catch {
                     logger.error("learner: \(error)")
                 }
-                await sleep(configuration.pollInterval)
+                await wake.sleep(for: configuration.pollInterval)
             }
         } onGracefulShutdown: { [self] in
             stopping.store(true, ordering: .relaxed)
-            wake.continuation.yield()
-        }
-    }
-
-    private func sleep(_ duration: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: duration) }
-            group.addTask { [wake] in for await _ in wake.stream { return } }
-            await group.next()
-            group.cancelAll()
+            wake.ring()
         }
     }
 
