@@ -1,5 +1,6 @@
 // ComputeLease: who may use the compute pool now. The chat engine takes it for every batch step with
-// priority; the learner takes it for short chunks (one block of one layer) and gives way to the engine,
+// priority; the learner takes it for short chunks (one block of one layer) and gives way to the engine
+// while the engine has work (not only while it waits: between two steps it holds nothing but is not done),
 // except that a learner kept waiting too long gets one chunk in, so a phase cannot starve under load.
 
 import Foundation
@@ -9,6 +10,7 @@ public final class ComputeLease: @unchecked Sendable {
     private let condition = NSCondition()
     private var held = false
     private var servingWaiting = 0
+    private var servingBusy = false
     private var learnerWaitingSince: ContinuousClock.Instant?
     private var learnerTurn = false
     /// How long the learner may be kept waiting while chat keeps the cores busy.
@@ -22,10 +24,21 @@ public final class ComputeLease: @unchecked Sendable {
     public func acquireForServing() {
         condition.lock()
         servingWaiting += 1
-        if let since = learnerWaitingSince, ContinuousClock.now - since > maxLearnerWait { learnerTurn = true }
+        if let since = learnerWaitingSince, ContinuousClock.now - since > maxLearnerWait {
+            learnerTurn = true
+            condition.broadcast()   // the waiting learner must see its turn
+        }
         while held || learnerTurn { condition.wait() }
         servingWaiting -= 1
         held = true
+        condition.unlock()
+    }
+
+    /// The engine has requests to run (true) or has none left (false); the learner holds back while it has.
+    public func setServingBusy(_ busy: Bool) {
+        condition.lock()
+        servingBusy = busy
+        if !busy { condition.broadcast() }
         condition.unlock()
     }
 
@@ -33,7 +46,7 @@ public final class ComputeLease: @unchecked Sendable {
     public func acquireForLearning() {
         condition.lock()
         learnerWaitingSince = learnerWaitingSince ?? .now
-        while held || (servingWaiting > 0 && !learnerTurn) { condition.wait() }
+        while held || ((servingWaiting > 0 || servingBusy) && !learnerTurn) { condition.wait() }
         learnerWaitingSince = nil
         learnerTurn = false
         held = true

@@ -139,7 +139,10 @@ public final class EngineService: Service, @unchecked Sendable {
     // MARK: - The engine thread
 
     private func loop() {
+        var busy = false
         while true {
+            let hasWork = !queue.isEmpty || !active.isEmpty
+            if hasWork != busy { busy = hasWork; lease.setServingBusy(hasWork) }
             condition.lock()
             while inbox.isEmpty && queue.isEmpty && active.isEmpty && !stopping { condition.wait() }
             let arrived = inbox
@@ -147,7 +150,7 @@ public final class EngineService: Service, @unchecked Sendable {
             let exit = stopping && arrived.isEmpty && queue.isEmpty && active.isEmpty
             let policy = servingPolicy
             condition.unlock()
-            if exit { break }
+            if exit { lease.setServingBusy(false); break }
             queue += arrived
             dropCancelledWaiting()
             admit(policy: policy)
