@@ -150,8 +150,12 @@ def int_list(s: str) -> list[int]:
 BUSY_LOAD = 0.5  # a 1-minute load average above this at the start makes a run's timings noisy
 
 
+def is_busy(load: list[float]) -> bool:
+    return bool(load) and load[0] > BUSY_LOAD
+
+
 def warn_if_busy(load: list[float]) -> None:
-    if load and load[0] > BUSY_LOAD:
+    if is_busy(load):
         log(f"warning: load average {load} — the machine is busy, timings will be noisy")
 
 
@@ -160,7 +164,7 @@ def report_tail(meta: dict, commands: list[str]) -> list[str]:
     was busy at the start."""
     out = ["", "Commands:", "", "```", meta["command"], *commands, "```"]
     load = meta["loadavg_start"]
-    if load and load[0] > BUSY_LOAD:
+    if is_busy(load):
         out += ["", f"**Warning:** the 1-minute load average was {load[0]} at the start: the machine was not "
                     "quiet, timings are noisy."]
     return out

@@ -11,8 +11,9 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static inline int64_t quant_bytes(const proxima_packed_matrix *w) { return w->nibbles ? 16 : 32; }
-static inline int64_t scale_count(const proxima_packed_matrix *w) { return w->nibbles ? 2 * GROUP : GROUP; }
+/// Bytes of quants per block of one row, and fp32 scales per block of a group (d for each row, then m).
+static inline int64_t quant_bytes(int nibbles) { return nibbles ? 16 : 32; }
+static inline int64_t scale_count(int nibbles) { return nibbles ? 2 * GROUP : GROUP; }
 
 /// Writes the rows of group `g` that lie in [row0, row1).
 static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, int64_t row1, float *y) {
@@ -26,7 +27,7 @@ static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, 
 
 void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                                     const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w), sc = scale_count(w);
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
     for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
         const uint8_t *q = w->quants + g * nb * GROUP * qb;
         const float *s = w->scales + g * nb * sc;
@@ -69,7 +70,7 @@ static inline __attribute__((always_inline)) void widen(const uint8_t *q, int ni
 /// One group × one vector. `blockSums[b]` = Σ of block b of x (used for the offsets).
 static inline __attribute__((always_inline)) void group_one(const uint8_t *q, const float *s, int64_t nb, int nibbles,
                                                             const float *x, const float *blockSums, float out[GROUP]) {
-    const int64_t qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP, stride = GROUP * qb;
+    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
     __m512 acc[GROUP];
     for (int i = 0; i < GROUP; i++) acc[i] = _mm512_setzero_ps();
     __m128 offsets = _mm_setzero_ps();
@@ -93,7 +94,7 @@ static inline __attribute__((always_inline)) void group_one(const uint8_t *q, co
 /// One group × n vectors (n ≤ 4, a constant after inlining).
 static inline __attribute__((always_inline)) void group_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
                                                              const float *x, int64_t xStride, int n, float out[4][GROUP]) {
-    const int64_t qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP, stride = GROUP * qb;
+    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
     __m512 acc[4][GROUP];
     for (int v = 0; v < n; v++)
         for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_setzero_ps();
@@ -125,7 +126,7 @@ static inline __attribute__((always_inline)) void group_many(const uint8_t *q, c
 
 static inline __attribute__((always_inline)) void matvec(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
                                                          const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    const int64_t nb = w->blocksPerRow, qb = nibbles ? 16 : 32, sc = nibbles ? 2 * GROUP : GROUP;
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles);
     const int64_t g0 = row0 / GROUP, g1 = (row1 + GROUP - 1) / GROUP;
     if (vectors == 1) {
         float blockSums[nb];

@@ -7,19 +7,15 @@ import CKernels
 public final class PackedMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
-    /// True for Q4_0/Q4_1 (two nibbles per byte, with offsets), false for Q8_0.
-    public let nibbles: Bool
     private let quants: UnsafeMutableRawPointer
     private let scales: UnsafeMutablePointer<Float>
-    private var layout: proxima_packed_matrix
-
-    public var blocksPerRow: Int { cols / 32 }
-    static let groupRows = Int(PROXIMA_GROUP_ROWS)
+    /// The kernels' view of `quants` and `scales`.
+    private let layout: proxima_packed_matrix
 
     /// Repacks `rows × cols` values stored as `type` (Q4_0, Q4_1 or Q8_0); nil for other types.
     public init?(type: QuantType, rows: Int, cols: Int, bytes: UnsafeRawPointer) {
         guard cols % 32 == 0, [.q4_0, .q4_1, .q8_0].contains(type) else { return nil }
-        let group = PackedMatrix.groupRows
+        let group = Int(PROXIMA_GROUP_ROWS)
         let nibbles = type != .q8_0
         let blocks = cols / 32
         let quantBytes = nibbles ? 16 : 32
@@ -27,7 +23,6 @@ public final class PackedMatrix: @unchecked Sendable {
         let groups = (rows + group - 1) / group
         self.rows = rows
         self.cols = cols
-        self.nibbles = nibbles
         // Rows past `rows` (padding to a whole group) stay zero.
         quants = UnsafeMutableRawPointer.allocate(byteCount: groups * group * blocks * quantBytes, alignment: 64)
         quants.initializeMemory(as: UInt8.self, repeating: 0, count: groups * group * blocks * quantBytes)
@@ -62,18 +57,12 @@ public final class PackedMatrix: @unchecked Sendable {
         scales.deallocate()
     }
 
-    /// Bytes this layout takes (what one pass over the matrix reads).
-    public var byteCount: Int {
-        let groups = (rows + PackedMatrix.groupRows - 1) / PackedMatrix.groupRows
-        return groups * PackedMatrix.groupRows * blocksPerRow * (nibbles ? 16 + 8 : 32 + 4)
-    }
-
     /// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for r in `rows`, v in 0..<vectors (other rows untouched).
     /// `portable` forces the plain-C kernel (for tests; the default is the fastest the build targets).
     public func matVec(rows: Range<Int>, x: UnsafePointer<Float>, xStride: Int, vectors: Int,
                        y: UnsafeMutablePointer<Float>, yStride: Int, portable: Bool = false) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows && vectors >= 1)
-        withUnsafePointer(to: &layout) { w in
+        withUnsafePointer(to: layout) { w in
             let kernel = portable ? proxima_packed_matvec_portable : proxima_packed_matvec
             kernel(w, Int64(rows.lowerBound), Int64(rows.upperBound), x, Int64(xStride), Int64(vectors), y, Int64(yStride))
         }

@@ -150,7 +150,7 @@ public final class EngineService: Service, @unchecked Sendable {
             let exit = stopping && arrived.isEmpty && queue.isEmpty && active.isEmpty
             let policy = servingPolicy
             condition.unlock()
-            if exit { lease.setServingBusy(false); break }
+            if exit { break }   // with no work left, so the lease already knows serving is idle
             queue += arrived
             dropCancelledWaiting()
             admit(policy: policy)

@@ -137,7 +137,7 @@ actor SimulationTracker {
         seen = [initial.version]
     }
 
-    /// Returns `version` when it is the `every`-th new version seen since the last evaluation.
+    /// Returns `version` the first time it is seen if it is the every-th new version (1st, 1+every-th, …).
     func observe(_ version: String, every: Int) -> String? {
         guard seen.insert(version).inserted else { return nil }
         return (seen.count - 1) % every == 0 ? version : nil
