@@ -1,13 +1,18 @@
-// The decode matvec y = W·x over the grouped block-quantised layout of ProximaKernels.h.
+// y = W·x for one or many vectors over the grouped block-quantised layout of ProximaKernels.h.
 //
-// One pass over a group of 4 rows reads one contiguous stream of quants and scales (prefetched ahead) and
-// keeps 4 rows × up to 4 vectors of accumulators in registers. Each block's 32 quants are widened to two
-// vectors of 16 floats once per group and used for every vector:
-// - 1 vector:  acc += d·(q_lo·x_lo + q_hi·x_hi), and the offsets' share m·Σx once per block;
-// - 2–4 vectors: w = d·q + m is formed once, then acc_v += w·x_v (fewer operations per vector).
+// One pass over a group of 4 rows reads one contiguous stream of quants and scales (prefetched ahead).
+// - 1 vector:  each block's 32 quants are widened to two vectors of 16 floats and
+//   acc += d·(q_lo·x_lo + q_hi·x_hi), with the offsets' share m·Σx added once per block;
+// - 2–4 vectors (decode of a few sequences): w = d·q + m is formed once per block and acc_v += w·x_v,
+//   4 rows × up to 4 vectors of accumulators in registers;
+// - more (prefill, many sequences): the group is dequantised once into fp32 rows on the stack, which then
+//   serve blocks of vectors in a register tile of 4 rows × 6 vectors, so the loop is almost only FMAs.
 #include "ProximaKernels.h"
 
 #define GROUP PROXIMA_GROUP_ROWS
+
+/// Above this many vectors the group is dequantised once instead of widened per use.
+#define MANY_VECTORS 4
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -124,6 +129,88 @@ static inline __attribute__((always_inline)) void group_many(const uint8_t *q, c
         for (int i = 0; i < GROUP; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
 }
 
+/// Columns of a group dequantised at a time for many vectors (4 rows × this many floats on the stack).
+#define DEQUANT_COLS 2048
+
+/// Dequantises blocks [b0, b1) of the 4 rows of a group into w[row][column - 32·b0] (row stride `ld`).
+static inline __attribute__((always_inline)) void dequantise_group(const uint8_t *q, const float *s, int nibbles,
+                                                                   int64_t b0, int64_t b1, float *w, int64_t ld) {
+    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    for (int64_t b = b0; b < b1; b++) {
+        for (int i = 0; i < GROUP; i++) {
+            __m512 lo, hi;
+            widen(q + b * stride + i * qb, nibbles, &lo, &hi);
+            const __m512 d = _mm512_set1_ps(s[b * sc + i]);
+            const __m512 m = nibbles ? _mm512_set1_ps(s[b * sc + GROUP + i]) : _mm512_setzero_ps();
+            float *dst = w + i * ld + (b - b0) * 32;
+            _mm512_storeu_ps(dst, _mm512_fmadd_ps(d, lo, m));
+            _mm512_storeu_ps(dst + 16, _mm512_fmadd_ps(d, hi, m));
+        }
+    }
+}
+
+/// Vectors per register tile of the dense loop (4 rows × 6 vectors = 24 accumulators).
+#define DENSE_VECTORS 6
+
+/// out[v][i] = Σ_c w[i][c] · x_v[c] over `cols` columns for n ≤ 6 vectors (a constant after inlining).
+static inline __attribute__((always_inline)) void dense_group(const float *w, int64_t ld, int64_t cols, const float *x,
+                                                              int64_t xStride, int n, float out[DENSE_VECTORS][GROUP]) {
+    __m512 acc[DENSE_VECTORS][GROUP];
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < cols; c += 16) {
+        __m512 wi[GROUP];
+        for (int i = 0; i < GROUP; i++) wi[i] = _mm512_loadu_ps(w + i * ld + c);
+        for (int v = 0; v < n; v++) {
+            const __m512 xv = _mm512_loadu_ps(x + v * xStride + c);
+            for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_fmadd_ps(wi[i], xv, acc[v][i]);
+        }
+    }
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
+}
+
+/// Many vectors: each group is dequantised (in column chunks) into fp32 rows that serve a block of vectors
+/// small enough to stay in L2 (≈ 256 KB of x), so the weights are read once per block of vectors.
+static inline __attribute__((always_inline)) void matmul(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
+                                                         const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles);
+    const int64_t chunkBlocks = DEQUANT_COLS / 32;
+    const int64_t vectorBlock = (65536 / (nb * 32) / DENSE_VECTORS + 1) * DENSE_VECTORS;
+    float dense[GROUP * DEQUANT_COLS] __attribute__((aligned(64)));
+    for (int64_t vb = 0; vb < vectors; vb += vectorBlock) {
+        const int64_t vEnd = min64(vectors, vb + vectorBlock);
+        for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
+            const uint8_t *q = w->quants + g * nb * GROUP * qb;
+            const float *s = w->scales + g * nb * sc;
+            for (int64_t b0 = 0; b0 < nb; b0 += chunkBlocks) {
+                const int64_t b1 = min64(nb, b0 + chunkBlocks), cols = (b1 - b0) * 32;
+                dequantise_group(q, s, nibbles, b0, b1, dense, cols);
+                for (int64_t v0 = vb; v0 < vEnd; v0 += DENSE_VECTORS) {
+                    const float *xv = x + v0 * xStride + b0 * 32;
+                    float out[DENSE_VECTORS][GROUP];
+                    const int64_t n = min64(DENSE_VECTORS, vEnd - v0);
+                    switch (n) {
+                    case 1: dense_group(dense, cols, cols, xv, xStride, 1, out); break;
+                    case 2: dense_group(dense, cols, cols, xv, xStride, 2, out); break;
+                    case 3: dense_group(dense, cols, cols, xv, xStride, 3, out); break;
+                    case 4: dense_group(dense, cols, cols, xv, xStride, 4, out); break;
+                    case 5: dense_group(dense, cols, cols, xv, xStride, 5, out); break;
+                    default: dense_group(dense, cols, cols, xv, xStride, 6, out); break;
+                    }
+                    for (int64_t v = 0; v < n; v++) {
+                        float *yv = y + (v0 + v) * yStride;
+                        for (int i = 0; i < GROUP; i++) {
+                            const int64_t r = g * GROUP + i;
+                            if (r >= row0 && r < row1) yv[r] = b0 == 0 ? out[v][i] : yv[r] + out[v][i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void matvec(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
                                                          const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
     const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles);
@@ -141,6 +228,7 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
         }
         return;
     }
+    if (vectors > MANY_VECTORS) { matmul(w, nibbles, row0, row1, x, xStride, vectors, y, yStride); return; }
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *q = w->quants + g * nb * GROUP * qb;
         const float *s = w->scales + g * nb * sc;

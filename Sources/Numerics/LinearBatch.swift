@@ -6,7 +6,7 @@ extension LinearWeight {
     /// have the same `cols`.
     public static func applyAll(_ pairs: [(LinearWeight, UnsafeMutablePointer<Float>)], to x: UnsafePointer<Float>,
                                 m: Int, pool: ComputePool?) {
-        guard let pool, pool.threadCount > 1, pairs.allSatisfy({ $0.0.usesQuantizedKernel(rows: m) }) else {
+        guard let pool, pool.threadCount > 1, pairs.allSatisfy(\.0.usesQuantizedKernel) else {
             for (w, y) in pairs { w.apply(x, y, m: m, pool: pool) }
             return
         }

@@ -1,8 +1,8 @@
 // LinearWeight: a weight matrix W[out × in] kept in its stored quantisation and as fp32, and y = x·Wᵀ
-// choosing the kernel by batch size: the quantised matvec for a few rows, sgemm on fp32 for many.
+// through the quantised kernel when the type has one (any batch size), sgemm on fp32 otherwise.
 
 /// A linear layer's weight. `packed` is the stored quantisation in decode layout (nil for F32/F16/BF16);
-/// `dense` is the same matrix dequantised to fp32, used by sgemm and by training.
+/// `dense` is the same matrix dequantised to fp32, used by training (and by inference for unpacked types).
 public struct LinearWeight: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
@@ -26,17 +26,14 @@ public struct LinearWeight: @unchecked Sendable {
         owners = [buffer]
     }
 
-    /// Rows of a batch up to which the quantised kernel beats sgemm on fp32 weights.
-    public static let quantizedBatchLimit = 48
-
-    /// True when `m` rows go through the quantised kernel.
-    public func usesQuantizedKernel(rows m: Int) -> Bool {
-        m <= LinearWeight.quantizedBatchLimit && packed != nil
-    }
+    /// True when `apply` runs the quantised kernel. It beats sgemm on the fp32 copy at every batch size
+    /// measured (1 to 512 rows; docs/benchmarks.md): it reads a quarter of the bytes and OpenBLAS re-packs
+    /// the whole weight on every call.
+    public var usesQuantizedKernel: Bool { packed != nil }
 
     /// y[m × rows] = x[m × cols] · Wᵀ (y overwritten), rows of x and y contiguous with strides `cols`, `rows`.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, m: Int, pool: ComputePool?) {
-        if let packed, usesQuantizedKernel(rows: m) {
+        if let packed {
             let run = { (r: Range<Int>) in packed.matVec(rows: r, x: x, xStride: self.cols, vectors: m, y: y, yStride: self.rows) }
             if let pool { pool.parallelRanges(rows, align: 4, run) } else { run(0..<rows) }
         } else {

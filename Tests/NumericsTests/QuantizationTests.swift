@@ -48,11 +48,12 @@ final class QuantizationTests: XCTestCase {
     func testPackedMatVecMatchesDequantisedDot() {
         var rng = TestRNG(7)
         for type in [QuantType.q4_0, .q4_1, .q8_0] {
-            for (rows, cols) in [(1, 32), (7, 64), (13, 96), (33, 576)] {
+            // 2112 columns: more than one dequantised column chunk; 130 vectors: more than one block of vectors.
+            for (rows, cols) in [(1, 32), (7, 64), (13, 96), (33, 576), (9, 2112)] {
                 let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
                 let w = dequantized(type, bytes, count: rows * cols)
                 let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
-                for vectors in [1, 2, 3, 4, 5, 8, 9] {
+                for vectors in [1, 2, 3, 4, 5, 8, 9, 13, 130] {
                     let x = rng.floats(vectors * cols)
                     for portable in [false, true] {
                         var y = [Float](repeating: .nan, count: vectors * rows)

@@ -1,4 +1,4 @@
-// ProximaKernels: the decode matvec over block-quantised weights, in C so that its inner loop is exactly the
+// ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches), in C so that its inner loop is exactly the
 // instructions we choose (AVX-512 when the build targets it, portable C otherwise). fp32 activations and
 // accumulation throughout: the results are the dot products with the dequantised weights d·q + m.
 #ifndef PROXIMA_KERNELS_H
