@@ -53,7 +53,7 @@ final class QuantizationTests: XCTestCase {
                 let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
                 let w = dequantized(type, bytes, count: rows * cols)
                 let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
-                for vectors in [1, 2, 3, 4, 5, 8, 9, 13, 130] {
+                for vectors in [1, 2, 3, 4, 5, 8, 9, 13, 17, 24, 130] {
                     let x = rng.floats(vectors * cols)
                     for portable in [false, true] {
                         var y = [Float](repeating: .nan, count: vectors * rows)
