@@ -77,11 +77,11 @@ public final class ComputePool: @unchecked Sendable {
         }
     }
 
-    /// Splits `0..<total` into about `threadCount × 4` chunks whose starts are multiples of `align`, and
-    /// calls `body(range)` for each in parallel.
-    public func parallelRanges(_ total: Int, align: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// Splits `0..<total` into about `threadCount × piecesPerThread` chunks whose starts are multiples of
+    /// `align`, and calls `body(range)` for each in parallel.
+    public func parallelRanges(_ total: Int, align: Int = 1, piecesPerThread perThread: Int = 4, _ body: (Range<Int>) -> Void) {
         if total <= 0 { return }
-        let pieces = threadCount == 1 ? 1 : threadCount * 4
+        let pieces = threadCount == 1 ? 1 : threadCount * perThread
         var chunk = (total + pieces - 1) / pieces
         chunk = (chunk + align - 1) / align * align
         let n = (total + chunk - 1) / chunk

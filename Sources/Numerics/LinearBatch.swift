@@ -11,7 +11,9 @@ extension LinearWeight {
             return
         }
         // Chunks of rows from all weights, each a task.
-        let chunkRows = 64
+        // One vector: one share of all the rows per thread (as in `apply`); more vectors: 64-row tasks.
+        let total = pairs.reduce(0) { $0 + $1.0.rows }
+        let chunkRows = m == 1 ? (total / pool.threadCount + 3) / 4 * 4 : 64
         var tasks: [(pair: Int, rows: Range<Int>)] = []
         for (i, (w, _)) in pairs.enumerated() {
             var r = 0
