@@ -58,6 +58,23 @@ void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0
     }
 }
 
+void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0, int64_t row1, float *out) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
+    for (int64_t r = row0; r < row1; r++) {
+        const int64_t g = r / GROUP, i = r % GROUP;
+        float *o = out + (r - row0) * nb * 32;
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *q = w->quants + ((g * nb + b) * GROUP + i) * qb;
+            const float *s = w->scales + (g * nb + b) * sc;
+            const float d = s[i], m = w->nibbles ? s[GROUP + i] : 0;
+            for (int j = 0; j < 32; j++) {
+                const float v = w->nibbles ? (float)(j < 16 ? (q[j] & 15) : (q[j - 16] >> 4)) : (float)(int8_t)q[j];
+                o[b * 32 + j] = d * v + m;
+            }
+        }
+    }
+}
+
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
 

@@ -31,7 +31,7 @@ extension LlamaWeights {
         // Embedding and RoPE angles (shared by all layers).
         for (r, row) in rows.enumerated() {
             precondition(row.token >= 0 && row.token < c.vocabSize, "token \(row.token) outside the vocabulary")
-            (ws.x.pointer + r * c.dim).update(from: tokenEmbedding.dense + row.token * c.dim, count: c.dim)
+            tokenEmbedding.copyRow(row.token, into: ws.x.pointer + r * c.dim)
         }
         ropeTable(positions: rows.map(\.position), headDim: c.headDim, base: c.ropeBase, into: ws.rope.pointer)
         let u = adapter.map { ws.adapterScratch(rank: $0.rank) }

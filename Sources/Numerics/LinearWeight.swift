@@ -1,29 +1,44 @@
 // LinearWeight: a weight matrix W[out × in] kept in its stored quantisation and as fp32, and y = x·Wᵀ
 // through the quantised kernel when the type has one (any batch size), sgemm on fp32 otherwise.
 
+import Synchronization
+
 /// A linear layer's weight. `packed` is the stored quantisation in decode layout (nil for F32/F16/BF16);
-/// `dense` is the same matrix dequantised to fp32, used by training (and by inference for unpacked types).
+/// `dense` is the same matrix dequantised to fp32, used by training and by inference for unpacked types.
+/// For packed types the fp32 copy is made on first use of `dense` (inference never needs it, so a server
+/// that has not trained yet holds only the quantised weights).
 public struct LinearWeight: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
     public let type: QuantType
     public let packed: PackedMatrix?
-    public let dense: UnsafeMutablePointer<Float>
-    /// Keeps the memory behind `dense` alive.
-    let owners: [AnyObject]
+    private let fp32: DenseCopy
 
-    /// Builds a weight from stored bytes: repacks them for decode and dequantises an fp32 copy on the pool.
+    /// Builds a weight from stored bytes: repacks them for the quantised kernel when the type has one, else
+    /// dequantises the fp32 copy now (on the pool).
     public init(rows: Int, cols: Int, type: QuantType, bytes: UnsafeRawPointer, pool: ComputePool?) {
-        let buffer = FloatBuffer(count: rows * cols)
-        let rowBytes = type.byteCount(values: cols)!
-        let fill = { (r: Range<Int>) in
-            for i in r { dequantize(type, from: bytes + i * rowBytes, count: cols, into: buffer.pointer + i * cols) }
-        }
-        if let pool { pool.parallelRanges(rows, fill) } else { fill(0..<rows) }
         self.rows = rows; self.cols = cols; self.type = type
-        packed = PackedMatrix(type: type, rows: rows, cols: cols, bytes: bytes)
-        dense = buffer.pointer
-        owners = [buffer]
+        let packed = PackedMatrix(type: type, rows: rows, cols: cols, bytes: bytes)
+        self.packed = packed
+        if let packed {
+            fp32 = DenseCopy(count: rows * cols) { packed.dequantize(rows: 0..<rows, into: $0) }
+        } else {
+            let buffer = FloatBuffer(count: rows * cols)
+            let rowBytes = type.byteCount(values: cols)!
+            let fill = { (r: Range<Int>) in
+                for i in r { dequantize(type, from: bytes + i * rowBytes, count: cols, into: buffer.pointer + i * cols) }
+            }
+            if let pool { pool.parallelRanges(rows, fill) } else { fill(0..<rows) }
+            fp32 = DenseCopy(buffer)
+        }
+    }
+
+    /// The fp32 matrix, row-major (made on first use for packed types).
+    public var dense: UnsafeMutablePointer<Float> { fp32.pointer }
+
+    /// Writes row `r` in fp32 to `out` (without making the fp32 copy of a packed matrix).
+    public func copyRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        if let packed { packed.dequantize(rows: r..<(r + 1), into: out) } else { out.update(from: dense + r * cols, count: cols) }
     }
 
     /// True when `apply` runs the quantised kernel. It beats sgemm on the fp32 copy at every batch size
@@ -42,6 +57,35 @@ public struct LinearWeight: @unchecked Sendable {
         } else {
             BLAS.gemm(.none, .transposed, m: m, n: rows, k: cols, a: x, lda: cols, b: dense, ldb: cols,
                       c: y, ldc: rows, pool: pool)
+        }
+    }
+}
+
+/// The fp32 copy of a weight, filled once by `make` on first use (thread-safe).
+private final class DenseCopy: @unchecked Sendable {
+    private let buffer: Mutex<FloatBuffer?>
+    private let count: Int
+    private let make: (@Sendable (UnsafeMutablePointer<Float>) -> Void)?
+
+    init(count: Int, make: @escaping @Sendable (UnsafeMutablePointer<Float>) -> Void) {
+        self.count = count
+        self.make = make
+        buffer = Mutex(nil)
+    }
+
+    init(_ ready: FloatBuffer) {
+        count = ready.count
+        make = nil
+        buffer = Mutex(ready)
+    }
+
+    var pointer: UnsafeMutablePointer<Float> {
+        buffer.withLock { b in
+            if let b { return b.pointer }
+            let made = FloatBuffer(count: count)
+            make!(made.pointer)
+            b = made
+            return made.pointer
         }
     }
 }

@@ -57,6 +57,12 @@ public final class PackedMatrix: @unchecked Sendable {
         scales.deallocate()
     }
 
+    /// Writes rows `rows` dequantised (d·q + m, exactly the stored values) to `out`, `cols` floats per row.
+    public func dequantize(rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows)
+        withUnsafePointer(to: layout) { proxima_packed_dequantize_rows($0, Int64(rows.lowerBound), Int64(rows.upperBound), out) }
+    }
+
     /// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for r in `rows`, v in 0..<vectors (other rows untouched).
     /// `portable` forces the plain-C kernel (for tests; the default is the fastest the build targets).
     public func matVec(rows: Range<Int>, x: UnsafePointer<Float>, xStride: Int, vectors: Int,

@@ -46,6 +46,11 @@ final class LinearAndBLASTests: XCTestCase {
             let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
             let weight = bytes.withUnsafeBytes { LinearWeight(rows: rows, cols: cols, type: type, bytes: $0.baseAddress!, pool: pool) }
             let w = dequantized(type, bytes, count: rows * cols)
+            // The fp32 copy (made on first use for packed types) and single rows are the stored values exactly.
+            var row = [Float](repeating: .nan, count: cols)
+            row.withUnsafeMutableBufferPointer { weight.copyRow(3, into: $0.baseAddress!) }
+            XCTAssertEqual(row, Array(w[(3 * cols)..<(4 * cols)]), "\(type) row 3")
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: weight.dense, count: rows * cols)), w, "\(type) fp32 copy")
             for m in [1, 2, 5, 16, 17, 37, 130] {
                 let x = rng.floats(m * cols)
                 var y = [Float](repeating: .nan, count: m * rows)

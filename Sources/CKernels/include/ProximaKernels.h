@@ -29,4 +29,7 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
 void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                                     const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride);
 
+/// out[(r − row0)·cols + c] = W[r, c] = d·q + m for rows row0 ≤ r < row1 (cols = 32 · blocksPerRow).
+void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0, int64_t row1, float *out);
+
 #endif
