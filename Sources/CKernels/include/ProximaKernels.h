@@ -1,6 +1,7 @@
-// ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches), in C so that its inner loop is exactly the
-// instructions we choose (AVX-512 when the build targets it, portable C otherwise). fp32 activations and
-// accumulation throughout: the results are the dot products with the dequantised weights d·q + m.
+// ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches),
+// in C so that its inner loop is exactly the instructions we choose (AVX-512 when the build targets it,
+// portable C otherwise). fp32 activations and accumulation throughout: the results are the dot products with
+// the dequantised weights d·q + m.
 #ifndef PROXIMA_KERNELS_H
 #define PROXIMA_KERNELS_H
 
