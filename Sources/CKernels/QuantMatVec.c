@@ -21,42 +21,15 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t quant_bytes(int nibbles) { return nibbles ? 16 : 32; }
 static inline int64_t scale_count(int nibbles) { return nibbles ? 2 * GROUP : GROUP; }
 
-/// Writes the rows of group `g` that lie in [row0, row1).
-static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, int64_t row1, float *y) {
+/// Writes (or, with `add`, adds) the rows of group `g` that lie in [row0, row1).
+static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, int64_t row1, float *y, int add) {
     for (int i = 0; i < GROUP; i++) {
         int64_t r = g * GROUP + i;
-        if (r >= row0 && r < row1) y[r] = out[i];
+        if (r >= row0 && r < row1) y[r] = add ? y[r] + out[i] : out[i];
     }
 }
 
 // MARK: - Portable
-
-void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
-                                    const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
-    for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
-        const uint8_t *q = w->quants + g * nb * GROUP * qb;
-        const float *s = w->scales + g * nb * sc;
-        for (int64_t v = 0; v < vectors; v++) {
-            const float *xv = x + v * xStride;
-            float out[GROUP];
-            for (int i = 0; i < GROUP; i++) {
-                float acc = 0;
-                for (int64_t b = 0; b < nb; b++) {
-                    const uint8_t *qi = q + (b * GROUP + i) * qb;
-                    const float d = s[b * sc + i], m = w->nibbles ? s[b * sc + GROUP + i] : 0;
-                    for (int j = 0; j < 32; j++) {
-                        const float qv = w->nibbles ? (float)(j < 16 ? (qi[j] & 15) : (qi[j - 16] >> 4))
-                                                    : (float)(int8_t)qi[j];
-                        acc += (d * qv + m) * xv[b * 32 + j];
-                    }
-                }
-                out[i] = acc;
-            }
-            store_group(out, g, row0, row1, y + v * yStride);
-        }
-    }
-}
 
 void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0, int64_t row1, float *out) {
     const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
@@ -71,6 +44,21 @@ void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0
                 const float v = w->nibbles ? (float)(j < 16 ? (q[j] & 15) : (q[j - 16] >> 4)) : (float)(int8_t)q[j];
                 o[b * 32 + j] = d * v + m;
             }
+        }
+    }
+}
+
+void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                                    const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    const int64_t cols = w->blocksPerRow * 32;
+    float row[cols];
+    for (int64_t r = row0; r < row1; r++) {
+        proxima_packed_dequantize_rows(w, r, r + 1, row);
+        for (int64_t v = 0; v < vectors; v++) {
+            const float *xv = x + v * xStride;
+            float acc = 0;
+            for (int64_t c = 0; c < cols; c++) acc += row[c] * xv[c];
+            y[v * yStride + r] = acc;
         }
     }
 }
@@ -150,9 +138,9 @@ static inline __attribute__((always_inline)) void group_many(const uint8_t *q, c
 /// Columns of a group dequantised at a time for many vectors (4 rows × this many floats on the stack).
 #define DEQUANT_COLS 2048
 
-/// Dequantises blocks [b0, b1) of the 4 rows of a group into w[row][column - 32·b0] (row stride `ld`).
+/// Dequantises blocks [b0, b1) of the 4 rows of a group into w[row][column − 32·b0], 32·(b1 − b0) per row.
 static inline __attribute__((always_inline)) void dequantise_group(const uint8_t *q, const float *s, int nibbles,
-                                                                   int64_t b0, int64_t b1, float *w, int64_t ld) {
+                                                                   int64_t b0, int64_t b1, float *w) {
     const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
     for (int64_t b = b0; b < b1; b++) {
         for (int i = 0; i < GROUP; i++) {
@@ -160,7 +148,7 @@ static inline __attribute__((always_inline)) void dequantise_group(const uint8_t
             widen(q + b * stride + i * qb, nibbles, &lo, &hi);
             const __m512 d = _mm512_set1_ps(s[b * sc + i]);
             const __m512 m = nibbles ? _mm512_set1_ps(s[b * sc + GROUP + i]) : _mm512_setzero_ps();
-            float *dst = w + i * ld + (b - b0) * 32;
+            float *dst = w + i * (b1 - b0) * 32 + (b - b0) * 32;
             _mm512_storeu_ps(dst, _mm512_fmadd_ps(d, lo, m));
             _mm512_storeu_ps(dst + 16, _mm512_fmadd_ps(d, hi, m));
         }
@@ -170,15 +158,16 @@ static inline __attribute__((always_inline)) void dequantise_group(const uint8_t
 /// Vectors per register tile of the dense loop (4 rows × 6 vectors = 24 accumulators).
 #define DENSE_VECTORS 6
 
-/// out[v][i] = Σ_c w[i][c] · x_v[c] over `cols` columns for n ≤ 6 vectors (a constant after inlining).
-static inline __attribute__((always_inline)) void dense_group(const float *w, int64_t ld, int64_t cols, const float *x,
+/// out[v][i] = Σ_c w[i][c] · x_v[c] over `cols` columns (w's row length) for n ≤ 6 vectors (a constant after
+/// inlining).
+static inline __attribute__((always_inline)) void dense_group(const float *w, int64_t cols, const float *x,
                                                               int64_t xStride, int n, float out[DENSE_VECTORS][GROUP]) {
     __m512 acc[DENSE_VECTORS][GROUP];
     for (int v = 0; v < n; v++)
         for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_setzero_ps();
     for (int64_t c = 0; c < cols; c += 16) {
         __m512 wi[GROUP];
-        for (int i = 0; i < GROUP; i++) wi[i] = _mm512_loadu_ps(w + i * ld + c);
+        for (int i = 0; i < GROUP; i++) wi[i] = _mm512_loadu_ps(w + i * cols + c);
         for (int v = 0; v < n; v++) {
             const __m512 xv = _mm512_loadu_ps(x + v * xStride + c);
             for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_fmadd_ps(wi[i], xv, acc[v][i]);
@@ -203,26 +192,20 @@ static inline __attribute__((always_inline)) void matmul(const proxima_packed_ma
             const float *s = w->scales + g * nb * sc;
             for (int64_t b0 = 0; b0 < nb; b0 += chunkBlocks) {
                 const int64_t b1 = min64(nb, b0 + chunkBlocks), cols = (b1 - b0) * 32;
-                dequantise_group(q, s, nibbles, b0, b1, dense, cols);
+                dequantise_group(q, s, nibbles, b0, b1, dense);
                 for (int64_t v0 = vb; v0 < vEnd; v0 += DENSE_VECTORS) {
                     const float *xv = x + v0 * xStride + b0 * 32;
                     float out[DENSE_VECTORS][GROUP];
                     const int64_t n = min64(DENSE_VECTORS, vEnd - v0);
                     switch (n) {
-                    case 1: dense_group(dense, cols, cols, xv, xStride, 1, out); break;
-                    case 2: dense_group(dense, cols, cols, xv, xStride, 2, out); break;
-                    case 3: dense_group(dense, cols, cols, xv, xStride, 3, out); break;
-                    case 4: dense_group(dense, cols, cols, xv, xStride, 4, out); break;
-                    case 5: dense_group(dense, cols, cols, xv, xStride, 5, out); break;
-                    default: dense_group(dense, cols, cols, xv, xStride, 6, out); break;
+                    case 1: dense_group(dense, cols, xv, xStride, 1, out); break;
+                    case 2: dense_group(dense, cols, xv, xStride, 2, out); break;
+                    case 3: dense_group(dense, cols, xv, xStride, 3, out); break;
+                    case 4: dense_group(dense, cols, xv, xStride, 4, out); break;
+                    case 5: dense_group(dense, cols, xv, xStride, 5, out); break;
+                    default: dense_group(dense, cols, xv, xStride, 6, out); break;
                     }
-                    for (int64_t v = 0; v < n; v++) {
-                        float *yv = y + (v0 + v) * yStride;
-                        for (int i = 0; i < GROUP; i++) {
-                            const int64_t r = g * GROUP + i;
-                            if (r >= row0 && r < row1) yv[r] = b0 == 0 ? out[v][i] : yv[r] + out[v][i];
-                        }
-                    }
+                    for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride, b0 > 0);
                 }
             }
         }
@@ -242,7 +225,7 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
         for (int64_t g = g0; g < g1; g++) {
             float out[GROUP];
             group_one(w->quants + g * nb * GROUP * qb, w->scales + g * nb * sc, nb, nibbles, x, blockSums, out);
-            store_group(out, g, row0, row1, y);
+            store_group(out, g, row0, row1, y, 0);
         }
         return;
     }
@@ -261,7 +244,7 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
             case 3: group_many(q, s, nb, nibbles, xv, xStride, 3, out); break;
             default: group_many(q, s, nb, nibbles, xv, xStride, 4, out); break;
             }
-            for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride);
+            for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride, 0);
         }
     }
 }

@@ -81,11 +81,17 @@ public final class ComputePool: @unchecked Sendable {
     /// `align`, and calls `body(range)` for each in parallel.
     public func parallelRanges(_ total: Int, align: Int = 1, piecesPerThread perThread: Int = 4, _ body: (Range<Int>) -> Void) {
         if total <= 0 { return }
-        let pieces = threadCount == 1 ? 1 : threadCount * perThread
-        var chunk = (total + pieces - 1) / pieces
-        chunk = (chunk + align - 1) / align * align
+        let chunk = chunkSize(total, align: align, piecesPerThread: perThread)
         let n = (total + chunk - 1) / chunk
         parallelFor(n) { i in body((i * chunk)..<min(total, (i + 1) * chunk)) }
+    }
+
+    /// The chunk length `parallelRanges` uses: about `threadCount × piecesPerThread` chunks of `total`,
+    /// rounded up to a multiple of `align`.
+    public func chunkSize(_ total: Int, align: Int = 1, piecesPerThread perThread: Int) -> Int {
+        let pieces = threadCount == 1 ? 1 : threadCount * perThread
+        let chunk = max(1, (total + pieces - 1) / pieces)
+        return (chunk + align - 1) / align * align
     }
 
     // MARK: - Jobs

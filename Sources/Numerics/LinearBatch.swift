@@ -10,10 +10,11 @@ extension LinearWeight {
             for (w, y) in pairs { w.apply(x, y, m: m, pool: pool) }
             return
         }
-        // Chunks of rows from all weights, each a task.
-        // One vector: one share of all the rows per thread (as in `apply`); more vectors: 64-row tasks.
+        // Chunks of rows from all weights, each a task: for one vector a share of all the rows per thread
+        // (`piecesPerThread`), for more 64-row tasks.
         let total = pairs.reduce(0) { $0 + $1.0.rows }
-        let chunkRows = m == 1 ? (total / pool.threadCount + 3) / 4 * 4 : 64
+        let perThread = LinearWeight.piecesPerThread(vectors: m)
+        let chunkRows = perThread == 1 ? pool.chunkSize(total, align: 4, piecesPerThread: perThread) : 64
         var tasks: [(pair: Int, rows: Range<Int>)] = []
         for (i, (w, _)) in pairs.enumerated() {
             var r = 0

@@ -46,14 +46,20 @@ public struct LinearWeight: @unchecked Sendable {
     /// the whole weight on every call.
     public var usesQuantizedKernel: Bool { packed != nil }
 
+    /// Pool tasks per thread for the quantised kernel on `m` vectors. One vector (decode of one sequence) gets
+    /// one contiguous share per thread: smaller tasks measured slower there (more claims of the pool's ticket
+    /// bouncing between the cores, more prefetch ramp-ups); batches get four, for balance.
+    static func piecesPerThread(vectors m: Int) -> Int { m == 1 ? 1 : 4 }
+
     /// y[m × rows] = x[m × cols] · Wᵀ (y overwritten), rows of x and y contiguous with strides `cols`, `rows`.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, m: Int, pool: ComputePool?) {
         if let packed {
             let run = { (r: Range<Int>) in packed.matVec(rows: r, x: x, xStride: self.cols, vectors: m, y: y, yStride: self.rows) }
-            // One vector (decode of one sequence): one contiguous range per thread. Four per thread made it 15 %
-            // slower (docs/benchmarks.md): more task claims bouncing between the cores, more prefetch ramp-ups.
-            let perThread = m == 1 ? 1 : 4
-            if let pool { pool.parallelRanges(rows, align: 4, piecesPerThread: perThread, run) } else { run(0..<rows) }
+            if let pool {
+                pool.parallelRanges(rows, align: 4, piecesPerThread: LinearWeight.piecesPerThread(vectors: m), run)
+            } else {
+                run(0..<rows)
+            }
         } else {
             BLAS.gemm(.none, .transposed, m: m, n: rows, k: cols, a: x, lda: cols, b: dense, ldb: cols,
                       c: y, ldc: rows, pool: pool)
