@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Engine benchmark: Proxima (`proxima bench`) vs llama.cpp (llama-bench, llama-batched-bench).
 
-Same GGUF, same thread count, one tool after the other (never at the same time). Prints a Markdown report
-to stdout (paste into docs/benchmarks.md) and writes bench/out/engine-<UTC time>.json.
+Same GGUF, same thread count, one tool after the other (never at the same time), in --reps rounds that
+alternate the tools (Proxima, then llama.cpp, then Proxima again …), so that the machine's drift over the run
+(this VM's speed wanders by 10–20 %) falls on both tools alike; the report gives each ratio from the medians
+and the spread of the per-round ratios. Prints a Markdown report to stdout (paste into docs/benchmarks.md)
+and writes bench/out/engine-<UTC time>.json.
 
 What each number is (see bench/README.md for more):
   prefill P    tokens/s processing a P-token prompt in one batch, 1 sequence.
@@ -15,12 +18,13 @@ What each number is (see bench/README.md for more):
                llama.cpp: llama-batched-bench S_TG (-npp D -ntg G -npl S); llama-bench has no
                multi-sequence option (its -pg is one sequence: prompt then generation).
   peak RSS     ru_maxrss of each process (what /usr/bin/time -v reports), max over repetitions.
-Every number is the median over --reps repetitions (llama-bench: of its per-repetition samples).
+Every number is the median over the --reps rounds (one repetition of each tool per round).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -43,7 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--streams", type=int_list, default=[1, 2, 8], help="decode streams (default: 1,2,8)")
     p.add_argument("--decode-depth", type=int, default=None,
                    help="prompt tokens in the context before decode is timed (default: smallest --prompt-tokens)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per tool, median reported (default: 3)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="rounds, each running each tool once; medians reported (default: 3)")
     p.add_argument("--proxima", default=str(DEFAULT_PROXIMA), help="proxima binary (default: %(default)s)")
     p.add_argument("--llama-bin-dir", default=None,
                    help="directory with llama-bench and llama-batched-bench (default: build/find them with "
@@ -233,6 +238,36 @@ def run_proxima(a, proxima: Path, model: Path, machine: dict) -> dict:
     return res
 
 
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One result from the rounds of one tool: samples pooled, medians over them, the largest RSS."""
+    out = copy.deepcopy(rounds[0])
+    out["rounds"] = rounds
+
+    def pooled(get):
+        entries = [get(r) for r in rounds]
+        if any(e is None for e in entries):
+            return None
+        samples = [x for e in entries for x in e["samples_tps"]]
+        merged = dict(entries[0], samples_tps=samples, median_tps=median(samples))
+        for k in ("avg_tps", "stddev_tps"):
+            merged.pop(k, None)
+        return merged
+
+    for key in ("prefill", "decode_streams"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: pooled(lambda r, k=k: r[key].get(k)) for k in out[key]}
+    for key in ("decode_depth0", "decode_1"):
+        if key in out:
+            out[key] = pooled(lambda r, key=key: r.get(key))
+    rss = [r.get("max_rss_kib") for r in rounds]
+    if all(isinstance(v, dict) for v in rss):
+        out["max_rss_kib"] = {k: max((v.get(k) or 0) for v in rss) for k in rss[0]}
+    elif all(isinstance(v, (int, float)) for v in rss):
+        out["max_rss_kib"] = max(rss)
+    out["commands"] = [c + f"   # once per round, {len(rounds)} rounds" for c in rounds[0].get("commands", [])]
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # report
 
@@ -288,7 +323,8 @@ def markdown(a, meta, rows, px, ll) -> str:
                f"{m.get('mem_total_gib', '?')} GiB, kernel {m['kernel']}"
                f"{', AVX-512' if m['avx512f'] else ''}; load average at start {meta['loadavg_start']}, "
                f"end {meta['loadavg_end']}")
-    out.append(f"- Model: `{relpath(meta['model'])}`; threads {a.threads}; {a.reps} repetitions, median")
+    out.append(f"- Model: `{relpath(meta['model'])}`; threads {a.threads}; {a.reps} rounds alternating the tools "
+               f"(one repetition of each per round), median")
     out.append(f"- Proxima: commit {meta['proxima_commit']}; "
                f"OPENBLAS_CORETYPE={px['openblas_coretype'] if px else 'n/a (not run)'}")
     if ll:
@@ -298,12 +334,13 @@ def markdown(a, meta, rows, px, ll) -> str:
                    f"{ll.get('build_commit')}/{ll.get('build_number')}), backend {ll.get('backends')}, "
                    f"flash_attn {ll.get('flash_attn')}, n_batch {ll.get('n_batch')}, n_ubatch {ll.get('n_ubatch')}")
     out.append("")
-    out.append("| measure | Proxima | llama.cpp | Proxima / llama.cpp | goal | llama.cpp figure |")
-    out.append("|---|---:|---:|---:|---:|---|")
+    out.append("| measure | Proxima | llama.cpp | Proxima / llama.cpp | per-round ratios | goal | llama.cpp figure |")
+    out.append("|---|---:|---:|---:|---|---:|---|")
     for r in rows:
         goal = f"≥ {r['goal']:.1f}×" if r["goal"] else ""
+        rounds = ", ".join(fmt_ratio(x) for x in r.get("round_ratios", []))
         out.append(f"| {r['metric']} | {fmt(r['proxima'])} | {fmt(r['llama'])} | {fmt_ratio(r['ratio'])} | "
-                   f"{goal} | {r['llama_source']} |")
+                   f"{rounds} | {goal} | {r['llama_source']} |")
     out.append("")
     if ll and ll.get("decode_depth0"):
         d0 = ll["decode_depth0"]["median_tps"]
@@ -333,11 +370,23 @@ def main(argv=None) -> int:
             "llama_build_info": build_info, "loadavg_start": loadavg(),
             "command": "python3 bench/engine.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     warn_if_busy(meta["loadavg_start"])
-    # Proxima first: the newer tool is the likelier to fail, and then nothing is wasted on the peer.
-    px = None if a.skip_proxima else run_proxima(a, proxima, model, machine)
-    ll = None if a.skip_llama else run_llama(a, bins, model)
+    # Rounds of one repetition each, alternating the tools; Proxima first in each round (the newer tool is
+    # the likelier to fail, and then nothing is wasted on the peer).
+    one = copy.copy(a)
+    one.reps = 1
+    px_rounds, ll_rounds = [], []
+    for i in range(a.reps):
+        log(f"round {i + 1}/{a.reps}")
+        px_rounds.append(None if a.skip_proxima else run_proxima(one, proxima, model, machine))
+        ll_rounds.append(None if a.skip_llama else run_llama(one, bins, model))
+    px = None if a.skip_proxima else merge_rounds(px_rounds)
+    ll = None if a.skip_llama else merge_rounds(ll_rounds)
     meta["loadavg_end"] = loadavg()
     rows = build_rows(a, px, ll)
+    if px and ll:
+        per_round = [build_rows(a, p, l) for p, l in zip(px_rounds, ll_rounds)]
+        for i, r in enumerate(rows):
+            r["round_ratios"] = [rr[i]["ratio"] for rr in per_round]
     md = markdown(a, meta, rows, px, ll)
     print(md)
     if not a.no_json:
