@@ -92,15 +92,16 @@ def parse_batched_jsonl(text: str) -> list[dict]:
 
 
 def run_llama(a, bins: dict[str, Path], model: Path) -> dict:
-    t, g, d, reps = a.threads, a.gen_tokens, a.decode_depth, a.reps
+    """One repetition of each llama.cpp measurement (one round)."""
+    t, g, d = a.threads, a.gen_tokens, a.decode_depth
     res: dict = {"commands": [], "runs": {}}
     rss: dict[str, int] = {}
 
     # 1) prefill sizes and plain tg (depth 0), the flags the brief mirrors
     cmd_a = [bins["llama-bench"], "-m", model, "-t", t, "-p", ",".join(map(str, a.prompt_tokens)),
-             "-n", g, "-r", reps, "-o", "json"]
+             "-n", g, "-r", 1, "-o", "json"]
     # 2) decode after a D-token prompt (the context is filled before the timer starts: "tg G @ dD")
-    cmd_b = [bins["llama-bench"], "-m", model, "-t", t, "-p", 0, "-n", g, "-d", d, "-r", reps, "-o", "json"]
+    cmd_b = [bins["llama-bench"], "-m", model, "-t", t, "-p", 0, "-n", g, "-d", d, "-r", 1, "-o", "json"]
     tests = []
     for key, cmd in (("llama-bench", cmd_a), ("llama-bench-depth", cmd_b)):
         res["commands"].append(cmdline(cmd))
@@ -133,32 +134,26 @@ def run_llama(a, bins: dict[str, Path], model: Path) -> dict:
     res["n_batch"] = first.get("n_batch")
     res["n_ubatch"] = first.get("n_ubatch")
 
-    # 3) several sequences decoded together: llama-batched-bench (one measurement per process; repeat)
+    # 3) several sequences decoded together: llama-batched-bench (one measurement per process)
     per_seq = -(-(d + g) // 256) * 256
     ctx = max(a.streams) * per_seq
     cmd_c = [bins["llama-batched-bench"], "-m", model, "-t", t, "-tb", t, "-c", ctx,
              "-npp", d, "-ntg", g, "-npl", ",".join(map(str, a.streams)), "--output-format", "jsonl"]
-    res["commands"].append(cmdline(cmd_c) + (f"   # x{reps}" if reps > 1 else ""))
-    batched: dict[int, list[float]] = {s: [] for s in a.streams}
-    batched_rows = []
-    rss["llama-batched-bench"] = 0
-    for i in range(reps):
-        log(f"running llama-batched-bench ({i + 1}/{reps})")
-        m = run_measured(cmd_c, timeout=a.timeout, label="llama-batched-bench")
-        if m.rc != 0:
-            raise BenchError(f"llama-batched-bench exited with {m.rc}:\n{tail(m.stderr + m.stdout)}")
-        rows = parse_batched_jsonl(m.stdout + "\n" + m.stderr)
-        got = {r["pl"] for r in rows}
-        missing = [s for s in a.streams if s not in got]
-        if missing:
-            raise BenchError(f"llama-batched-bench produced no result for -npl {missing} (context {ctx} too "
-                             f"small?):\n{tail(m.stderr + m.stdout)}")
-        for r in rows:
-            batched[r["pl"]].append(r["speed_tg"])
-        batched_rows.append(rows)
-        rss["llama-batched-bench"] = max(rss["llama-batched-bench"], m.max_rss_kib or 0)
-    res["runs"]["llama-batched-bench"] = {"results": batched_rows, "max_rss_kib": rss["llama-batched-bench"]}
-    res["decode_streams"] = {str(s): {"median_tps": median(v), "samples_tps": v} for s, v in batched.items()}
+    res["commands"].append(cmdline(cmd_c))
+    log("running llama-batched-bench")
+    m = run_measured(cmd_c, timeout=a.timeout, label="llama-batched-bench")
+    if m.rc != 0:
+        raise BenchError(f"llama-batched-bench exited with {m.rc}:\n{tail(m.stderr + m.stdout)}")
+    rows = parse_batched_jsonl(m.stdout + "\n" + m.stderr)
+    got = {r["pl"] for r in rows}
+    missing = [s for s in a.streams if s not in got]
+    if missing:
+        raise BenchError(f"llama-batched-bench produced no result for -npl {missing} (context {ctx} too "
+                         f"small?):\n{tail(m.stderr + m.stdout)}")
+    rss["llama-batched-bench"] = m.max_rss_kib or 0
+    res["runs"]["llama-batched-bench"] = {"results": rows, "max_rss_kib": rss["llama-batched-bench"]}
+    res["decode_streams"] = {str(r["pl"]): {"median_tps": r["speed_tg"], "samples_tps": [r["speed_tg"]]}
+                             for r in rows if r["pl"] in a.streams}
     res["max_rss_kib"] = rss
     return res
 
@@ -182,38 +177,29 @@ def parse_proxima_lines(text: str) -> list[dict]:
 
 
 def run_proxima(a, proxima: Path, model: Path, machine: dict) -> dict:
+    """One `proxima bench` run (one round)."""
     env, coretype = openblas_env(machine)
     env_shown = {"OPENBLAS_CORETYPE": env["OPENBLAS_CORETYPE"]} if "OPENBLAS_CORETYPE" in env else {}
     cmd = [proxima, "bench", "--model", model, "--prompt-tokens", ",".join(map(str, a.prompt_tokens)),
            "--gen-tokens", a.gen_tokens, "--streams", ",".join(map(str, a.streams)),
            "--threads", a.threads, "--json"]
-    res: dict = {"commands": [cmdline(cmd, env_shown) + (f"   # x{a.reps}" if a.reps > 1 else "")],
-                 "openblas_coretype": coretype, "runs": []}
-    rows_all = []
-    rss = 0
-    for i in range(a.reps):
-        log(f"running proxima bench ({i + 1}/{a.reps}): {cmdline(cmd, env_shown)}")
-        m = run_measured(cmd, env=env, timeout=a.timeout, label="proxima bench")
-        if m.rc != 0:
-            raise BenchError(f"proxima bench exited with {m.rc}:\n{tail(m.stderr + m.stdout)}")
-        rows = parse_proxima_lines(m.stdout)
-        if not rows:
-            raise BenchError("proxima bench --json printed no result lines (expected one JSON object per line "
-                             f"with {', '.join(PROXIMA_FIELDS)}):\n{tail(m.stdout + m.stderr)}")
-        bad = [r for r in rows if r.get("threads") not in (None, a.threads)]
-        if bad:
-            raise BenchError(f"proxima bench ran with threads={bad[0].get('threads')}, asked for {a.threads}")
-        rows_all.append(rows)
-        rss = max(rss, m.max_rss_kib or 0)
-        res["runs"].append({"wall_s": round(m.wall_s, 2), "max_rss_kib": m.max_rss_kib, "results": rows})
+    res: dict = {"commands": [cmdline(cmd, env_shown)], "openblas_coretype": coretype, "runs": []}
+    log(f"running proxima bench: {cmdline(cmd, env_shown)}")
+    m = run_measured(cmd, env=env, timeout=a.timeout, label="proxima bench")
+    if m.rc != 0:
+        raise BenchError(f"proxima bench exited with {m.rc}:\n{tail(m.stderr + m.stdout)}")
+    rows = parse_proxima_lines(m.stdout)
+    if not rows:
+        raise BenchError("proxima bench --json printed no result lines (expected one JSON object per line "
+                         f"with {', '.join(PROXIMA_FIELDS)}):\n{tail(m.stdout + m.stderr)}")
+    bad = [r for r in rows if r.get("threads") not in (None, a.threads)]
+    if bad:
+        raise BenchError(f"proxima bench ran with threads={bad[0].get('threads')}, asked for {a.threads}")
+    rss = m.max_rss_kib or 0
+    res["runs"].append({"wall_s": round(m.wall_s, 2), "max_rss_kib": m.max_rss_kib, "results": rows})
 
     def collect(pred, field):
-        vals = []
-        for rows in rows_all:
-            for r in rows:
-                if pred(r) and isinstance(r.get(field), (int, float)):
-                    vals.append(float(r[field]))
-        return vals
+        return [float(r[field]) for r in rows if pred(r) and isinstance(r.get(field), (int, float))]
 
     def prefill(p):
         v = collect(lambda r: r["prompt_tokens"] == p and r["streams"] == 1, "prefill_tps")
@@ -222,7 +208,7 @@ def run_proxima(a, proxima: Path, model: Path, machine: dict) -> dict:
         return {"median_tps": median(v), "samples_tps": v} if v else None
 
     def decode(s):
-        cands = [r for rows in rows_all for r in rows
+        cands = [r for r in rows
                  if r["streams"] == s and r.get("gen_tokens") in (None, a.gen_tokens)
                  and isinstance(r.get("decode_tps"), (int, float))]
         if not cands:
@@ -372,13 +358,11 @@ def main(argv=None) -> int:
     warn_if_busy(meta["loadavg_start"])
     # Rounds of one repetition each, alternating the tools; Proxima first in each round (the newer tool is
     # the likelier to fail, and then nothing is wasted on the peer).
-    one = copy.copy(a)
-    one.reps = 1
     px_rounds, ll_rounds = [], []
     for i in range(a.reps):
         log(f"round {i + 1}/{a.reps}")
-        px_rounds.append(None if a.skip_proxima else run_proxima(one, proxima, model, machine))
-        ll_rounds.append(None if a.skip_llama else run_llama(one, bins, model))
+        px_rounds.append(None if a.skip_proxima else run_proxima(a, proxima, model, machine))
+        ll_rounds.append(None if a.skip_llama else run_llama(a, bins, model))
     px = None if a.skip_proxima else merge_rounds(px_rounds)
     ll = None if a.skip_llama else merge_rounds(ll_rounds)
     meta["loadavg_end"] = loadavg()

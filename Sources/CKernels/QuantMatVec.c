@@ -1,6 +1,7 @@
 // y = W·x for one or many vectors over the grouped block-quantised layout of ProximaKernels.h.
 //
-// One pass over a group of 4 rows reads one contiguous stream of quants and scales (prefetched ahead).
+// One pass over a group of 4 rows reads its quants and its scales as two sequential streams (the quants
+// prefetched ahead).
 // - 1 vector:  each block's 32 quants are widened to two vectors of 16 floats and
 //   acc += d·(q_lo·x_lo + q_hi·x_hi), with the offsets' share m·Σx added once per block;
 // - 2–16 vectors (decode of a few sequences): w = d·q + m is formed once per block and acc_v += w·x_v,

@@ -1,5 +1,6 @@
-// LinearWeight: a weight matrix W[out × in] kept in its stored quantisation and as fp32, and y = x·Wᵀ
-// through the quantised kernel when the type has one (any batch size), sgemm on fp32 otherwise.
+// LinearWeight: a weight matrix W[out × in] kept in its stored quantisation (and in fp32 once training asks
+// for it), and y = x·Wᵀ through the quantised kernel when the type has one (any batch size), sgemm on fp32
+// otherwise.
 
 import Synchronization
 

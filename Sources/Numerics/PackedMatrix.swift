@@ -1,6 +1,7 @@
-// PackedMatrix: a Q4_0/Q4_1/Q8_0 matrix repacked for the decode matvec (CKernels): rows in groups of four,
-// interleaved block by block, with fp32 scales d and offsets m beside their quants, so that one pass over a
-// group reads one stream. The values are unchanged (Q4_0's offset m = −8·d and f16 scales are exact in fp32).
+// PackedMatrix: a Q4_0/Q4_1/Q8_0 matrix repacked for the quantised kernel (CKernels): rows in groups of four,
+// interleaved block by block, with the fp32 scales d and offsets m in a second array in the same order, so
+// that one pass over a group reads two sequential streams. The values are unchanged (Q4_0's offset m = −8·d
+// and f16 scales are exact in fp32).
 import CKernels
 
 /// A 4- or 8-bit block-quantised matrix in decode layout: value = d·q + m per 32-value block.

@@ -15,8 +15,9 @@ extension LlamaWeights {
         precondition((adapter?.rank ?? 0) <= acts.adapterRank, "adapter rank exceeds the arena's")
         let shape = TreeAttentionShape(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim)
 
+        let embedding = tokenEmbedding.dense
         for (r, token) in batch.tokens.enumerated() {
-            (acts.layers[0].input.pointer + r * c.dim).update(from: tokenEmbedding.dense + token * c.dim, count: c.dim)
+            (acts.layers[0].input.pointer + r * c.dim).update(from: embedding + token * c.dim, count: c.dim)
         }
         ropeTable(positions: batch.positions, headDim: c.headDim, base: c.ropeBase, into: acts.rope.pointer)
 
