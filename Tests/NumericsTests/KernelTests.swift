@@ -108,10 +108,12 @@ final class KernelTests: XCTestCase {
         let pool = ComputePool(threads: 2)
         defer { pool.shutdown() }
         var rng = TestRNG(5)
-        let heads = 6, kvHeads = 2
-        // Head widths that take every column path of the decode weighted sum (64 at a time, 16, single).
+        // Groups of 3 query heads per key/value head, 1, and 5 (more than the C kernel's 4 per pass); head widths
+        // of the C kernel's AVX-512 path (64) and its portable one; one row with few keys (one part), with enough
+        // keys to be split in two parts (merged), a few rows (a short segment), and many (sgemm per head).
+        for (heads, kvHeads) in [(6, 2), (3, 3), (5, 1)] {
         for d in [16, 64, 88] {
-        for (rows, first) in [(1, 0), (1, 9), (3, 4), (12, 0), (20, 7)] {
+        for (rows, first) in [(1, 0), (1, 9), (1, 100), (3, 4), (12, 0), (20, 7)] {
             let total = first + rows
             let q = rng.floats(rows * heads * d, -2, 2)
             let keys = rng.floats(total * kvHeads * d, -2, 2), values = rng.floats(total * kvHeads * d)
@@ -124,8 +126,32 @@ final class KernelTests: XCTestCase {
                 }
             }
             let expected = naiveAttention(q: q, keys: keys, values: values, rows: rows, first: first, heads: heads, kvHeads: kvHeads, d: d)
-            XCTAssertLessThan(maxRelativeError(out, expected), 2e-6, "d=\(d) rows=\(rows) first=\(first)")
+            XCTAssertLessThan(maxRelativeError(out, expected), 2e-6, "heads=\(heads)/\(kvHeads) d=\(d) rows=\(rows) first=\(first)")
         }
+        }
+        }
+    }
+
+    /// Several decoding sequences in one call (one task per sequence and key/value head, no split), each with
+    /// its own keys, against the naive attention of each alone.
+    func testBatchedDecodeAttentionMatchesNaive() {
+        let pool = ComputePool(threads: 2)
+        defer { pool.shutdown() }
+        var rng = TestRNG(6)
+        let heads = 6, kvHeads = 2, d = 64
+        let firsts = [70, 0, 33]
+        let q = rng.floats(firsts.count * heads * d, -2, 2)
+        let keys = firsts.map { rng.floats(($0 + 1) * kvHeads * d, -2, 2) }, values = firsts.map { rng.floats(($0 + 1) * kvHeads * d) }
+        var out = [Float](repeating: .nan, count: q.count)
+        let k = keys.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }, v = values.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+        defer { (k + v).forEach { $0.deallocate() } }
+        for i in firsts.indices { k[i].initialize(from: keys[i], count: keys[i].count); v[i].initialize(from: values[i], count: values[i].count) }
+        let segments = firsts.indices.map { AttentionSegment(firstRow: $0, rowCount: 1, firstPosition: firsts[$0], keys: k[$0], values: v[$0], kvStride: kvHeads * d) }
+        attentionForward(out: &out, q: q, stride: heads * d, segments: segments, heads: heads, kvHeads: kvHeads, headDim: d, pool: pool)
+        for i in firsts.indices {
+            let row = Array(q[(i * heads * d)..<((i + 1) * heads * d)])
+            let expected = naiveAttention(q: row, keys: keys[i], values: values[i], rows: 1, first: firsts[i], heads: heads, kvHeads: kvHeads, d: d)
+            XCTAssertLessThan(maxRelativeError(Array(out[(i * heads * d)..<((i + 1) * heads * d)]), expected), 2e-6, "sequence \(i)")
         }
     }
 

@@ -1,6 +1,6 @@
-// ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches),
-// in C so that its inner loop is exactly the instructions we choose (AVX-512 when the build targets it,
-// portable C otherwise). fp32 activations and accumulation throughout: the results are the dot products with
+// ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches), and
+// decode attention, in C so that the inner loops are exactly the instructions we choose (AVX-512 when the build
+// targets it, portable C otherwise). fp32 activations and accumulation throughout: the results are the dot products with
 // the dequantised weights d·q + m.
 #ifndef PROXIMA_KERNELS_H
 #define PROXIMA_KERNELS_H
@@ -32,5 +32,16 @@ void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0
 
 /// out[(r − row0)·cols + c] = W[r, c] = d·q + m for rows row0 ≤ r < row1 (cols = 32 · blocksPerRow).
 void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0, int64_t row1, float *out);
+
+// MARK: - Decode attention (Attention.c)
+
+/// scores[g·count + j] = scale · q[g·headDim ..< (g+1)·headDim] · keys[j·kvStride ..< j·kvStride + headDim]
+/// for the `group` query heads (rows of q, contiguous) that share one key head, and its keys 0 ≤ j < count.
+void proxima_attention_scores(const float *q, const float *keys, int64_t kvStride, int64_t count, int64_t group,
+                              int64_t headDim, float scale, float *scores);
+
+/// out[g·headDim + d] = Σ_j probs[g·count + j] · values[j·kvStride + d] for the `group` query heads.
+void proxima_attention_mix(const float *probs, const float *values, int64_t kvStride, int64_t count, int64_t group,
+                           int64_t headDim, float *out);
 
 #endif
