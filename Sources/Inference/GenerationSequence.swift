@@ -80,6 +80,15 @@ public final class GenerationSequence: @unchecked Sendable {
     /// Ends the sequence as complete (a stop string matched its text).
     public func stop() { if finishReason == nil { finishReason = .stop } }
 
+    /// Starts the prefill after the first `count` prompt positions, whose keys and values are copied from
+    /// `source` (computed by the same weights for the same tokens; see `PrefixCache`). At least the prompt's
+    /// last token is left to run, for its logits.
+    public func startPrefill(after count: Int, copying source: KVCache) {
+        precondition(leader == nil && prefilled == 0 && count < prompt.count, "a prefix must leave the prompt's last token")
+        cache.copy(from: source, positions: count)
+        prefilled = count
+    }
+
     // MARK: Used by the batch step
 
     /// Samples the next token from `logits` and decides whether the sequence is done.

@@ -43,16 +43,18 @@ public final class KVCache: @unchecked Sendable {
         capacity = newCapacity
     }
 
-    /// Replaces this cache's contents with a copy of `other`'s (a response pair forks its shared prompt).
-    public func copy(from other: KVCache) {
-        precondition(other.layerCount == layerCount && other.kvDim == kvDim)
+    /// Replaces this cache's contents with a copy of the first `positions` (default: all) of `other`'s (a
+    /// response pair forks its shared prompt; a prompt starts from a cached prefix).
+    public func copy(from other: KVCache, positions: Int? = nil) {
+        let n = positions ?? other.length
+        precondition(other.layerCount == layerCount && other.kvDim == kvDim && n <= other.length)
         length = 0
-        reserve(other.length)
+        reserve(n)
         for l in 0..<layerCount {
-            keys(layer: l).update(from: other.keys(layer: l), count: other.length * kvDim)
-            values(layer: l).update(from: other.values(layer: l), count: other.length * kvDim)
+            keys(layer: l).update(from: other.keys(layer: l), count: n * kvDim)
+            values(layer: l).update(from: other.values(layer: l), count: n * kvDim)
         }
-        length = other.length
+        length = n
     }
 
     /// Forgets positions from `length` on (e.g. to reuse a shared prompt prefix).

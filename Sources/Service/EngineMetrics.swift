@@ -7,6 +7,7 @@ import Synchronization
 final class EngineMetrics: Sendable {
     private let factory: any MetricsFactory
     private let promptTokenCounter: Counter
+    private let cachedPromptTokenCounter: Counter
     private let generatedTokenCounter: Counter
     private let firstToken: Metrics.Timer
     private let queue: Gauge
@@ -21,6 +22,7 @@ final class EngineMetrics: Sendable {
         self.factory = factory
         promptTokenCounter = Counter(label: "proxima_prompt_tokens_total", factory: factory)
         generatedTokenCounter = Counter(label: "proxima_generated_tokens_total", factory: factory)
+        cachedPromptTokenCounter = Counter(label: "proxima_prompt_cached_tokens_total", factory: factory)
         firstToken = Metrics.Timer(label: "proxima_time_to_first_token_seconds", dimensions: [], factory: factory)
         queue = Gauge(label: "proxima_queue_depth", factory: factory)
         batchSequences = Recorder(label: "proxima_batch_size", dimensions: [], aggregate: true, factory: factory)
@@ -29,6 +31,8 @@ final class EngineMetrics: Sendable {
     }
 
     func promptTokens(_ n: Int) { promptTokenCounter.increment(by: n) }
+    /// Prompt tokens taken from the prefix cache instead of prefilled.
+    func cachedPromptTokens(_ n: Int) { cachedPromptTokenCounter.increment(by: n) }
     func generatedTokens(_ n: Int) { generatedTokenCounter.increment(by: n) }
     func queueDepth(_ n: Int) { queue.record(n) }
     /// Sequences holding a slot (prefilling or decoding).

@@ -35,6 +35,7 @@ public final class EngineService: Service, @unchecked Sendable {
     public let configuration: EngineConfiguration
     private let pool: ComputePool
     private let decoder: BatchDecoder
+    private let prefixCache: PrefixCache
     private let logger: Logger
     private let metrics: EngineMetrics
 
@@ -65,6 +66,7 @@ public final class EngineService: Service, @unchecked Sendable {
         self.logger = logger
         decoder = BatchDecoder(config: policy.weights.config, pool: pool,
                                maxRows: configuration.maxActiveSequences + configuration.prefillChunk)
+        prefixCache = PrefixCache(maxPositions: configuration.prefixCacheTokens)
         metrics.policy(policy.id)
     }
 
@@ -178,6 +180,7 @@ public final class EngineService: Service, @unchecked Sendable {
                 running += request.sequences.count
                 next.continuation.yield(.admitted(policyVersion: policy.id))
                 metrics.promptTokens(next.request.promptTokens.count)
+                metrics.cachedPromptTokens(prefixCache.reuse(for: request.sequences[0], owner: policy.id))
             } catch {
                 logger.error("refused request: \(error)")
                 next.continuation.finish()
@@ -217,6 +220,7 @@ public final class EngineService: Service, @unchecked Sendable {
                 for s in updated {
                     let (request, index) = owner[ObjectIdentifier(s)]!
                     request.accept(sample: index, metrics: metrics)
+                    if s.leader == nil && s.tokens.count == 1 { prefixCache.store(s, owner: policy.id) }
                 }
             } catch {
                 logger.error("sampling failed, cancelling \(sequences.count) sequences: \(error)")

@@ -76,6 +76,8 @@ public struct EngineConfiguration: Sendable {
     public var maxQueuedRequests = 64
     /// Prompt rows prefilled per step alongside the decode rows (keeps decode latency bounded).
     public var prefillChunk = 128
+    /// Prompt positions whose keys and values are kept for later prompts that begin the same way (0: off).
+    public var prefixCacheTokens = 1024
     /// Compute threads.
     public var threads = 2
 

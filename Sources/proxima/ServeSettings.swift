@@ -31,7 +31,7 @@ struct ServeSettings {
         static let userKeys = "auth.user_keys", adminKeys = "auth.admin_keys"
         static let pairing = "chat.pairing", maxTokensDefault = "chat.max_tokens_default", maxTokensLimit = "chat.max_tokens_limit"
         static let maxActive = "engine.max_active_sequences", maxQueued = "engine.max_queued_requests"
-        static let prefillChunk = "engine.prefill_chunk"
+        static let prefillChunk = "engine.prefill_chunk", prefixCacheTokens = "engine.prefix_cache_tokens"
         static let bodyLimit = "http.body_limit_bytes"
     }
 
@@ -75,6 +75,7 @@ struct ServeSettings {
         engine.maxActiveSequences = try reader.int(Key.maxActive, in: 2...1024) ?? engine.maxActiveSequences
         engine.maxQueuedRequests = try reader.int(Key.maxQueued, in: 0...100_000) ?? engine.maxQueuedRequests
         engine.prefillChunk = try reader.int(Key.prefillChunk, in: 1...4096) ?? engine.prefillChunk
+        engine.prefixCacheTokens = try reader.int(Key.prefixCacheTokens, in: 0...1_000_000) ?? engine.prefixCacheTokens
         bodyLimitBytes = try reader.int(Key.bodyLimit, in: 1024...(1 << 30)) ?? bodyLimitBytes
         learner = try LearnerSettings(reader: reader)
         guard chat.defaultMaxTokens <= chat.maxTokensLimit else {

@@ -1,6 +1,6 @@
-// ConcurrencyAndShutdownTests: 16 concurrent clients all get complete responses, each logged as served, and
-// the batch-size metric shows requests batched together; SIGTERM lets an in-flight request finish, then
-// the process exits 0.
+// ConcurrencyAndShutdownTests: 16 concurrent clients all get complete responses, each logged as served; the
+// batch-size metric shows requests batched together and later prompts reuse cached prefixes; SIGTERM lets an
+// in-flight request finish, then the process exits 0.
 
 import Foundation
 import Store
@@ -37,6 +37,8 @@ final class ConcurrencyAndShutdownTests: XCTestCase {
         XCTAssertGreaterThan(steps - atMostTwo, 0, "no step batched more than one request")
         XCTAssertGreaterThan(steps - (metrics["proxima_batch_size_bucket{le=\"8.0\"}"] ?? steps), 0, "no step had more than 8 sequences")
         XCTAssertEqual(metrics["proxima_requests_total{route=\"/v1/chat/completions\",status=\"200\"}"], Double(clients))
+        // Requests admitted after others' prefills start from the template's cached system turn.
+        XCTAssertGreaterThan(metrics["proxima_prompt_cached_tokens_total"] ?? 0, 0)
     }
 
     func testSIGTERMFinishesTheRequestInFlightThenExitsZero() async throws {

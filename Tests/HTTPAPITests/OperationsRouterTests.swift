@@ -36,7 +36,7 @@ final class OperationsRouterTests: XCTestCase {
             return String(buffer: metrics.body)
         }
         for name in ["proxima_requests_total{route=\"/v1/chat/completions\",status=\"200\"} 1",
-                     "proxima_prompt_tokens_total", "proxima_generated_tokens_total",
+                     "proxima_prompt_tokens_total", "proxima_prompt_cached_tokens_total", "proxima_generated_tokens_total",
                      "proxima_time_to_first_token_seconds_bucket{le=\"0.005\"}", "proxima_time_to_first_token_seconds_bucket{le=\"30.0\"}",
                      "proxima_chat_completion_duration_seconds_bucket", "proxima_queue_depth", "proxima_active_sequences ",
                      "proxima_batch_size_bucket", "proxima_feedback_events_total{kind=\"thumb\",source=\"user\"} 1",

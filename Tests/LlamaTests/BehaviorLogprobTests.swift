@@ -72,6 +72,57 @@ final class BehaviorLogprobTests: XCTestCase {
         }
     }
 
+    /// A prompt started from a cached prefix (the template's system turn here) samples what it samples
+    /// when prefilled whole; entries are per owner; the total positions stay within the bound.
+    func testPrefixCacheDoesNotChangeOutput() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(config: config, pool: SharedModel.pool)
+        let parameters = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: 24, seed: 7,
+                                              stopTokens: model.stopTokens)
+        let first = try model.promptTokens(for: chats[0]), second = try model.promptTokens(for: chats[2])
+        let shared = zip(first, second).prefix { $0 == $1 }.count
+        XCTAssertGreaterThan(shared, 10, "both prompts begin with the template's system turn")
+
+        let cache = PrefixCache(maxPositions: 1024)
+        let a = try GenerationSequence(prompt: first, parameters: parameters, config: config)
+        XCTAssertEqual(cache.reuse(for: a, owner: "v1"), 0)
+        try decoder.step([a], weights: model.weights)
+        cache.store(a, owner: "v1")
+        XCTAssertEqual(cache.positions, first.count)
+
+        let fresh = try GenerationSequence(prompt: second, parameters: parameters, config: config)
+        try decoder.run([fresh], weights: model.weights)
+        let other = try GenerationSequence(prompt: second, parameters: parameters, config: config)
+        XCTAssertEqual(cache.reuse(for: other, owner: "v2"), 0, "another version's keys and values are not used")
+        let reused = try GenerationSequence(prompt: second, parameters: parameters, config: config)
+        XCTAssertEqual(cache.reuse(for: reused, owner: "v1"), shared)
+        try decoder.run([reused], weights: model.weights)
+        XCTAssertEqual(reused.tokens.map(\.id), fresh.tokens.map(\.id))
+        for (x, y) in zip(reused.tokens, fresh.tokens) { XCTAssertEqual(x.logProb, y.logProb, accuracy: 1e-4) }
+
+        // The same prompt again reuses all but its last token; a prompt extending an entry replaces it.
+        let again = try GenerationSequence(prompt: first, parameters: parameters, config: config)
+        XCTAssertEqual(cache.reuse(for: again, owner: "v1"), first.count - 1)
+        let longer = first + second.suffix(5)
+        let extended = try GenerationSequence(prompt: longer, parameters: parameters, config: config)
+        XCTAssertEqual(cache.reuse(for: extended, owner: "v1"), first.count)
+        try decoder.step([extended], weights: model.weights)
+        cache.store(extended, owner: "v1")
+        XCTAssertEqual(cache.count, 1)
+        XCTAssertEqual(cache.positions, longer.count)
+
+        // Over the bound, the least recently used entries go.
+        let small = PrefixCache(maxPositions: first.count + second.count - 1)
+        small.store(a, owner: "v1")
+        small.store(reused, owner: "v1")
+        XCTAssertEqual(small.count, 1)
+        XCTAssertEqual(small.positions, second.count)
+        let none = PrefixCache(maxPositions: 0)
+        none.store(a, owner: "v1")
+        XCTAssertEqual(none.count, 0)
+    }
+
     func testSeedReproducesAndPairMembersDiffer() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
