@@ -1,7 +1,9 @@
-// gemm_shapes: OpenBLAS sgemm throughput on the shapes of Proxima's training step, on 2 threads, two ways:
-// split along N over two pthreads with OpenBLAS single-threaded (what Proxima's ComputePool does), and one
-// call with OpenBLAS's own 2 threads. It tells how close the training step's GEMMs are to this machine's
-// limit. Build and run from the repository root:
+// gemm_shapes: OpenBLAS sgemm on the shapes of Proxima's training step (bench/train.py's configuration:
+// E=5 members, 4 micro-batches of 1,024 rows, 768 of them response rows, 30 layers of SmolLM2-135M, LoRA rank 16
+// on all seven linear layers), timed the way Proxima's pool runs them (BLAS.swift: split along N, or along M
+// when N is small, over two threads, OpenBLAS single-threaded in each), and, for the large shapes, also with
+// OpenBLAS's own 2 threads. It ends with what the step's GEMMs cost at these rates, counted per step: a floor
+// for the step's time on this machine. Build and run from the repository root:
 //   cc -O2 bench/blas/gemm_shapes.c -o bench/out/gemm_shapes -lopenblas -lpthread
 //   OPENBLAS_CORETYPE=SkylakeX bench/out/gemm_shapes
 #include <cblas.h>
@@ -16,56 +18,93 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-typedef struct { int transB, m, n, k, n0, n1; const float *a, *b; float *c; } Part;
+/// C[M×N] (+)= op(A)·op(B), row-major; op(A) is M×K (A stored K×M when transA), op(B) is K×N (B stored N×K
+/// when transB); rows [m0, m1) and columns [n0, n1) of C.
+typedef struct { int transA, transB, m, n, k; float beta; const float *a, *b; float *c; int m0, m1, n0, n1; } Part;
 
-/// C[:, n0..<n1] = A · op(B)[:, n0..<n1], row-major; op(B) = B (k × n) or Bᵀ (B is n × k).
 static void *multiply(void *arg) {
     const Part *p = arg;
-    const int ldb = p->transB ? p->k : p->n;
+    const int lda = p->transA ? p->m : p->k, ldb = p->transB ? p->k : p->n;
+    const float *a = p->transA ? p->a + p->m0 : p->a + (long)p->m0 * lda;
     const float *b = p->transB ? p->b + (long)p->n0 * ldb : p->b + p->n0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, p->transB ? CblasTrans : CblasNoTrans, p->m, p->n1 - p->n0, p->k,
-                1, p->a, p->k, b, ldb, 0, p->c + p->n0, p->n);
+    cblas_sgemm(CblasRowMajor, p->transA ? CblasTrans : CblasNoTrans, p->transB ? CblasTrans : CblasNoTrans,
+                p->m1 - p->m0, p->n1 - p->n0, p->k, 1, a, lda, b, ldb, p->beta, p->c + (long)p->m0 * p->n + p->n0, p->n);
     return NULL;
 }
 
-static void shape(const char *name, int transB, int m, int n, int k) {
+/// Seconds per call of one shape: `threaded` 0 = Proxima's split over two pthreads, 1 = OpenBLAS's threads.
+static double seconds(int transA, int transB, int m, int n, int k, float beta, int threaded) {
     float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n), *c = malloc(sizeof(float) * m * n);
     for (long i = 0; i < (long)m * k; i++) a[i] = 0.001f * (i % 7);
     for (long i = 0; i < (long)k * n; i++) b[i] = 0.001f * (i % 5);
-    for (int threaded = 0; threaded < 2; threaded++) {
-        int reps = 0;
-        double t0 = now(), t;
-        do {
-            Part whole = {transB, m, n, k, 0, n, a, b, c};
-            if (threaded) {
-                openblas_set_num_threads(2);
-                multiply(&whole);
+    for (long i = 0; i < (long)m * n; i++) c[i] = 0;
+    openblas_set_num_threads(threaded ? 2 : 1);
+    Part whole = {transA, transB, m, n, k, beta, a, b, c, 0, m, 0, n};
+    int reps = 0;
+    double t0 = now(), t;
+    do {
+        if (threaded || (long)m * n * k < (1 << 16)) {
+            multiply(&whole);
+        } else {
+            Part left = whole, right = whole;
+            if (n >= 128 || n >= m) {
+                left.n1 = right.n0 = ((n + 1) / 2 + 15) / 16 * 16;
             } else {
-                openblas_set_num_threads(1);
-                Part left = whole, right = whole;
-                left.n1 = right.n0 = n / 2 / 16 * 16;
-                pthread_t other;
-                pthread_create(&other, NULL, multiply, &right);
-                multiply(&left);
-                pthread_join(other, NULL);
+                left.m1 = right.m0 = (m + 1) / 2;
             }
-            reps++;
-        } while ((t = now() - t0) < 1.0);
-        printf("%-28s %-18s M=%5d N=%5d K=%5d  %6.1f GFLOP/s\n", name, threaded ? "OpenBLAS 2 threads" : "split N, 2 threads",
-               m, n, k, 2.0 * m * n * k * reps / t * 1e-9);
-    }
+            pthread_t other;
+            pthread_create(&other, NULL, multiply, &right);
+            multiply(&left);
+            pthread_join(other, NULL);
+        }
+        reps++;
+    } while ((t = now() - t0) < 0.5);
     free(a); free(b); free(c);
+    return t / reps;
+}
+
+/// Times one shape, prints its rate, and returns its seconds per step (`calls` per step).
+static double shape(const char *name, int transA, int transB, int m, int n, int k, float beta, long calls, int both) {
+    const double s = seconds(transA, transB, m, n, k, beta, 0);
+    printf("%-30s M=%5d N=%5d K=%5d  split %6.1f GFLOP/s", name, m, n, k, 2.0 * m * n * k / s * 1e-9);
+    if (both) printf("  OpenBLAS threads %6.1f GFLOP/s", 2.0 * m * n * k / seconds(transA, transB, m, n, k, beta, 1) * 1e-9);
+    printf("  × %4ld per step = %5.1f s\n", calls, s * calls);
+    return s * calls;
 }
 
 int main(void) {
-    // 1024 rows = one micro-batch of the training step; SmolLM2-135M: dim 576, ffn 1536, vocab 49152.
-    shape("forward x.W^T (q, o)", 1, 1024, 576, 576);
-    shape("forward x.W^T (gate, up)", 1, 1024, 1536, 576);
-    shape("forward x.W^T (down)", 1, 1024, 576, 1536);
-    shape("backward dy.W (q, o)", 0, 1024, 576, 576);
-    shape("backward dy.W (gate, up)", 0, 1024, 576, 1536);
-    shape("backward dy.W (down)", 0, 1024, 1536, 576);
-    shape("head forward", 1, 768, 49152, 576);
-    shape("head backward", 0, 768, 576, 49152);
+    const int rows = 1024, logitRows = 768, rank = 16, dim = 576, kv = 192, ffn = 1536, vocab = 49152;
+    const long perLayer = 5L * 4 * 30, perMicro = 5L * 4;
+    // The seven linear layers: input and output widths, how many of each per layer.
+    const struct { const char *name; int in, out, count; } linear[] = {
+        {"q, o", dim, dim, 2}, {"k, v", dim, kv, 2}, {"gate, up", dim, ffn, 2}, {"down", ffn, dim, 1},
+    };
+    double base = 0, lora = 0, head = 0;
+    char name[64];
+    for (int i = 0; i < 4; i++) {
+        const int in = linear[i].in, out = linear[i].out;
+        const long calls = perLayer * linear[i].count;
+        snprintf(name, sizeof name, "forward x.W^T (%s)", linear[i].name);
+        base += shape(name, 0, 1, rows, out, in, 0, calls, 1);
+        snprintf(name, sizeof name, "backward dy.W (%s)", linear[i].name);
+        base += shape(name, 0, 0, rows, in, out, 1, calls, 1);
+        // LoRA: u = x·Aᵀ, y += s·u·Bᵀ; dB += s·dyᵀ·u, dU = s·dy·B, dA += dUᵀ·x, dx += dU·A.
+        snprintf(name, sizeof name, "LoRA (%s) x.A^T", linear[i].name);
+        lora += shape(name, 0, 1, rows, rank, in, 0, calls, 0);
+        snprintf(name, sizeof name, "LoRA (%s) u.B^T", linear[i].name);
+        lora += shape(name, 0, 1, rows, out, rank, 1, calls, 0);
+        snprintf(name, sizeof name, "LoRA (%s) dy^T.u", linear[i].name);
+        lora += shape(name, 1, 0, out, rank, rows, 1, calls, 0);
+        snprintf(name, sizeof name, "LoRA (%s) dy.B", linear[i].name);
+        lora += shape(name, 0, 0, rows, rank, out, 0, calls, 0);
+        snprintf(name, sizeof name, "LoRA (%s) dU^T.x", linear[i].name);
+        lora += shape(name, 1, 0, rank, in, rows, 1, calls, 0);
+        snprintf(name, sizeof name, "LoRA (%s) dU.A", linear[i].name);
+        lora += shape(name, 0, 0, rows, in, rank, 1, calls, 0);
+    }
+    head += shape("head forward", 0, 1, logitRows, vocab, dim, 0, perMicro, 1);
+    head += shape("head backward", 0, 0, logitRows, dim, vocab, 0, perMicro, 1);
+    printf("\nOne training step's GEMMs at the split rates above (attention's excluded): base weights %.1f s, "
+           "output head %.1f s, LoRA %.1f s; total %.1f s\n", base, head, lora, base + head + lora);
     return 0;
 }
