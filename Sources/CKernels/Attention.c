@@ -35,6 +35,15 @@ static void mix_portable(const float *probs, const float *values, int64_t kvStri
 /// Key/value rows fetched ahead: rows are kvStride apart, a stride the hardware prefetchers follow slowly.
 #define PREFETCH_ROWS 8
 
+/// The 64 floats of one key or value row, fetching the row PREFETCH_ROWS ahead.
+static inline __attribute__((always_inline)) void load_row(const float *row, int64_t kvStride, __m512 out[4]) {
+    const char *ahead = (const char *)(row + PREFETCH_ROWS * kvStride);
+    for (int i = 0; i < 4; i++) {
+        _mm_prefetch(ahead + 64 * i, _MM_HINT_T0);
+        out[i] = _mm512_loadu_ps(row + 16 * i);
+    }
+}
+
 /// Head width 64, `n` ≤ HEADS_PER_PASS query heads (a constant after inlining).
 static inline __attribute__((always_inline)) void scores_64(const float *q, const float *keys, int64_t kvStride,
                                                             int64_t count, int n, float scale, float *scores) {
@@ -42,15 +51,11 @@ static inline __attribute__((always_inline)) void scores_64(const float *q, cons
     for (int g = 0; g < n; g++)
         for (int i = 0; i < 4; i++) qv[g][i] = _mm512_loadu_ps(q + g * 64 + i * 16);
     for (int64_t j = 0; j < count; j++) {
-        const float *k = keys + j * kvStride;
-        const char *ahead = (const char *)(k + PREFETCH_ROWS * kvStride);
-        _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
-        _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
-        const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
-                     k3 = _mm512_loadu_ps(k + 48);
+        __m512 k[4];
+        load_row(keys + j * kvStride, kvStride, k);
         for (int g = 0; g < n; g++) {
-            __m512 a = _mm512_fmadd_ps(qv[g][1], k1, _mm512_mul_ps(qv[g][0], k0));
-            a = _mm512_fmadd_ps(qv[g][3], k3, _mm512_fmadd_ps(qv[g][2], k2, a));
+            __m512 a = _mm512_fmadd_ps(qv[g][1], k[1], _mm512_mul_ps(qv[g][0], k[0]));
+            a = _mm512_fmadd_ps(qv[g][3], k[3], _mm512_fmadd_ps(qv[g][2], k[2], a));
             scores[g * count + j] = _mm512_reduce_add_ps(a) * scale;
         }
     }
@@ -62,18 +67,11 @@ static inline __attribute__((always_inline)) void mix_64(const float *probs, con
     for (int g = 0; g < n; g++)
         for (int i = 0; i < 4; i++) acc[g][i] = _mm512_setzero_ps();
     for (int64_t j = 0; j < count; j++) {
-        const float *v = values + j * kvStride;
-        const char *ahead = (const char *)(v + PREFETCH_ROWS * kvStride);
-        _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
-        _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
-        const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32),
-                     v3 = _mm512_loadu_ps(v + 48);
+        __m512 v[4];
+        load_row(values + j * kvStride, kvStride, v);
         for (int g = 0; g < n; g++) {
             const __m512 p = _mm512_set1_ps(probs[g * count + j]);
-            acc[g][0] = _mm512_fmadd_ps(p, v0, acc[g][0]);
-            acc[g][1] = _mm512_fmadd_ps(p, v1, acc[g][1]);
-            acc[g][2] = _mm512_fmadd_ps(p, v2, acc[g][2]);
-            acc[g][3] = _mm512_fmadd_ps(p, v3, acc[g][3]);
+            for (int i = 0; i < 4; i++) acc[g][i] = _mm512_fmadd_ps(p, v[i], acc[g][i]);
         }
     }
     for (int g = 0; g < n; g++)

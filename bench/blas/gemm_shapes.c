@@ -89,18 +89,15 @@ int main(void) {
         snprintf(name, sizeof name, "backward dy.W (%s)", linear[i].name);
         base += shape(name, 0, 0, rows, in, out, 1, calls, 1);
         // LoRA: u = x·Aᵀ, y += s·u·Bᵀ; dB += s·dyᵀ·u, dU = s·dy·B, dA += dUᵀ·x, dx += dU·A.
-        snprintf(name, sizeof name, "LoRA (%s) x.A^T", linear[i].name);
-        lora += shape(name, 0, 1, rows, rank, in, 0, calls, 0);
-        snprintf(name, sizeof name, "LoRA (%s) u.B^T", linear[i].name);
-        lora += shape(name, 0, 1, rows, out, rank, 1, calls, 0);
-        snprintf(name, sizeof name, "LoRA (%s) dy^T.u", linear[i].name);
-        lora += shape(name, 1, 0, out, rank, rows, 1, calls, 0);
-        snprintf(name, sizeof name, "LoRA (%s) dy.B", linear[i].name);
-        lora += shape(name, 0, 0, rows, rank, out, 0, calls, 0);
-        snprintf(name, sizeof name, "LoRA (%s) dU^T.x", linear[i].name);
-        lora += shape(name, 1, 0, rank, in, rows, 1, calls, 0);
-        snprintf(name, sizeof name, "LoRA (%s) dU.A", linear[i].name);
-        lora += shape(name, 0, 0, rows, in, rank, 1, calls, 0);
+        const struct { const char *product; int transA, transB, m, n, k; float beta; } products[] = {
+            {"x.A^T", 0, 1, rows, rank, in, 0}, {"u.B^T", 0, 1, rows, out, rank, 1}, {"dy^T.u", 1, 0, out, rank, rows, 1},
+            {"dy.B", 0, 0, rows, rank, out, 0}, {"dU^T.x", 1, 0, rank, in, rows, 1}, {"dU.A", 0, 0, rows, in, rank, 1},
+        };
+        for (int j = 0; j < 6; j++) {
+            snprintf(name, sizeof name, "LoRA (%s) %s", linear[i].name, products[j].product);
+            lora += shape(name, products[j].transA, products[j].transB, products[j].m, products[j].n, products[j].k,
+                          products[j].beta, calls, 0);
+        }
     }
     head += shape("head forward", 0, 1, logitRows, vocab, dim, 0, perMicro, 1);
     head += shape("head backward", 0, 0, logitRows, dim, vocab, 0, perMicro, 1);
