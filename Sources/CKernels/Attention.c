@@ -32,16 +32,9 @@ static void mix_portable(const float *probs, const float *values, int64_t kvStri
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-/// Key/value rows fetched ahead: rows are kvStride apart, a stride the hardware prefetchers follow slowly.
-#define PREFETCH_ROWS 8
-
-/// The 64 floats of one key or value row, fetching the row PREFETCH_ROWS ahead.
-static inline __attribute__((always_inline)) void load_row(const float *row, int64_t kvStride, __m512 out[4]) {
-    const char *ahead = (const char *)(row + PREFETCH_ROWS * kvStride);
-    for (int i = 0; i < 4; i++) {
-        _mm_prefetch(ahead + 64 * i, _MM_HINT_T0);
-        out[i] = _mm512_loadu_ps(row + 16 * i);
-    }
+/// The 64 floats of one key or value row.
+static inline __attribute__((always_inline)) void load_row(const float *row, __m512 out[4]) {
+    for (int i = 0; i < 4; i++) out[i] = _mm512_loadu_ps(row + 16 * i);
 }
 
 /// Head width 64, `n` ≤ HEADS_PER_PASS query heads (a constant after inlining).
@@ -52,7 +45,7 @@ static inline __attribute__((always_inline)) void scores_64(const float *q, cons
         for (int i = 0; i < 4; i++) qv[g][i] = _mm512_loadu_ps(q + g * 64 + i * 16);
     for (int64_t j = 0; j < count; j++) {
         __m512 k[4];
-        load_row(keys + j * kvStride, kvStride, k);
+        load_row(keys + j * kvStride, k);
         for (int g = 0; g < n; g++) {
             __m512 a = _mm512_fmadd_ps(qv[g][1], k[1], _mm512_mul_ps(qv[g][0], k[0]));
             a = _mm512_fmadd_ps(qv[g][3], k[3], _mm512_fmadd_ps(qv[g][2], k[2], a));
@@ -68,7 +61,7 @@ static inline __attribute__((always_inline)) void mix_64(const float *probs, con
         for (int i = 0; i < 4; i++) acc[g][i] = _mm512_setzero_ps();
     for (int64_t j = 0; j < count; j++) {
         __m512 v[4];
-        load_row(values + j * kvStride, kvStride, v);
+        load_row(values + j * kvStride, v);
         for (int g = 0; g < n; g++) {
             const __m512 p = _mm512_set1_ps(probs[g * count + j]);
             for (int i = 0; i < 4; i++) acc[g][i] = _mm512_fmadd_ps(p, v[i], acc[g][i]);

@@ -51,16 +51,13 @@ public final class PrefixCache {
         let prompt = sequence.prompt
         guard prompt.count <= maxPositions, sequence.cache.length >= prompt.count else { return }
         if entries.contains(where: { $0.owner == owner && $0.tokens.starts(with: prompt) }) { return }
-        drop { $0.owner == owner && prompt.starts(with: $0.tokens) }
+        let superseded = { (entry: Entry) in entry.owner == owner && prompt.starts(with: entry.tokens) }
+        positions -= entries.filter(superseded).reduce(0) { $0 + $1.tokens.count }
+        entries.removeAll(where: superseded)
         let cache = KVCache(layerCount: sequence.cache.layerCount, kvDim: sequence.cache.kvDim, capacity: prompt.count)
         cache.copy(from: sequence.cache, positions: prompt.count)
         entries.append(Entry(owner: owner, tokens: prompt, cache: cache))
         positions += prompt.count
         while positions > maxPositions { positions -= entries.removeFirst().tokens.count }
-    }
-
-    private func drop(where shouldDrop: (Entry) -> Bool) {
-        positions -= entries.filter(shouldDrop).reduce(0) { $0 + $1.tokens.count }
-        entries.removeAll(where: shouldDrop)
     }
 }

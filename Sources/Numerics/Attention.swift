@@ -1,5 +1,6 @@
 // Attention: causal grouped-query attention of query rows over their sequence's keys and values.
-// Short segments (decode) use the C kernels of Attention.c per key/value head; long ones (prefill) use sgemm per head.
+// Short segments (decode) use the C kernels of Attention.c per key/value head; long ones (prefill) use sgemm
+// per head.
 
 import CKernels
 
@@ -30,7 +31,7 @@ let blockAttentionRows = 8
 /// Query head h reads key/value head h / (heads / kvHeads). `q` and `out` rows have stride `stride`.
 /// Long segments run one task per query head (sgemm); short ones (decode) one task per key/value head, whose
 /// query heads read its keys and values once between them. When that leaves fewer than two tasks per thread
-/// (one or two decoding sequences), each head's keys are split in parts whose partial softmaxes are merged.
+/// (one decoding sequence), each head's keys are split in parts whose partial softmaxes are merged.
 public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, stride: Int,
                              segments: [AttentionSegment], heads: Int, kvHeads: Int, headDim: Int, pool: ComputePool?) {
     let group = heads / kvHeads

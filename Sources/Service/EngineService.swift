@@ -179,8 +179,9 @@ public final class EngineService: Service, @unchecked Sendable {
                 active.append(request)
                 running += request.sequences.count
                 next.continuation.yield(.admitted(policyVersion: policy.id))
+                let reused = prefixCache.reuse(for: request.sequences[0], owner: policy.id)
                 metrics.promptTokens(next.request.promptTokens.count)
-                metrics.cachedPromptTokens(prefixCache.reuse(for: request.sequences[0], owner: policy.id))
+                metrics.cachedPromptTokens(reused)
             } catch {
                 logger.error("refused request: \(error)")
                 next.continuation.finish()
