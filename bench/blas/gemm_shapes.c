@@ -1,9 +1,9 @@
 // gemm_shapes: OpenBLAS sgemm on the shapes of Proxima's training step (bench/train.py's configuration:
-// E=5 members, 4 micro-batches of 1,024 rows, 768 of them response rows, 30 layers of SmolLM2-135M, LoRA rank 16
-// on all seven linear layers), timed the way Proxima's pool runs them (BLAS.swift: split along N, or along M
-// when N is small, over two threads, OpenBLAS single-threaded in each), and, for the large shapes, also with
-// OpenBLAS's own 2 threads. It ends with what the step's GEMMs cost at these rates, counted per step: a floor
-// for the step's time on this machine. Build and run from the repository root:
+// E=5 members, 4 micro-batches of 4 pairs = 1,016 rows (64 + 96 + 96 − 2 each) with 768 logit rows, 30 layers
+// of SmolLM2-135M, LoRA rank 16 on all seven linear layers), timed the way Proxima's pool runs them (BLAS.swift:
+// split along M, or along N when M is small, over two threads, OpenBLAS single-threaded in each), and, for the
+// large shapes, also with OpenBLAS's own 2 threads. It ends with what the step's GEMMs cost at these rates,
+// counted per step: a floor for the step's time on this machine. Build and run from the repository root:
 //   cc -O2 bench/blas/gemm_shapes.c -o bench/out/gemm_shapes -lopenblas -lpthread
 //   OPENBLAS_CORETYPE=SkylakeX bench/out/gemm_shapes
 #include <cblas.h>
@@ -47,10 +47,10 @@ static double seconds(int transA, int transB, int m, int n, int k, float beta, i
             multiply(&whole);
         } else {
             Part left = whole, right = whole;
-            if (n >= 128 || n >= m) {
-                left.n1 = right.n0 = ((n + 1) / 2 + 15) / 16 * 16;
+            if (m >= 128 || m >= n) {
+                left.m1 = right.m0 = ((m + 1) / 2 + 15) / 16 * 16;
             } else {
-                left.m1 = right.m0 = (m + 1) / 2;
+                left.n1 = right.n0 = ((n + 1) / 2 + 15) / 16 * 16;
             }
             pthread_t other;
             pthread_create(&other, NULL, multiply, &right);
@@ -73,7 +73,7 @@ static double shape(const char *name, int transA, int transB, int m, int n, int 
 }
 
 int main(void) {
-    const int rows = 1024, logitRows = 768, rank = 16, dim = 576, kv = 192, ffn = 1536, vocab = 49152;
+    const int rows = 1016, logitRows = 768, rank = 16, dim = 576, kv = 192, ffn = 1536, vocab = 49152;
     const long perLayer = 5L * 4 * 30, perMicro = 5L * 4;
     // The seven linear layers: input and output widths, how many of each per layer.
     const struct { const char *name; int in, out, count; } linear[] = {

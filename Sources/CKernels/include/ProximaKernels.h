@@ -44,4 +44,16 @@ void proxima_attention_scores(const float *q, const float *keys, int64_t kvStrid
 void proxima_attention_mix(const float *probs, const float *values, int64_t kvStride, int64_t count, int64_t group,
                            int64_t headDim, float *out);
 
+// MARK: - Spinning
+
+/// Tells the CPU this thread is spinning on a flag (x86 PAUSE, ARM YIELD): cheaper for the core and its sibling
+/// than a bare loop, and unlike sched_yield it does not leave user space.
+static inline void proxima_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
