@@ -32,7 +32,7 @@ public final class ComputePool: @unchecked Sendable {
     private static let indexBits: UInt64 = 20
     // A PAUSE takes ≈ 45 ns on this project's machine (AMD EPYC under KVM), so the caller spins ≈ 90 µs before
     // it starts yielding, and an idle worker ≈ 0.2 ms before it sleeps: a decode step posts its jobs a few
-    // microseconds apart, and waking a sleeping worker costs tens of microseconds.
+    // microseconds apart, and a sleeping worker has to be woken through the kernel.
     private static let waitSpins = 2_000
     private static let idleSpins = 5_000
     /// Most tasks one parallelFor call hands out at a time (larger counts run in rounds).
