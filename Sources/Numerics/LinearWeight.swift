@@ -47,10 +47,12 @@ public struct LinearWeight: @unchecked Sendable {
     /// the whole weight on every call.
     public var usesQuantizedKernel: Bool { packed != nil }
 
-    /// Pool tasks per thread for the quantised kernel on `m` vectors. One vector (decode of one sequence) gets
-    /// one contiguous share per thread: smaller tasks measured slower there (more claims of the pool's ticket
-    /// bouncing between the cores, more prefetch ramp-ups); batches get four, for balance.
-    static func piecesPerThread(vectors m: Int) -> Int { m == 1 ? 1 : 4 }
+    /// Pool tasks per thread for the quantised kernel on `m` vectors. One or two vectors (decode of one
+    /// sequence, or of one request's pair) get one contiguous share per thread: smaller tasks measured slower
+    /// there (more claims of the pool's ticket bouncing between the cores, more prefetch ramp-ups; two vectors
+    /// +18 % in an interleaved A/B, docs/benchmarks.md); larger batches get four, for balance (one measured no
+    /// different at 4–16 vectors).
+    static func piecesPerThread(vectors m: Int) -> Int { m <= 2 ? 1 : 4 }
 
     /// y[m × rows] = x[m × cols] · Wᵀ (y overwritten), rows of x and y contiguous with strides `cols`, `rows`.
     public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, m: Int, pool: ComputePool?) {
