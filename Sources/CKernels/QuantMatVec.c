@@ -4,8 +4,9 @@
 // prefetched ahead).
 // - 1 vector:  each block's 32 quants are widened to two vectors of 16 floats and
 //   acc += d·(q_lo·x_lo + q_hi·x_hi), with the offsets' share m·Σx added once per block;
-// - 2–16 vectors (decode of a few sequences): w = d·q + m is formed once per block and acc_v += w·x_v,
-//   4 rows × up to 4 vectors of accumulators in registers (re-widened for every 4 vectors);
+// - 2–16 vectors (decode of a few sequences): w = d·q + m is formed once per block and acc_v += w·x_v, in
+//   registers: 4 rows × up to 4 vectors, or, from 5 vectors on, 2 rows × up to 8 vectors (re-widened for
+//   every chunk of vectors; the wider tile forms each row's weights half as often per vector);
 // - more (prefill, many sequences): the group is dequantised once into fp32 rows on the stack, which then
 //   serve blocks of vectors in a register tile of 4 rows × 6 vectors, so the loop is almost only FMAs.
 #include "ProximaKernels.h"
@@ -103,7 +104,7 @@ static inline __attribute__((always_inline)) void group_one(const uint8_t *q, co
     for (int i = 0; i < GROUP; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + (nibbles ? m[i] : 0);
 }
 
-/// One group × n vectors (n ≤ 4, a constant after inlining).
+/// One group × n vectors (2 ≤ n ≤ 4, a constant after inlining).
 static inline __attribute__((always_inline)) void group_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
                                                              const float *x, int64_t xStride, int n, float out[4][GROUP]) {
     const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
@@ -134,6 +135,50 @@ static inline __attribute__((always_inline)) void group_many(const uint8_t *q, c
     }
     for (int v = 0; v < n; v++)
         for (int i = 0; i < GROUP; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
+}
+
+/// Lane k of the result = the sum of the lanes of v[k]: sixteen horizontal sums in one transposing tree
+/// (46 instructions where sixteen separate reductions take 128).
+static inline __attribute__((always_inline)) __m512 reduce16(const __m512 v[16]) {
+    __m512 t[8], u[4];
+    for (int i = 0; i < 8; i++)   // 256-bit halves: v[2i] in the low half, v[2i + 1] in the high one
+        t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    for (int j = 0; j < 4; j++)   // 128-bit lane L: v[4j + L]
+        u[j] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * j], t[2 * j + 1], 0x88), _mm512_shuffle_f32x4(t[2 * j], t[2 * j + 1], 0xDD));
+    const __m512 w0 = _mm512_add_ps(_mm512_unpacklo_ps(u[0], u[1]), _mm512_unpackhi_ps(u[0], u[1]));
+    const __m512 w1 = _mm512_add_ps(_mm512_unpacklo_ps(u[2], u[3]), _mm512_unpackhi_ps(u[2], u[3]));
+    const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(w0), _mm512_castps_pd(w1));
+    const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(w0), _mm512_castps_pd(w1));
+    const __m512 r = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));   // element 4L + e: v[4e + L]
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
+}
+
+/// Rows r0 and r0 + 1 of a group × n vectors (n ≤ 8, a constant after inlining): out[v][i] for row r0 + i.
+static inline __attribute__((always_inline)) void pair_many(const uint8_t *q, const float *s, int64_t nb, int nibbles, int r0,
+                                                            const float *x, int64_t xStride, int n, float out[8][2]) {
+    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    __m512 acc[8][2];
+    for (int v = 0; v < n; v++) acc[v][0] = acc[v][1] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qg = q + b * stride;
+        _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
+        __m512 w0[2], w1[2];
+        for (int i = 0; i < 2; i++) {
+            widen(qg + (r0 + i) * qb, nibbles, &w0[i], &w1[i]);
+            const __m512 d = _mm512_set1_ps(s[b * sc + r0 + i]);
+            const __m512 m = nibbles ? _mm512_set1_ps(s[b * sc + GROUP + r0 + i]) : _mm512_setzero_ps();
+            w0[i] = _mm512_fmadd_ps(d, w0[i], m);
+            w1[i] = _mm512_fmadd_ps(d, w1[i], m);
+        }
+        for (int v = 0; v < n; v++) {
+            const float *xv = x + v * xStride + b * 32;
+            const __m512 x0 = _mm512_loadu_ps(xv), x1 = _mm512_loadu_ps(xv + 16);
+            for (int i = 0; i < 2; i++) acc[v][i] = _mm512_fmadd_ps(w1[i], x1, _mm512_fmadd_ps(w0[i], x0, acc[v][i]));
+        }
+    }
+    if (n == 8) { _mm512_storeu_ps(&out[0][0], reduce16(&acc[0][0])); return; }
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < 2; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
 }
 
 /// Columns of a group dequantised at a time for many vectors (4 rows × this many floats on the stack).
@@ -231,22 +276,47 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
         return;
     }
     if (vectors > MANY_VECTORS) { matmul(w, nibbles, row0, row1, x, xStride, vectors, y, yStride); return; }
+    if (vectors > 4) {
+        // Chunks of at most 8 vectors, as even as possible (10 → 5 + 5, not 8 + 2).
+        const int64_t chunks = (vectors + 7) / 8, per = (vectors + chunks - 1) / chunks;
+        for (int64_t g = g0; g < g1; g++) {
+            const uint8_t *q = w->quants + g * nb * GROUP * qb;
+            const float *s = w->scales + g * nb * sc;
+            for (int r0 = 0; r0 < GROUP; r0 += 2) {
+                const int64_t r = g * GROUP + r0;
+                if (r + 2 <= row0 || r >= row1) continue;
+                for (int64_t v0 = 0; v0 < vectors; v0 += per) {
+                    const float *xv = x + v0 * xStride;
+                    float out[8][2];
+                    const int64_t n = min64(per, vectors - v0);
+                    switch (n) {
+                    case 1: pair_many(q, s, nb, nibbles, r0, xv, xStride, 1, out); break;
+                    case 2: pair_many(q, s, nb, nibbles, r0, xv, xStride, 2, out); break;
+                    case 3: pair_many(q, s, nb, nibbles, r0, xv, xStride, 3, out); break;
+                    case 4: pair_many(q, s, nb, nibbles, r0, xv, xStride, 4, out); break;
+                    case 5: pair_many(q, s, nb, nibbles, r0, xv, xStride, 5, out); break;
+                    case 6: pair_many(q, s, nb, nibbles, r0, xv, xStride, 6, out); break;
+                    case 7: pair_many(q, s, nb, nibbles, r0, xv, xStride, 7, out); break;
+                    default: pair_many(q, s, nb, nibbles, r0, xv, xStride, 8, out); break;
+                    }
+                    for (int64_t v = 0; v < n; v++)
+                        for (int i = 0; i < 2; i++)
+                            if (r + i >= row0 && r + i < row1) y[(v0 + v) * yStride + r + i] = out[v][i];
+                }
+            }
+        }
+        return;
+    }
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *q = w->quants + g * nb * GROUP * qb;
         const float *s = w->scales + g * nb * sc;
-        // Vectors in chunks of 4; the group's weights stay in L1 between chunks.
-        for (int64_t v0 = 0; v0 < vectors; v0 += 4) {
-            const float *xv = x + v0 * xStride;
-            float out[4][GROUP];
-            const int64_t n = min64(4, vectors - v0);
-            switch (n) {
-            case 1: group_many(q, s, nb, nibbles, xv, xStride, 1, out); break;
-            case 2: group_many(q, s, nb, nibbles, xv, xStride, 2, out); break;
-            case 3: group_many(q, s, nb, nibbles, xv, xStride, 3, out); break;
-            default: group_many(q, s, nb, nibbles, xv, xStride, 4, out); break;
-            }
-            for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride, 0);
+        float out[4][GROUP];
+        switch (vectors) {
+        case 2: group_many(q, s, nb, nibbles, x, xStride, 2, out); break;
+        case 3: group_many(q, s, nb, nibbles, x, xStride, 3, out); break;
+        default: group_many(q, s, nb, nibbles, x, xStride, 4, out); break;
         }
+        for (int64_t v = 0; v < vectors; v++) store_group(out[v], g, row0, row1, y + v * yStride, 0);
     }
 }
 

@@ -48,12 +48,13 @@ final class QuantizationTests: XCTestCase {
     func testPackedMatVecMatchesDequantisedDot() {
         var rng = TestRNG(7)
         for type in [QuantType.q4_0, .q4_1, .q8_0] {
-            // 2112 columns: more than one dequantised column chunk; 130 vectors: more than one block of vectors.
+            // 2112 columns: more than one dequantised column chunk; 130 vectors: more than one block of vectors;
+            // 5–16 vectors: row pairs in chunks of up to 8 (16: two full chunks, the tree reduction).
             for (rows, cols) in [(1, 32), (7, 64), (13, 96), (33, 576), (9, 2112)] {
                 let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
                 let w = dequantized(type, bytes, count: rows * cols)
                 let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
-                for vectors in [1, 2, 3, 4, 5, 8, 9, 13, 17, 24, 130] {
+                for vectors in [1, 2, 3, 4, 5, 6, 8, 9, 10, 13, 16, 17, 24, 130] {
                     let x = rng.floats(vectors * cols)
                     for portable in [false, true] {
                         var y = [Float](repeating: .nan, count: vectors * rows)
