@@ -153,7 +153,7 @@ static inline __attribute__((always_inline)) __m512 reduce16(const __m512 v[16])
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
 }
 
-/// Rows r0 and r0 + 1 of a group × n vectors (n ≤ 8, a constant after inlining): out[v][i] for row r0 + i.
+/// Rows r0 and r0 + 1 of a group × n vectors (4 ≤ n ≤ 8, a constant after inlining): out[v][i] for row r0 + i.
 static inline __attribute__((always_inline)) void pair_many(const uint8_t *q, const float *s, int64_t nb, int nibbles, int r0,
                                                             const float *x, int64_t xStride, int n, float out[8][2]) {
     const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
@@ -289,10 +289,7 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
                     const float *xv = x + v0 * xStride;
                     float out[8][2];
                     const int64_t n = min64(per, vectors - v0);
-                    switch (n) {
-                    case 1: pair_many(q, s, nb, nibbles, r0, xv, xStride, 1, out); break;
-                    case 2: pair_many(q, s, nb, nibbles, r0, xv, xStride, 2, out); break;
-                    case 3: pair_many(q, s, nb, nibbles, r0, xv, xStride, 3, out); break;
+                    switch (n) {   // 4 ≤ n ≤ 8
                     case 4: pair_many(q, s, nb, nibbles, r0, xv, xStride, 4, out); break;
                     case 5: pair_many(q, s, nb, nibbles, r0, xv, xStride, 5, out); break;
                     case 6: pair_many(q, s, nb, nibbles, r0, xv, xStride, 6, out); break;
