@@ -13,7 +13,7 @@
 
 #define GROUP PROXIMA_GROUP_ROWS
 
-/// Above this many vectors the group is dequantised once instead of widened per chunk of 4 vectors
+/// Above this many vectors the group is dequantised once instead of widened per chunk of vectors
 /// (measured crossover: 16 vectors decode faster widened, 24 faster dequantised).
 #define MANY_VECTORS 16
 
@@ -23,11 +23,10 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t quant_bytes(int nibbles) { return nibbles ? 16 : 32; }
 static inline int64_t scale_count(int nibbles) { return nibbles ? 2 * GROUP : GROUP; }
 
-/// Writes (or, with `add`, adds) the rows of group `g` that lie in [row0, row1).
-static inline void store_group(const float out[GROUP], int64_t g, int64_t row0, int64_t row1, float *y, int add) {
-    for (int i = 0; i < GROUP; i++) {
-        int64_t r = g * GROUP + i;
-        if (r >= row0 && r < row1) y[r] = add ? y[r] + out[i] : out[i];
+/// Writes (or, with `add`, adds) out[i] to y[r + i] for the `count` rows from r that lie in [row0, row1).
+static inline void store_rows(const float *out, int64_t r, int count, int64_t row0, int64_t row1, float *y, int add) {
+    for (int i = 0; i < count; i++) {
+        if (r + i >= row0 && r + i < row1) y[r + i] = add ? y[r + i] + out[i] : out[i];
     }
 }
 
@@ -104,39 +103,6 @@ static inline __attribute__((always_inline)) void group_one(const uint8_t *q, co
     for (int i = 0; i < GROUP; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + (nibbles ? m[i] : 0);
 }
 
-/// One group × n vectors (2 ≤ n ≤ 4, a constant after inlining).
-static inline __attribute__((always_inline)) void group_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
-                                                             const float *x, int64_t xStride, int n, float out[4][GROUP]) {
-    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
-    __m512 acc[4][GROUP];
-    for (int v = 0; v < n; v++)
-        for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *qg = q + b * stride;
-        _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
-        __m512 w0[GROUP], w1[GROUP];
-        for (int i = 0; i < GROUP; i++) {
-            widen(qg + i * qb, nibbles, &w0[i], &w1[i]);
-            const __m512 d = _mm512_set1_ps(s[b * sc + i]);
-            if (nibbles) {
-                const __m512 m = _mm512_set1_ps(s[b * sc + GROUP + i]);
-                w0[i] = _mm512_fmadd_ps(d, w0[i], m);
-                w1[i] = _mm512_fmadd_ps(d, w1[i], m);
-            } else {
-                w0[i] = _mm512_mul_ps(d, w0[i]);
-                w1[i] = _mm512_mul_ps(d, w1[i]);
-            }
-        }
-        for (int v = 0; v < n; v++) {
-            const float *xv = x + v * xStride + b * 32;
-            const __m512 x0 = _mm512_loadu_ps(xv), x1 = _mm512_loadu_ps(xv + 16);
-            for (int i = 0; i < GROUP; i++) acc[v][i] = _mm512_fmadd_ps(w1[i], x1, _mm512_fmadd_ps(w0[i], x0, acc[v][i]));
-        }
-    }
-    for (int v = 0; v < n; v++)
-        for (int i = 0; i < GROUP; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
-}
-
 /// Lane k of the result = the sum of the lanes of v[k]: sixteen horizontal sums in one transposing tree
 /// (46 instructions where sixteen separate reductions take 128).
 static inline __attribute__((always_inline)) __m512 reduce16(const __m512 v[16]) {
@@ -153,32 +119,41 @@ static inline __attribute__((always_inline)) __m512 reduce16(const __m512 v[16])
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
 }
 
-/// Rows r0 and r0 + 1 of a group × n vectors (4 ≤ n ≤ 8, a constant after inlining): out[v][i] for row r0 + i.
-static inline __attribute__((always_inline)) void pair_many(const uint8_t *q, const float *s, int64_t nb, int nibbles, int r0,
-                                                            const float *x, int64_t xStride, int n, float out[8][2]) {
+/// Rows r0 ..< r0 + rows of a group × n vectors, `rows` and `n` constants after inlining (4 rows × 2–4 vectors
+/// or 2 rows × 4–8 vectors: at most 16 accumulators in registers); out[v·rows + i] is row r0 + i, vector v.
+static inline __attribute__((always_inline)) void tile_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
+                                                            int r0, int rows, const float *x, int64_t xStride, int n,
+                                                            float out[16]) {
     const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
-    __m512 acc[8][2];
-    for (int v = 0; v < n; v++) acc[v][0] = acc[v][1] = _mm512_setzero_ps();
+    __m512 acc[16];
+    for (int k = 0; k < n * rows; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *qg = q + b * stride;
         _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
-        __m512 w0[2], w1[2];
-        for (int i = 0; i < 2; i++) {
+        __m512 w0[GROUP], w1[GROUP];
+        for (int i = 0; i < rows; i++) {
             widen(qg + (r0 + i) * qb, nibbles, &w0[i], &w1[i]);
             const __m512 d = _mm512_set1_ps(s[b * sc + r0 + i]);
-            const __m512 m = nibbles ? _mm512_set1_ps(s[b * sc + GROUP + r0 + i]) : _mm512_setzero_ps();
-            w0[i] = _mm512_fmadd_ps(d, w0[i], m);
-            w1[i] = _mm512_fmadd_ps(d, w1[i], m);
+            if (nibbles) {
+                const __m512 m = _mm512_set1_ps(s[b * sc + GROUP + r0 + i]);
+                w0[i] = _mm512_fmadd_ps(d, w0[i], m);
+                w1[i] = _mm512_fmadd_ps(d, w1[i], m);
+            } else {
+                w0[i] = _mm512_mul_ps(d, w0[i]);
+                w1[i] = _mm512_mul_ps(d, w1[i]);
+            }
         }
         for (int v = 0; v < n; v++) {
             const float *xv = x + v * xStride + b * 32;
             const __m512 x0 = _mm512_loadu_ps(xv), x1 = _mm512_loadu_ps(xv + 16);
-            for (int i = 0; i < 2; i++) acc[v][i] = _mm512_fmadd_ps(w1[i], x1, _mm512_fmadd_ps(w0[i], x0, acc[v][i]));
+            for (int i = 0; i < rows; i++) {
+                acc[v * rows + i] = _mm512_fmadd_ps(w1[i], x1, _mm512_fmadd_ps(w0[i], x0, acc[v * rows + i]));
+            }
         }
     }
-    if (n == 8) { _mm512_storeu_ps(&out[0][0], reduce16(&acc[0][0])); return; }
-    for (int v = 0; v < n; v++)
-        for (int i = 0; i < 2; i++) out[v][i] = _mm512_reduce_add_ps(acc[v][i]);
+    // A full chunk of 8 vectors (the tile measured with it) sums its 16 accumulators in one tree.
+    if (n == 8) { _mm512_storeu_ps(out, reduce16(acc)); return; }
+    for (int k = 0; k < n * rows; k++) out[k] = _mm512_reduce_add_ps(acc[k]);
 }
 
 /// Columns of a group dequantised at a time for many vectors (4 rows × this many floats on the stack).
@@ -251,7 +226,7 @@ static inline __attribute__((always_inline)) void matmul(const proxima_packed_ma
                     case 5: dense_group(dense, cols, xv, xStride, 5, out); break;
                     default: dense_group(dense, cols, xv, xStride, 6, out); break;
                     }
-                    for (int64_t v = 0; v < n; v++) store_group(out[v], g, row0, row1, y + (v0 + v) * yStride, b0 > 0);
+                    for (int64_t v = 0; v < n; v++) store_rows(out[v], g * GROUP, GROUP, row0, row1, y + (v0 + v) * yStride, b0 > 0);
                 }
             }
         }
@@ -271,49 +246,48 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
         for (int64_t g = g0; g < g1; g++) {
             float out[GROUP];
             group_one(w->quants + g * nb * GROUP * qb, w->scales + g * nb * sc, nb, nibbles, x, blockSums, out);
-            store_group(out, g, row0, row1, y, 0);
+            store_rows(out, g * GROUP, GROUP, row0, row1, y, 0);
         }
         return;
     }
     if (vectors > MANY_VECTORS) { matmul(w, nibbles, row0, row1, x, xStride, vectors, y, yStride); return; }
-    if (vectors > 4) {
-        // Chunks of at most 8 vectors, as even as possible (10 → 5 + 5, not 8 + 2).
-        const int64_t chunks = (vectors + 7) / 8, per = (vectors + chunks - 1) / chunks;
+    if (vectors <= 4) {   // the 4 rows of a group at once
         for (int64_t g = g0; g < g1; g++) {
             const uint8_t *q = w->quants + g * nb * GROUP * qb;
             const float *s = w->scales + g * nb * sc;
-            for (int r0 = 0; r0 < GROUP; r0 += 2) {
-                const int64_t r = g * GROUP + r0;
-                if (r + 2 <= row0 || r >= row1) continue;
-                for (int64_t v0 = 0; v0 < vectors; v0 += per) {
-                    const float *xv = x + v0 * xStride;
-                    float out[8][2];
-                    const int64_t n = min64(per, vectors - v0);
-                    switch (n) {   // 4 ≤ n ≤ 8
-                    case 4: pair_many(q, s, nb, nibbles, r0, xv, xStride, 4, out); break;
-                    case 5: pair_many(q, s, nb, nibbles, r0, xv, xStride, 5, out); break;
-                    case 6: pair_many(q, s, nb, nibbles, r0, xv, xStride, 6, out); break;
-                    case 7: pair_many(q, s, nb, nibbles, r0, xv, xStride, 7, out); break;
-                    default: pair_many(q, s, nb, nibbles, r0, xv, xStride, 8, out); break;
-                    }
-                    for (int64_t v = 0; v < n; v++)
-                        for (int i = 0; i < 2; i++)
-                            if (r + i >= row0 && r + i < row1) y[(v0 + v) * yStride + r + i] = out[v][i];
-                }
+            float out[16];
+            switch (vectors) {
+            case 2: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 2, out); break;
+            case 3: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 3, out); break;
+            default: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 4, out); break;
             }
+            for (int64_t v = 0; v < vectors; v++) store_rows(out + v * GROUP, g * GROUP, GROUP, row0, row1, y + v * yStride, 0);
         }
         return;
     }
+    // 5–16 vectors: 2 rows at a time, which forms each row's weights half as often per vector, with the vectors in
+    // chunks of at most 8, as even as possible (10 → 5 + 5, not 8 + 2).
+    const int64_t chunks = (vectors + 7) / 8, per = (vectors + chunks - 1) / chunks;
     for (int64_t g = g0; g < g1; g++) {
         const uint8_t *q = w->quants + g * nb * GROUP * qb;
         const float *s = w->scales + g * nb * sc;
-        float out[4][GROUP];
-        switch (vectors) {
-        case 2: group_many(q, s, nb, nibbles, x, xStride, 2, out); break;
-        case 3: group_many(q, s, nb, nibbles, x, xStride, 3, out); break;
-        default: group_many(q, s, nb, nibbles, x, xStride, 4, out); break;
+        for (int r0 = 0; r0 < GROUP; r0 += 2) {
+            const int64_t r = g * GROUP + r0;
+            if (r + 2 <= row0 || r >= row1) continue;
+            for (int64_t v0 = 0; v0 < vectors; v0 += per) {
+                const float *xv = x + v0 * xStride;
+                const int64_t n = min64(per, vectors - v0);
+                float out[16];
+                switch (n) {   // 4 ≤ n ≤ 8
+                case 4: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 4, out); break;
+                case 5: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 5, out); break;
+                case 6: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 6, out); break;
+                case 7: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 7, out); break;
+                default: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 8, out); break;
+                }
+                for (int64_t v = 0; v < n; v++) store_rows(out + v * 2, r, 2, row0, row1, y + (v0 + v) * yStride, 0);
+            }
         }
-        for (int64_t v = 0; v < vectors; v++) store_group(out[v], g, row0, row1, y + v * yStride, 0);
     }
 }
 
