@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import shlex
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -312,7 +313,30 @@ class Server:
             return "    (no log)"
 
 
-def bench_server(a, srv: Server, prompts: list[str]) -> dict:
+def pair_lengths(db: Path, since_ms: int) -> dict | None:
+    """What the pairs of the requests logged since `since_ms` cost: their visible and hidden tokens, and the decode
+    steps they took (a pair's stream ends when its longer sample does) per visible token."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = con.execute(
+            "SELECT r.id, s.sample_index, length(s.token_ids) / 4 FROM requests r JOIN samples s ON s.request_id = r.id "
+            "WHERE r.pair_id IS NOT NULL AND r.n = 1 AND r.created_at >= ?", (since_ms,)).fetchall()
+        con.close()
+    except sqlite3.Error as e:
+        log(f"proxima: could not read the pairs from {db}: {e}")
+        return None
+    pairs: dict[str, dict[int, int]] = {}
+    for rid, index, n in rows:
+        pairs.setdefault(rid, {})[index] = n
+    full = [p for p in pairs.values() if len(p) == 2]
+    if not full:
+        return None
+    visible = sum(p[0] for p in full)
+    return {"pairs": len(full), "visible_tokens": visible, "hidden_tokens": sum(p[1] for p in full),
+            "steps_per_visible_token": sum(max(p[0], p[1]) for p in full) / visible if visible else None}
+
+
+def bench_server(a, srv: Server, prompts: list[str], db: Path | None = None) -> dict:
     srv.start(a.ready_timeout)
     try:
         model_id = srv.model_id()
@@ -340,7 +364,10 @@ def bench_server(a, srv: Server, prompts: list[str]) -> dict:
         levels = []
         for c in a.clients:
             log(f"{srv.name}: {c} concurrent client(s) × {a.requests_per_client} requests")
+            since_ms = int(time.time() * 1000) - 1
             lv = run_level(a, srv.port, model_id, prompts, c)
+            if db is not None:
+                lv["pairs"] = pair_lengths(db, since_ms)
             log(f"{srv.name}: {c} clients: {lv['aggregate_tps']:.1f} tok/s, TTFT p50 {lv['ttft_ms_p50']:.0f} ms, "
                 f"p99 {lv['ttft_ms_p99']:.0f} ms, {lv['failed']} failed")
             levels.append(lv)
@@ -403,6 +430,12 @@ def markdown(a, meta, px, ll) -> str:
     if px:
         notes.append("Proxima also samples the hidden second response of each pair (unless turned off in its "
                      "config); only the visible response's tokens are counted.")
+        costs = [(lv["clients"], lv["pairs"]) for lv in px["levels"] if lv.get("pairs")]
+        if costs:
+            notes.append("Proxima's pairs (from its database): " + "; ".join(
+                f"{c} client{'s' if c > 1 else ''}: visible {pc['visible_tokens']} / hidden {pc['hidden_tokens']} tokens, "
+                f"{pc['steps_per_visible_token']:.2f} decode steps per visible token (a stream ends with its pair's "
+                f"longer sample)" for c, pc in costs))
     if notes:
         out.append("")
         out.extend(f"- {n}" for n in notes)
@@ -438,7 +471,7 @@ def main(argv=None) -> int:
             cmd = [proxima, "serve", "--host", "127.0.0.1", "--port", port, "--db", Path(tmp) / "bench.sqlite",
                    "--model", model] + shlex.split(a.proxima_args)
             srv = Server("proxima", cmd, env, logs / f"server-{stamp(t0)}-proxima.log", port, shown)
-            px = bench_server(a, srv, prompts)
+            px = bench_server(a, srv, prompts, db=Path(tmp) / "bench.sqlite")
     if not a.skip_llama:
         port = free_port()
         cmd = [bins["llama-server"], "-m", model, "-t", a.threads, "-tb", a.threads, "-np", a.llama_parallel,
