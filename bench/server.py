@@ -432,10 +432,11 @@ def markdown(a, meta, px, ll) -> str:
                      "config); only the visible response's tokens are counted.")
         costs = [(lv["clients"], lv["pairs"]) for lv in px["levels"] if lv.get("pairs")]
         if costs:
-            notes.append("Proxima's pairs (from its database): " + "; ".join(
-                f"{c} client{'s' if c > 1 else ''}: visible {pc['visible_tokens']} / hidden {pc['hidden_tokens']} tokens, "
-                f"{pc['steps_per_visible_token']:.2f} decode steps per visible token (a stream ends with its pair's "
-                f"longer sample)" for c, pc in costs))
+            notes.append("Proxima's pairs (from its database; a stream ends with its pair's longer sample, so a pair "
+                         "takes max(visible, hidden) decode steps): " + "; ".join(
+                             f"{c} client{'s' if c > 1 else ''}: visible {pc['visible_tokens']} / hidden "
+                             f"{pc['hidden_tokens']} tokens, {pc['steps_per_visible_token']:.2f} steps per visible token"
+                             for c, pc in costs))
     if notes:
         out.append("")
         out.extend(f"- {n}" for n in notes)
