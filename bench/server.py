@@ -329,11 +329,11 @@ def pair_lengths(db: Path, since_ms: int) -> dict | None:
     for rid, index, n in rows:
         pairs.setdefault(rid, {})[index] = n
     full = [p for p in pairs.values() if len(p) == 2]
-    if not full:
-        return None
     visible = sum(p[0] for p in full)
+    if not visible:
+        return None
     return {"pairs": len(full), "visible_tokens": visible, "hidden_tokens": sum(p[1] for p in full),
-            "steps_per_visible_token": sum(max(p[0], p[1]) for p in full) / visible if visible else None}
+            "steps_per_visible_token": sum(max(p[0], p[1]) for p in full) / visible}
 
 
 def bench_server(a, srv: Server, prompts: list[str], db: Path | None = None) -> dict:
@@ -469,10 +469,11 @@ def main(argv=None) -> int:
         shown = {"OPENBLAS_CORETYPE": env["OPENBLAS_CORETYPE"]} if "OPENBLAS_CORETYPE" in env else {}
         port = free_port()
         with tempfile.TemporaryDirectory(prefix="proxima-bench-") as tmp:
-            cmd = [proxima, "serve", "--host", "127.0.0.1", "--port", port, "--db", Path(tmp) / "bench.sqlite",
+            db = Path(tmp) / "bench.sqlite"
+            cmd = [proxima, "serve", "--host", "127.0.0.1", "--port", port, "--db", db,
                    "--model", model] + shlex.split(a.proxima_args)
             srv = Server("proxima", cmd, env, logs / f"server-{stamp(t0)}-proxima.log", port, shown)
-            px = bench_server(a, srv, prompts, db=Path(tmp) / "bench.sqlite")
+            px = bench_server(a, srv, prompts, db=db)
     if not a.skip_llama:
         port = free_port()
         cmd = [bins["llama-server"], "-m", model, "-t", a.threads, "-tb", a.threads, "-np", a.llama_parallel,

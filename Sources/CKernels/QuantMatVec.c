@@ -93,7 +93,8 @@ static inline __attribute__((always_inline)) void widen(const uint8_t *q, int ni
     }
 }
 
-/// The 32 weights of row i of a group's block b, dequantised: d·q + m (Q4_1) or d·q (Q8_0).
+/// The 32 weights of row i of a group's block, dequantised: d·q + m (Q4_1) or d·q (Q8_0); `q` is that row's quants,
+/// `s` the block's scales.
 static inline __attribute__((always_inline)) void dequantise_block(const uint8_t *q, const float *s, int nibbles, int i,
                                                                    __m512 *lo, __m512 *hi) {
     const __m512 d = _mm512_set1_ps(s[i]);
