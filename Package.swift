@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
@@ -49,62 +50,84 @@ let package = Package(
         // a target of that name, and target names must be unique across the package graph.
         .target(name: "CKernels", cSettings: hotC),
         .target(name: "ProximaNumerics", dependencies: ["COpenBLAS", "CKernels"], path: "Sources/Numerics", swiftSettings: hotLoops),
+        // The vocabulary every layer shares (chat messages, records, verdicts) and the ports the edges implement
+        // (the store, the preference judge), with their in-memory twins.
+        .target(name: "ProximaCore", path: "Sources/Core"),
         .target(name: "Tokenizer"),
+        .target(name: "ChatTemplate", dependencies: ["ProximaCore"]),
         .target(name: "Sampling", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
         .target(name: "Llama", dependencies: ["ProximaNumerics"], swiftSettings: hotLoops),
-        .target(name: "Inference", dependencies: ["Llama", "Sampling", "ProximaNumerics"]),
+        .target(name: "Inference", dependencies: ["Llama", "Sampling", "ProximaNumerics", "ProximaCore", "Tokenizer", "ChatTemplate"]),
         .target(name: "Learning", dependencies: ["Llama", "ProximaNumerics"], swiftSettings: hotLoops),
 
         // MARK: Edges
-        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "Learning", "CZlib"]),
-        .target(name: "Simulators"),
+        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "ChatTemplate", "Inference", "Learning", "CZlib"]),
+        .target(name: "Simulators", dependencies: ["ProximaCore"]),
         .target(name: "Service", dependencies: [
-            "Inference", "Learning", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Simulators", "Store", "Tokenizer",
+            "ProximaCore", "Inference", "Learning", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: ["ProximaCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "HTTPAPI", dependencies: [
-            "Service", "Store", "Inference", "Sampling",
+            "Service", "ProximaCore", "Sampling",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // MARK: The executable
-        .executableTarget(name: "proxima", dependencies: [
-            "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "HTTPAPI",
-            "ProximaNumerics",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        // MARK: Composition: settings, the application builder
+        .target(name: "ProximaApp", dependencies: [
+            "ProximaCore", "Service", "HTTPAPI", "Inference", "ModelFiles", "Simulators", "Learning", "ProximaNumerics",
             .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/App"),
+
+        // MARK: The executable
+        .executableTarget(name: "proxima", dependencies: [
+            "ProximaApp", "ProximaCore", "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "HTTPAPI",
+            "ProximaNumerics",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestModels", dependencies: ["ModelFiles", "Llama", "ProximaNumerics"], path: "Tests/TestModels"),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "ModelFiles", "ProximaNumerics", "Llama", "Learning"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "TestModels", "ModelFiles", "ProximaNumerics", "Llama", "Learning"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference"]),
-        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators"], exclude: ["Fixtures"]),
-        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store"]),
-        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles"]),
-        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "Service"]),
-        .testTarget(name: "HTTPAPITests", dependencies: [
-            "TestSupport", "HTTPAPI", "Service", "Store", "ModelFiles", "ProximaNumerics",
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
+        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators", "ProximaCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
+        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"]),
+        .testTarget(name: "AppTests", dependencies: [
+            "TestSupport", "TestModels", "ProximaApp", "ProximaCore", "Service", "HTTPAPI", "Learning", "Llama", "Inference", "ModelFiles", "ProximaNumerics", "Simulators",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store", "ModelFiles", "Learning", "Llama", "ProximaNumerics"],
+        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "Service"]),
+        .testTarget(name: "HTTPAPITests", dependencies: [
+            "TestSupport", "HTTPAPI", "Service", "Store", "ProximaCore", "Inference", "ModelFiles", "ProximaNumerics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store", "ProximaCore", "Inference", "ModelFiles", "Learning", "Llama", "ProximaNumerics"],
                     exclude: ["Scripts"]),
     ]
 )

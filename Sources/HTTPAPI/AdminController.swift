@@ -4,11 +4,8 @@
 
 import Foundation
 import Hummingbird
-import Learning
-import Llama
-import ModelFiles
+import ProximaCore
 import Service
-import Store
 
 struct AdminController {
     let admin: AdminService
@@ -75,63 +72,13 @@ struct AdminController {
         }
     }
 
-    /// Optional overrides of a phase's settings.
-    private struct PhaseRequest: Decodable {
-        var loss: String?
-        var beta: Double?
-        var steps: Int?
-        var learningRate: Double?
-        var batchSize: Int?
-        var ensemble: Int?
-        var rank: Int?
-        var alpha: Float?
-        var targets: [String]?
-        var reference: String?
-        var warmupSteps: Int?
-        var weightDecay: Double?
-        var seed: UInt64?
-        enum CodingKeys: String, CodingKey {
-            case loss, beta, steps, ensemble, rank, alpha, targets, reference, seed
-            case learningRate = "learning_rate", batchSize = "batch_size", warmupSteps = "warmup_steps", weightDecay = "weight_decay"
-        }
-    }
-
-    /// POST /admin/phases: queue a phase now (202), with optional overrides of the learner's defaults.
+    /// POST /admin/phases: queue a phase now (202); the body's keys override the learner's phase settings.
     func startPhase(_ request: Request, context: ProximaRequestContext) async throws -> Response {
-        let hasBody = (request.headers[.contentLength].flatMap(Int.init) ?? 1) > 0
-        let body = hasBody ? try await JSONBody.decode(PhaseRequest.self, from: request, limit: bodyLimit) : PhaseRequest()
-        let loss = try body.loss.map { name -> PreferenceLoss in
-            guard let l = PreferenceLoss(rawValue: name) else { throw APIError.invalidRequest("loss must be dpo, ipo or slic.", param: "loss") }
-            return l
-        }
-        let targets: [LinearRole]?
-        do { targets = try body.targets.map { names throws(UnknownLinearRole) in try LinearRole.roles(named: names) } } catch {
-            throw APIError.invalidRequest("\(error).", param: "targets")
-        }
-        let reference = try body.reference.map { text -> ReferenceMode in
-            guard let mode = ReferenceMode(text: text) else {
-                throw APIError.invalidRequest("reference must be behavior, initial, soft:<alpha> or hard:<tau>.", param: "reference")
-            }
-            return mode
-        }
+        let overrides = try await JSONBody.decode(JSONObject.self, from: request, limit: bodyLimit, empty: [:])
         do {
-            let view = try await admin.startPhase { s in
-                if let loss { s.loss = loss }
-                if let v = body.beta { s.beta = v }
-                if let v = body.steps { s.steps = v }
-                if let v = body.learningRate { s.optimizer.learningRate = v }
-                if let v = body.batchSize { s.batchSize = v }
-                if let v = body.ensemble { s.ensembleSize = v }
-                if body.rank != nil || body.alpha != nil || targets != nil {
-                    let rank = body.rank ?? s.lora.rank
-                    s.lora = LoRAConfiguration(rank: rank, alpha: body.alpha ?? Float(2 * rank), targets: targets ?? s.lora.targets)
-                }
-                if let reference { s.reference = reference }
-                if let v = body.warmupSteps { s.optimizer.warmupSteps = v }
-                if let v = body.weightDecay { s.optimizer.weightDecay = v }
-                if let v = body.seed { s.seed = v }
-            }
-            return try JSONResponse.make(PhaseJSON(view), status: .accepted)
+            return try JSONResponse.make(PhaseJSON(try await admin.startPhase(overrides: overrides)), status: .accepted)
+        } catch let error as SettingsError {
+            throw APIError.invalidRequest("\(error).", param: error.key, code: "invalid_phase_settings")
         } catch let error as LearnerError {
             throw APIError.invalidRequest("\(error)", code: "invalid_phase_settings")
         }
@@ -160,12 +107,12 @@ struct AdminController {
         let unused = request.uri.queryParameters.get("unused") == "true"
         let format = request.uri.queryParameters.get("format") ?? "jsonl"
         guard format == "jsonl" || format == "jsonl.gz" else { throw APIError.invalidRequest("format must be jsonl or jsonl.gz.", param: "format") }
-        let lines = [UInt8](try ExportedPair.jsonLines(try await admin.exportPairs(unusedOnly: unused)))
         let gz = format == "jsonl.gz"
+        let bytes = try await admin.exportPairs(unusedOnly: unused, gzip: gz)
         return Response(status: .ok,
                         headers: [.contentType: gz ? "application/gzip" : "application/x-ndjson",
                                   .contentDisposition: "attachment; filename=\"pairs.\(format)\""],
-                        body: .init(byteBuffer: ByteBuffer(bytes: gz ? Gzip.compress(lines) : lines)))
+                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// POST /admin/pairs/import: JSON lines in the export format; each becomes a labelled pair (source import).

@@ -4,39 +4,9 @@
 import Foundation
 import Sampling
 import Service
-import Store
+import ProximaCore
 
 // MARK: - Wire types
-
-/// A chat message as clients send it. `content` may be a string, a list of text parts, or null.
-struct ChatMessageBody: Decodable {
-    var role: String
-    var content: String
-
-    enum CodingKeys: String, CodingKey { case role, content }
-
-    private struct Part: Decodable {
-        var type: String
-        var text: String?
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        role = try c.decode(String.self, forKey: .role)
-        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
-            content = ""
-        } else if let text = try? c.decode(String.self, forKey: .content) {
-            content = text
-        } else if let parts = try? c.decode([Part].self, forKey: .content) {
-            guard parts.allSatisfy({ $0.type == "text" && $0.text != nil }) else {
-                throw APIError.invalidRequest("Only text content parts ({\"type\": \"text\", \"text\": …}) are supported.", param: "messages")
-            }
-            content = parts.map { $0.text! }.joined()
-        } else {
-            throw APIError.invalidRequest("Message content must be a string or a list of text parts.", param: "messages")
-        }
-    }
-}
 
 /// `stop`: a string or a list of strings.
 struct StopSequences: Decodable {
@@ -57,7 +27,7 @@ struct StreamOptions: Decodable {
 /// may name anything (the server has one model and reports its name in the response).
 struct ChatCompletionRequest: Decodable {
     var model: String?
-    var messages: [ChatMessageBody]
+    var messages: [ChatMessage]
     var temperature: Double?
     var topP: Double?
     var topK: Int?
@@ -90,7 +60,7 @@ struct ChatCompletionRequest: Decodable {
         let sampling = SamplingParameters(temperature: temperature.map(Float.init) ?? defaults.temperature,
                                           topK: topK ?? defaults.topK, topP: topP.map(Float.init) ?? defaults.topP,
                                           minP: minP.map(Float.init) ?? defaults.minP)
-        return ChatRequest(messages: messages.map { ChatMessageRecord(role: $0.role, content: $0.content) },
+        return ChatRequest(messages: messages,
                            sampling: sampling, maxTokens: maxCompletionTokens ?? maxTokens,
                            seed: seed.map { UInt64(bitPattern: $0) }, stop: stop?.values ?? [], n: n ?? 1,
                            logprobs: logprobs ?? false, topLogprobs: topLogprobs ?? 0, stream: stream ?? false,

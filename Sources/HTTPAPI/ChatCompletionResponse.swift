@@ -2,6 +2,7 @@
 // the stream chunks, usage and log-probs, plus the `proxima` object (pair id and policy version).
 
 import Foundation
+import ProximaCore
 import Service
 
 // MARK: - Shared parts
@@ -73,13 +74,9 @@ extension ChatChoice {
 
 /// The `chat.completion` object of a non-streamed response.
 struct ChatCompletionResponse: Encodable {
-    struct Message: Encodable {
-        var role = "assistant"
-        var content: String
-    }
     struct Choice: Encodable {
         var index: Int
-        var message: Message
+        var message: ChatMessage
         var logprobs: ChoiceLogprobs?
         var finishReason: String
 
@@ -106,7 +103,7 @@ struct ChatCompletionResponse: Encodable {
         created = Int(completion.created.timeIntervalSince1970)
         self.model = model
         choices = completion.choices.map { choice in
-            Choice(index: choice.index, message: Message(content: choice.text), logprobs: choice.logprobs.map(ChoiceLogprobs.init),
+            Choice(index: choice.index, message: ChatMessage(role: "assistant", content: choice.text), logprobs: choice.logprobs.map(ChoiceLogprobs.init),
                    finishReason: choice.finishReasonText)
         }
         usage = Usage(completion)

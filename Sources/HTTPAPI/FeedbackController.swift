@@ -4,7 +4,7 @@
 import Foundation
 import Hummingbird
 import Service
-import Store
+import ProximaCore
 
 // MARK: - Wire types
 

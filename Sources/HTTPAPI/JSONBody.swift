@@ -7,8 +7,8 @@ import NIOCore
 
 enum JSONBody {
     /// Decodes the body of `request` as `T`. A missing Content-Type is taken as JSON; any other than
-    /// application/json (or a +json type) is refused.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+    /// application/json (or a +json type) is refused. An empty body is `empty` when given (optional bodies).
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int, empty: T? = nil) async throws -> T {
         if let contentType = request.headers[.contentType] {
             let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
@@ -25,6 +25,7 @@ enum JSONBody {
             throw APIError.bodyTooLarge(limit: limit)
         }
         let bytes = buffer.readableBytesView
+        if let empty, bytes.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) { return empty }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw APIError.invalidRequest("The request body is not valid UTF-8.", code: "invalid_utf8")
         }
@@ -65,7 +66,9 @@ extension APIError {
                 self = .invalidRequest("The request body is not valid JSON.", code: "invalid_json")
             } else {
                 let field = path(context.codingPath)
-                self = .invalidRequest("Field '\(field)' has an invalid value.", param: field, code: "invalid_value")
+                // Our own decoders say why in a sentence that starts in lower case; Foundation's are kept out.
+                let why = context.debugDescription.first?.isLowercase == true ? ": \(context.debugDescription)" : ""
+                self = .invalidRequest("Field '\(field)' has an invalid value\(why).", param: field, code: "invalid_value")
             }
         @unknown default:
             self = .invalidRequest("The request body could not be decoded.", code: "invalid_json")

@@ -55,7 +55,7 @@ struct APIErrorMiddleware: RouterMiddleware {
 // MARK: - Authentication
 
 /// The configured bearer keys. With none, the server is open (and binds to loopback only).
-public struct APIKeys: Sendable {
+public struct APIKeys: Sendable, Equatable {
     public var userKeys: [String]
     public var adminKeys: [String]
 
@@ -72,6 +72,17 @@ public struct APIKeys: Sendable {
         if let i = adminKeys.firstIndex(of: key) { return APIKeyIdentity(role: .admin, id: "admin-\(i + 1)") }
         if let i = userKeys.firstIndex(of: key) { return APIKeyIdentity(role: .user, id: "user-\(i + 1)") }
         return nil
+    }
+}
+
+/// The `auth:` section of config/proxima.yaml (keys are secrets: never encoded).
+extension APIKeys: Decodable {
+    public enum Key: String, CodingKey, CaseIterable { case userKeys = "user_keys", adminKeys = "admin_keys" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        self.init(userKeys: try c.decodeIfPresent([String].self, forKey: .userKeys) ?? [],
+                  adminKeys: try c.decodeIfPresent([String].self, forKey: .adminKeys) ?? [])
     }
 }
 

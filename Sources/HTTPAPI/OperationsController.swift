@@ -5,7 +5,7 @@ import Foundation
 import Hummingbird
 import Prometheus
 import Service
-import Store
+import ProximaCore
 
 struct OperationsController {
     let chat: ChatService

@@ -1,7 +1,7 @@
 // PolicyJSON: the wire shapes shared by the operator routes: a policy version, and OpenAI's list wrapper.
 
 import Foundation
-import Store
+import ProximaCore
 
 /// `{"object": "list", "data": [...]}`.
 struct ListJSON<T: Encodable>: Encodable {

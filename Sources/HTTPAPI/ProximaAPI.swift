@@ -6,18 +6,43 @@ import Hummingbird
 import Metrics
 import Prometheus
 import Service
-import Store
+import ProximaCore
 
 /// Settings of the HTTP layer.
 public struct APIConfiguration: Sendable {
     /// Bearer keys; with none the API is open.
     public var keys: APIKeys
-    /// The largest request body accepted (413 above it).
-    public var bodyLimitBytes: Int
+    public var http: HTTPSettings
 
-    public init(keys: APIKeys = APIKeys(), bodyLimitBytes: Int = 1 << 20) {
+    public init(keys: APIKeys = APIKeys(), http: HTTPSettings = HTTPSettings()) {
         self.keys = keys
-        self.bodyLimitBytes = bodyLimitBytes
+        self.http = http
+    }
+
+    /// The largest request body accepted (413 above it).
+    public var bodyLimitBytes: Int { http.bodyLimitBytes }
+}
+
+/// The `http:` section of config/proxima.yaml.
+public struct HTTPSettings: Sendable, Equatable {
+    /// The largest request body accepted, in bytes (413 above it).
+    public var bodyLimitBytes = 1 << 20
+
+    public init() {}
+}
+
+extension HTTPSettings: Codable {
+    public enum Key: String, CodingKey, CaseIterable { case bodyLimitBytes = "body_limit_bytes" }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: Key.self)
+        bodyLimitBytes = try c.decodeIfPresent(Int.self, forKey: .bodyLimitBytes) ?? bodyLimitBytes
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(bodyLimitBytes, forKey: .bodyLimitBytes)
     }
 }
 

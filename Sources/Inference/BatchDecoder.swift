@@ -78,11 +78,18 @@ public final class BatchDecoder: @unchecked Sendable {
         return updated
     }
 
-    /// Generates until every sequence is finished (single-caller convenience, e.g. the CLI).
+    /// Generates until every sequence is finished: the decode loop of everything but the serving engine (which
+    /// admits and drops sequences between steps). `aroundStep` wraps each step (the gate holds the cores' lease
+    /// for one step at a time); `onToken` sees each sequence that received a token.
     public func run(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
-                    prefillBudget: Int = .max, onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
+                    prefillBudget: Int = .max, aroundStep: (() throws(SamplingError) -> Void) throws(SamplingError) -> Void = { try $0() },
+                    onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
         while sequences.contains(where: { !$0.isFinished }) {
-            for s in try step(sequences, weights: weights, adapter: adapter, prefillBudget: prefillBudget) { onToken(s) }
+            var updated: [GenerationSequence] = []
+            try aroundStep { () throws(SamplingError) in
+                updated = try step(sequences, weights: weights, adapter: adapter, prefillBudget: prefillBudget)
+            }
+            for s in updated { onToken(s) }
         }
     }
 }

@@ -2,17 +2,8 @@
 // the tokens generated so far with their behavior log-probs (raw distribution, temperature 1).
 
 import Llama
+import ProximaCore
 import Sampling
-
-/// Why a sequence stopped.
-public enum FinishReason: String, Sendable, Codable {
-    /// An end-of-generation token was sampled (it is the last generated token).
-    case stop
-    /// The token limit or the context length was reached.
-    case length
-    /// The caller cancelled it (client gone, shutdown).
-    case cancelled
-}
 
 /// What to generate and how.
 public struct GenerationParameters: Sendable, Equatable {
@@ -72,6 +63,12 @@ public final class GenerationSequence: @unchecked Sendable {
     }
 
     public var isFinished: Bool { finishReason != nil }
+
+    /// The generated tokens a reader sees: all of them but a final end-of-generation token.
+    public var visibleTokens: ArraySlice<GeneratedToken> {
+        if finishReason == .stop, let last = tokens.last, parameters.stopTokens.contains(last.id) { return tokens.dropLast() }
+        return tokens[...]
+    }
     public var isPrefilling: Bool { leader == nil && prefilled < prompt.count }
 
     /// Stops the sequence; it takes no more batch rows.

@@ -1,10 +1,13 @@
 // PhaseSettings: everything that defines a training phase — loss, β, steps, batch, ensemble, LoRA shape,
-// optimiser, and where the reference log-probs come from (BPO's behavior policy or a baseline).
+// optimiser, and where the reference log-probs come from (BPO's behavior policy or a baseline). One type for
+// every place a phase is configured: the `learner:` section of config/proxima.yaml and its PROXIMA_LEARNER_*
+// variables, `POST /admin/phases`, `proxima train`, `proxima experiment`, and the phase row that records it.
+// Its Codable form is flat and snake_case, the keys those places use; every default is written once, here.
 
 import Llama
 
 /// The reference policy of the DAP loss.
-public enum ReferenceMode: Codable, Sendable, Equatable {
+public enum ReferenceMode: Sendable, Equatable {
     /// BPO: the behavior policy that sampled each pair (its recorded log-probs).
     case behavior
     /// Online DPO: a fixed reference, the initial policy (the base model).
@@ -15,10 +18,10 @@ public enum ReferenceMode: Codable, Sendable, Equatable {
     case hardUpdate(tau: Int)
 }
 
-extension ReferenceMode {
+extension ReferenceMode: LosslessStringConvertible, Codable {
     /// Parses `behavior`, `initial`, `soft:<alpha>` or `hard:<tau>`.
-    public init?(text: String) {
-        let parts = text.split(separator: ":")
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         switch (parts.first, parts.count) {
         case ("behavior", 1): self = .behavior
         case ("initial", 1): self = .initial
@@ -27,17 +30,44 @@ extension ReferenceMode {
         default: return nil
         }
     }
+
+    public var description: String {
+        switch self {
+        case .behavior: "behavior"
+        case .initial: "initial"
+        case let .softUpdate(alpha): "soft:\(alpha)"
+        case let .hardUpdate(tau): "hard:\(tau)"
+        }
+    }
+
+    public static let forms = "behavior, initial, soft:<alpha> or hard:<tau>"
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let mode = ReferenceMode(text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "reference must be \(Self.forms) (got \(text))")
+        }
+        self = mode
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
 }
 
 /// The settings of one phase.
-public struct PhaseSettings: Codable, Sendable, Equatable {
+public struct PhaseSettings: Sendable, Equatable {
     public var loss: PreferenceLoss = .dpo
     public var beta: Double = 0.1
-    public var steps: Int = 100
+    /// Optimiser steps, each on `batchSize` pairs.
+    public var steps: Int = 8
     /// Pairs per step.
     public var batchSize: Int = 16
     public var ensembleSize: Int = 5
-    public var lora = LoRAConfiguration(rank: 16, alpha: 32)
+    /// Rank 16, alpha 2 · rank, all seven projections.
+    public var lora = LoRAConfiguration()
     public var optimizer = AdamWConfiguration()
     public var reference: ReferenceMode = .behavior
     /// Seeds the members' initialisation and the batch order.
@@ -56,10 +86,68 @@ public struct PhaseSettings: Codable, Sendable, Equatable {
         if lora.rank < 1 || !(lora.alpha > 0) || lora.targets.isEmpty { return "LoRA needs rank ≥ 1, alpha > 0 and a target" }
         if !(optimizer.learningRate > 0) { return "the learning rate must be positive" }
         if optimizer.weightDecay < 0 || optimizer.warmupSteps < 0 || optimizer.clipNorm < 0 { return "optimiser settings must not be negative" }
+        if microBatchRows < 1 { return "micro_batch_rows must be at least 1" }
         switch reference {
         case let .softUpdate(alpha) where !(alpha > 0 && alpha <= 1): return "the soft-update α must be in (0, 1]"
         case let .hardUpdate(tau) where tau < 1: return "the hard-update τ must be at least 1"
         default: return nil
         }
+    }
+}
+
+// MARK: - The flat, snake_case form
+
+extension PhaseSettings: Codable {
+    /// Every key of the flat form, as written in config/proxima.yaml's `learner:` section and in requests.
+    public enum Key: String, CodingKey, CaseIterable {
+        case loss, beta, steps, ensemble, rank, alpha, targets, reference, seed
+        case batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
+        case weightDecay = "weight_decay", clipNorm = "clip_norm", microBatchRows = "micro_batch_rows"
+    }
+
+    /// Absent keys keep their defaults; `alpha` absent is 2 · rank.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: Key.self)
+        loss = try c.decodeIfPresent(PreferenceLoss.self, forKey: .loss) ?? loss
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? beta
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        ensembleSize = try c.decodeIfPresent(Int.self, forKey: .ensemble) ?? ensembleSize
+        let rank = try c.decodeIfPresent(Int.self, forKey: .rank) ?? lora.rank
+        let alpha = try c.decodeIfPresent(Float.self, forKey: .alpha)
+        var targets = lora.targets
+        if let names = try c.decodeIfPresent([String].self, forKey: .targets) {
+            do { targets = try LinearRole.roles(named: names) } catch {
+                throw DecodingError.dataCorruptedError(forKey: .targets, in: c, debugDescription: "\(error)")
+            }
+        }
+        lora = LoRAConfiguration(rank: rank, alpha: alpha, targets: targets)
+        optimizer.learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? optimizer.learningRate
+        optimizer.warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? optimizer.warmupSteps
+        optimizer.weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? optimizer.weightDecay
+        optimizer.clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm) ?? optimizer.clipNorm
+        reference = try c.decodeIfPresent(ReferenceMode.self, forKey: .reference) ?? reference
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        microBatchRows = try c.decodeIfPresent(Int.self, forKey: .microBatchRows) ?? microBatchRows
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(beta, forKey: .beta)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(ensembleSize, forKey: .ensemble)
+        try c.encode(lora.rank, forKey: .rank)
+        try c.encode(lora.alpha, forKey: .alpha)
+        try c.encode(lora.targets.map(\.rawValue), forKey: .targets)
+        try c.encode(optimizer.learningRate, forKey: .learningRate)
+        try c.encode(optimizer.warmupSteps, forKey: .warmupSteps)
+        try c.encode(optimizer.weightDecay, forKey: .weightDecay)
+        try c.encode(optimizer.clipNorm, forKey: .clipNorm)
+        try c.encode(reference, forKey: .reference)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(microBatchRows, forKey: .microBatchRows)
     }
 }

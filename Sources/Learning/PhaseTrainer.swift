@@ -14,6 +14,19 @@ public struct TrainingExample: Sendable, Equatable {
         self.pair = pair
         self.behavior = behavior
     }
+
+    /// A pair from its token ids and the behavior policy's per-token log-probs of each response; nil when the
+    /// prompt or a response has no tokens, a token lacks its log-prob, or the pair does not fit `contextLength`.
+    public init?(prompt: [Int], chosen: [Int], chosenLogprobs: [Float], rejected: [Int], rejectedLogprobs: [Float],
+                 contextLength: Int) {
+        guard !prompt.isEmpty, !chosen.isEmpty, !rejected.isEmpty,
+              chosenLogprobs.count == chosen.count, rejectedLogprobs.count == rejected.count,
+              prompt.count + max(chosen.count, rejected.count) <= contextLength else { return nil }
+        self.init(pair: PreferencePair(prompt: prompt, chosen: chosen, rejected: rejected),
+                  behavior: PairLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
+                                         rejected: rejectedLogprobs.reduce(0) { $0 + Double($1) },
+                                         chosenTokens: chosen.count, rejectedTokens: rejected.count))
+    }
 }
 
 /// What one step measured (means over the batch and over members).

@@ -10,9 +10,10 @@ public struct LoRAConfiguration: Codable, Sendable, Equatable {
     public var alpha: Float
     public var targets: [LinearRole]
 
-    public init(rank: Int = 16, alpha: Float = 32, targets: [LinearRole] = LinearRole.allCases) {
+    /// `alpha` nil: 2 · rank (a scale of 2, the convention everywhere in Proxima).
+    public init(rank: Int = 16, alpha: Float? = nil, targets: [LinearRole] = LinearRole.allCases) {
         self.rank = rank
-        self.alpha = alpha
+        self.alpha = alpha ?? Float(2 * rank)
         self.targets = LinearRole.allCases.filter(targets.contains)
     }
 

@@ -34,9 +34,9 @@ public enum BLAS {
                         a + aOff, Int32(lda), b + bOff, Int32(ldb), beta, c + m0 * ldc + n0, Int32(ldc))
         }
         guard let pool, pool.threadCount > 1, m * n * k >= 1 << 16 else { return run(0, m, 0, n) }
-        // Splitting the rows is faster when there are enough of them: each thread packs its own rows of op(A)
-        // and all of op(B), where a split of the columns has both pack all of op(A). The training step took
-        // 9 % less time with it in an interleaved comparison (docs/benchmarks.md, bench/blas/gemm_shapes.c).
+        // With enough rows, each thread takes a share of C's rows: it packs its own rows of op(A) and all of
+        // op(B), where a split of the columns would have both pack all of op(A) (bench/blas/gemm_shapes.c
+        // times both).
         let pieces = pool.threadCount
         if m >= 64 * pieces || m >= n {
             let chunk = ((m + pieces - 1) / pieces + 15) / 16 * 16

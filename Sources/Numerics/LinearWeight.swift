@@ -42,16 +42,13 @@ public struct LinearWeight: @unchecked Sendable {
         if let packed { packed.dequantize(rows: r..<(r + 1), into: out) } else { out.update(from: dense + r * cols, count: cols) }
     }
 
-    /// True when `apply` runs the quantised kernel. It beats sgemm on the fp32 copy at every batch size
-    /// measured (1 to 512 rows; docs/benchmarks.md): it reads a quarter of the bytes and OpenBLAS re-packs
-    /// the whole weight on every call.
+    /// True when `apply` runs the quantised kernel (it reads a quarter of the bytes of the fp32 copy, and
+    /// OpenBLAS would re-pack the whole weight on every call).
     public var usesQuantizedKernel: Bool { packed != nil }
 
     /// Pool tasks per thread for the quantised kernel on `m` vectors. One or two vectors (decode of one
-    /// sequence, or of one request's pair) get one contiguous share per thread: smaller tasks measured slower
-    /// there (more claims of the pool's ticket bouncing between the cores, more prefetch ramp-ups; two vectors
-    /// +18 % in an interleaved A/B, docs/benchmarks.md); larger batches get four, for balance (one measured no
-    /// different at 4–16 vectors).
+    /// sequence, or of one request's pair) get one contiguous share per thread (fewer claims of the pool's
+    /// ticket, fewer prefetch ramp-ups); larger batches get four, for balance.
     static func piecesPerThread(vectors m: Int) -> Int { m <= 2 ? 1 : 4 }
 
     /// y[m × rows] = x[m × cols] · Wᵀ (y overwritten), rows of x and y contiguous with strides `cols`, `rows`.

@@ -2,6 +2,7 @@
 // share its prompt), their text assembly and stop strings, and the events it still owes its client.
 
 import Inference
+import ProximaCore
 import Tokenizer
 
 final class ActiveRequest {
@@ -55,7 +56,7 @@ final class ActiveRequest {
             if !tail.isEmpty && pending.request.streamedSamples.contains(i) {
                 pending.continuation.yield(.text(sample: i, delta: tail))
             }
-            pending.continuation.yield(.finished(sample: i, SampleOutcome(tokens: s.tokens, text: assemblers[i].text, finishReason: s.finishReason!)))
+            pending.continuation.yield(.finished(sample: i, SampleOutcome(tokens: s.tokens, visibleTokens: s.visibleTokens, text: assemblers[i].text, finishReason: s.finishReason!)))
         }
         if isDone { pending.continuation.finish() }
     }

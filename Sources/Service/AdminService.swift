@@ -4,7 +4,8 @@
 
 import Foundation
 import Learning
-import Store
+import ModelFiles
+import ProximaCore
 
 /// A phase as operators see it: the stored record plus live progress while it runs.
 public struct PhaseView: Sendable {
@@ -55,18 +56,21 @@ public final class AdminService: Sendable {
         return PhaseView(record: record, progress: live?.phaseID == id ? live : nil)
     }
 
-    /// Queues a phase with the learner's defaults, overridden by `overrides`.
-    public func startPhase(_ overrides: (inout PhaseSettings) -> Void) async throws -> PhaseView {
-        var settings = learner.defaults
-        overrides(&settings)
-        return PhaseView(record: try await learner.requestPhase(overrides: settings), progress: nil)
+    /// Queues a phase with the learner's defaults, overridden by `overrides` (PhaseSettings' flat keys).
+    /// Throws `SettingsError` for an unknown key, a value of the wrong type or settings that cannot train.
+    public func startPhase(overrides: JSONObject) async throws -> PhaseView {
+        let settings = try learner.defaults.applying(overrides)
+        return PhaseView(record: try await learner.requestPhase(settings), progress: nil)
     }
 
     // MARK: Pairs
 
-    /// Labelled pairs in the export format (all of them, or only those no phase used yet).
-    public func exportPairs(unusedOnly: Bool) async throws -> [ExportedPair] {
-        try await store.labelledPairs(LabelledPairQuery(unusedOnly: unusedOnly)).map(ExportedPair.init)
+    /// Labelled pairs in the export format (all of them, or only those no phase used yet) as JSON lines,
+    /// gzip-compressed when asked.
+    public func exportPairs(unusedOnly: Bool, gzip: Bool) async throws -> [UInt8] {
+        let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: unusedOnly)).map(ExportedPair.init)
+        let lines = [UInt8](try ExportedPair.jsonLines(pairs))
+        return gzip ? Gzip.compress(lines) : lines
     }
 
     /// Stores exported pairs as labelled pairs from source `import`: each becomes a request with its two
@@ -77,23 +81,23 @@ public final class AdminService: Sendable {
         if let i = pairs.firstIndex(where: { !$0.isWellFormed }) {
             throw AdminError.invalidImport("pair \(i + 1): token ids and log-probs are missing or of different lengths")
         }
-        for p in pairs {
+        let entries = pairs.map { p in
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let request = RequestRecord(id: "import-\(suffix)", pairID: "pair-import-\(suffix)", createdAt: Date(), apiKeyID: apiKeyID,
                                         policyVersion: known.contains(p.policyVersion) ? p.policyVersion : "v0",
-                                        messages: p.prompt.map { ChatMessageRecord(role: $0.role, content: $0.content) },
-                                        promptTokenIDs: p.promptTokenIDs,
+                                        messages: p.prompt, promptTokenIDs: p.promptTokenIDs,
                                         sampling: SamplingRecord(temperature: 1, topP: 1, topK: 0, minP: 0, maxTokens: max(p.chosenTokenIDs.count, p.rejectedTokenIDs.count), seed: nil),
                                         n: 2, stream: false, status: .completed)
-            try await store.logRequest(request, samples: [
+            return LabelledRequest(request: request, samples: [
                 SampleRecord(index: 0, tokenIDs: p.chosenTokenIDs, logprobs: p.chosenLogprobs, text: p.chosen.map(\.content).joined(),
                              finishReason: .stop, shown: true),
                 SampleRecord(index: 1, tokenIDs: p.rejectedTokenIDs, logprobs: p.rejectedLogprobs, text: p.rejected.map(\.content).joined(),
                              finishReason: .stop, shown: true),
-            ])
-            _ = try await store.recordFeedback(FeedbackEvent(eventID: "import-\(suffix)", subject: .choice(pairID: request.pairID!, choice: .first),
-                                                             source: .import, apiKeyID: apiKeyID, createdAt: Date()))
+            ], feedback: FeedbackEvent(eventID: "import-\(suffix)", subject: .choice(pairID: request.pairID!, choice: .first),
+                                       source: .import, apiKeyID: apiKeyID, createdAt: Date()))
         }
+        try await store.importLabelledRequests(entries)
+        learner.doorbell.ring()
         return pairs.count
     }
 }

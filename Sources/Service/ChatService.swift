@@ -5,9 +5,8 @@
 import Foundation
 import Inference
 import Metrics
-import ModelFiles
 import Sampling
-import Store
+import ProximaCore
 import Tokenizer
 
 // MARK: - Service
@@ -23,10 +22,13 @@ public final class ChatService: Sendable {
     public let store: any ProximaStore
     public let configuration: ChatConfiguration
     let latency: Metrics.Timer
+    /// Runs after a request with a pair was logged (it rings the learner's doorbell when a labeller waits for pairs).
+    let onPairLogged: @Sendable () -> Void
 
     /// `metricsFactory` makes the end-to-end latency histogram (the global factory when nil).
     public init(model: ModelBundle, engine: EngineService, store: any ProximaStore, configuration: ChatConfiguration,
-                metricsFactory: (any MetricsFactory)? = nil) {
+                metricsFactory: (any MetricsFactory)? = nil, onPairLogged: @escaping @Sendable () -> Void = {}) {
+        self.onPairLogged = onPairLogged
         self.model = model
         self.engine = engine
         self.store = store
@@ -113,7 +115,7 @@ public final class ChatService: Sendable {
         }
     }
 
-    private func promptTokens(for messages: [ChatMessageRecord]) throws(ChatError) -> [Int] {
+    private func promptTokens(for messages: [ChatMessage]) throws(ChatError) -> [Int] {
         let rendered = messages.map { ChatMessage(role: $0.role == "developer" ? "system" : $0.role, content: $0.content) }
         do {
             return try model.promptTokens(for: rendered)

@@ -3,7 +3,7 @@
 
 import Foundation
 import Inference
-import Store
+import ProximaCore
 import Tokenizer
 
 // MARK: - Session
@@ -91,7 +91,7 @@ public struct ChatEventIterator {
                                    sampling: session.sampling, n: request.n, stream: request.stream, status: .completed)
         let samples = outcomes.enumerated().map { i, outcome in
             SampleRecord(index: i, tokenIDs: outcome.tokens.map(\.id), logprobs: outcome.tokens.map(\.logProb),
-                         text: outcome.text, finishReason: Store.FinishReason(rawValue: outcome.finishReason.rawValue)!,
+                         text: outcome.text, finishReason: outcome.finishReason,
                          shown: i < request.n)
         }
         do {
@@ -99,6 +99,7 @@ public struct ChatEventIterator {
         } catch {
             throw .loggingFailed("\(error)")
         }
+        if record.pairID != nil { session.service.onPairLogged() }
         let choices = outcomes.prefix(request.n).enumerated().map { i, outcome in
             ChatChoice(index: i, text: outcome.text, finishReason: outcome.finishReason, tokenCount: outcome.tokens.count,
                        logprobs: request.logprobs ? reported(outcome) : nil)
@@ -110,9 +111,7 @@ public struct ChatEventIterator {
     /// The per-token log-probs a client sees: every generated token but a final end token.
     private func reported(_ outcome: SampleOutcome) -> [ReportedToken] {
         let model = session.service.model
-        var tokens = outcome.tokens
-        if outcome.finishReason == .stop, let last = tokens.last, model.stopTokens.contains(last.id) { tokens.removeLast() }
-        return tokens.map { token in
+        return outcome.visibleTokens.map { token in
             let bytes = model.tokenizer.bytes(of: token.id)
             return ReportedToken(token: String(decoding: bytes, as: UTF8.self), bytes: bytes, logprob: token.logProb,
                                  top: token.top.map { alternative in

@@ -4,13 +4,13 @@
 import Foundation
 import Inference
 import Sampling
-import Store
+import ProximaCore
 
 // MARK: - Request
 
 /// A chat completion request, parsed from the wire but not yet checked (`ChatService.start` checks it).
 public struct ChatRequest: Sendable {
-    public var messages: [ChatMessageRecord]
+    public var messages: [ChatMessage]
     public var sampling: SamplingParameters
     /// Tokens to generate at most; nil takes the configured default (clamped to the context left).
     public var maxTokens: Int?
@@ -27,7 +27,7 @@ public struct ChatRequest: Sendable {
     /// The id of the API key that made the request, logged with it.
     public var apiKeyID: String?
 
-    public init(messages: [ChatMessageRecord], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int? = nil,
+    public init(messages: [ChatMessage], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int? = nil,
                 seed: UInt64? = nil, stop: [String] = [], n: Int = 1, logprobs: Bool = false, topLogprobs: Int = 0,
                 stream: Bool = false, apiKeyID: String? = nil) {
         self.messages = messages; self.sampling = sampling; self.maxTokens = maxTokens; self.seed = seed
@@ -36,8 +36,8 @@ public struct ChatRequest: Sendable {
     }
 }
 
-/// How the chat service shapes requests.
-public struct ChatConfiguration: Sendable {
+/// How the chat service shapes requests: the `chat:` section of config/proxima.yaml.
+public struct ChatConfiguration: Sendable, Equatable {
     /// Sample a hidden second response for every sampled (temperature > 0) n = 1 request: the pair the
     /// learner trains on. A greedy twin would repeat the shown response, so greedy requests get none.
     public var pairing = true
@@ -46,11 +46,7 @@ public struct ChatConfiguration: Sendable {
     /// The largest max_tokens a request may ask for.
     public var maxTokensLimit = 2048
 
-    public init(pairing: Bool = true, defaultMaxTokens: Int = 256, maxTokensLimit: Int = 2048) {
-        self.pairing = pairing
-        self.defaultMaxTokens = defaultMaxTokens
-        self.maxTokensLimit = maxTokensLimit
-    }
+    public init() {}
 
     /// Roles a message may have. `developer` (OpenAI's newer name for system) is rendered as `system`;
     /// `tool` and `function` are refused because the server runs no tools.
@@ -84,7 +80,7 @@ public struct ChatChoice: Sendable {
     public var index: Int
     public var text: String
     /// `.stop` (end token or stop string) or `.length` (max_tokens or the context).
-    public var finishReason: Inference.FinishReason
+    public var finishReason: FinishReason
     /// Generated tokens, including the end token when there is one.
     public var tokenCount: Int
     /// Per-token log-probs (without the end token), when the request asked for them.
@@ -147,5 +143,36 @@ public enum ChatError: Error, Equatable, CustomStringConvertible {
         case .generationFailed: return "Generation failed; the request was not logged. Retry it."
         case let .loggingFailed(message): return "The response could not be logged: \(message)"
         }
+    }
+}
+
+extension ChatConfiguration: Codable {
+    public enum Key: String, CodingKey, CaseIterable {
+        case pairing, defaultMaxTokens = "max_tokens_default", maxTokensLimit = "max_tokens_limit"
+    }
+
+    /// Absent keys keep their defaults; an absent `max_tokens_default` follows a lower `max_tokens_limit`.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: Key.self)
+        pairing = try c.decodeIfPresent(Bool.self, forKey: .pairing) ?? pairing
+        maxTokensLimit = try c.decodeIfPresent(Int.self, forKey: .maxTokensLimit) ?? maxTokensLimit
+        defaultMaxTokens = try c.decodeIfPresent(Int.self, forKey: .defaultMaxTokens) ?? min(defaultMaxTokens, maxTokensLimit)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(pairing, forKey: .pairing)
+        try c.encode(defaultMaxTokens, forKey: .defaultMaxTokens)
+        try c.encode(maxTokensLimit, forKey: .maxTokensLimit)
+    }
+
+    /// Why these settings cannot be used, or nil.
+    public var problem: SettingsError? {
+        if !(1...1_000_000).contains(maxTokensLimit) { return SettingsError(key: "chat.max_tokens_limit", "chat.max_tokens_limit must be in 1...1000000") }
+        if !(1...maxTokensLimit).contains(defaultMaxTokens) {
+            return SettingsError(key: "chat.max_tokens_default", "chat.max_tokens_default (\(defaultMaxTokens)) must be in 1...chat.max_tokens_limit (\(maxTokensLimit))")
+        }
+        return nil
     }
 }

@@ -1,4 +1,4 @@
-// Doorbell: lets a polling loop sleep until its next poll or until someone rings, whichever comes first.
+// Doorbell: lets a worker sleep until someone rings (or until a deadline, whichever comes first).
 // (An AsyncStream cannot do this: cancelling a task that awaits the stream's next element finishes the
 // stream for good, so after the first timed-out sleep every later sleep would return at once.)
 
@@ -25,8 +25,9 @@ public final class Doorbell: Sendable {
         sleeper?.resume()
     }
 
-    /// Returns after `duration`, or earlier at a ring (at once if one came since the last sleep). One sleeper at a time.
-    public func sleep(for duration: Duration) async {
+    /// Returns at a ring (at once if one came since the last sleep), or after `duration` when one is given.
+    /// One sleeper at a time.
+    public func sleep(for duration: Duration?) async {
         var timer: Task<Void, Never>?
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let sleep = state.withLock { s -> UInt64? in
@@ -37,6 +38,7 @@ public final class Doorbell: Sendable {
                 return s.sleeps
             }
             guard let sleep else { return continuation.resume() }
+            guard let duration else { return }
             timer = Task { [self] in
                 try? await Task.sleep(for: duration)
                 wakeUp(sleep)

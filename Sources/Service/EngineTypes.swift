@@ -2,6 +2,7 @@
 // gets back (text deltas and, per sample, the tokens with their behavior log-probs).
 
 import Inference
+import ProximaCore
 import Learning
 import Llama
 
@@ -42,6 +43,8 @@ public struct EngineRequest: Sendable {
 /// A finished sample: its tokens (with behavior log-probs), text and why it ended.
 public struct SampleOutcome: Sendable {
     public var tokens: [GeneratedToken]
+    /// What the client sees of them: all but a final end-of-generation token.
+    public var visibleTokens: ArraySlice<GeneratedToken>
     public var text: String
     public var finishReason: FinishReason
 }
@@ -68,8 +71,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Limits of the engine.
-public struct EngineConfiguration: Sendable {
+/// Limits of the engine: the `engine:` section of config/proxima.yaml (and the top-level `threads`).
+public struct EngineConfiguration: Sendable, Equatable {
     /// Sequences decoded together (a response pair takes two).
     public var maxActiveSequences = 16
     /// Requests waiting for slots before new ones are refused.
@@ -78,8 +81,44 @@ public struct EngineConfiguration: Sendable {
     public var prefillChunk = 128
     /// Prompt positions whose keys and values are kept for later prompts that begin the same way (0: off).
     public var prefixCacheTokens = 1024
-    /// Compute threads.
+    /// Compute threads (not a key of this section: the top-level `threads` sets it).
     public var threads = 2
 
     public init() {}
+}
+
+extension EngineConfiguration: Codable {
+    public enum Key: String, CodingKey, CaseIterable {
+        case maxActiveSequences = "max_active_sequences", maxQueuedRequests = "max_queued_requests"
+        case prefillChunk = "prefill_chunk", prefixCacheTokens = "prefix_cache_tokens"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: Key.self)
+        maxActiveSequences = try c.decodeIfPresent(Int.self, forKey: .maxActiveSequences) ?? maxActiveSequences
+        maxQueuedRequests = try c.decodeIfPresent(Int.self, forKey: .maxQueuedRequests) ?? maxQueuedRequests
+        prefillChunk = try c.decodeIfPresent(Int.self, forKey: .prefillChunk) ?? prefillChunk
+        prefixCacheTokens = try c.decodeIfPresent(Int.self, forKey: .prefixCacheTokens) ?? prefixCacheTokens
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(maxActiveSequences, forKey: .maxActiveSequences)
+        try c.encode(maxQueuedRequests, forKey: .maxQueuedRequests)
+        try c.encode(prefillChunk, forKey: .prefillChunk)
+        try c.encode(prefixCacheTokens, forKey: .prefixCacheTokens)
+    }
+
+    /// Why these settings cannot be used, or nil.
+    public var problem: SettingsError? {
+        let ranges: [(Key, Int, ClosedRange<Int>)] = [(.maxActiveSequences, maxActiveSequences, 2...1024),
+                                                      (.maxQueuedRequests, maxQueuedRequests, 0...100_000),
+                                                      (.prefillChunk, prefillChunk, 1...4096),
+                                                      (.prefixCacheTokens, prefixCacheTokens, 0...1_000_000)]
+        for (key, value, range) in ranges where !range.contains(value) {
+            return SettingsError(key: "engine.\(key.stringValue)", "engine.\(key.stringValue) must be in \(range) (got \(value))")
+        }
+        return nil
+    }
 }

@@ -3,7 +3,7 @@
 
 import Foundation
 import Metrics
-import Store
+import ProximaCore
 
 // MARK: - Requests and results
 
@@ -67,14 +67,17 @@ public enum FeedbackError: Error, Equatable, CustomStringConvertible {
 public final class FeedbackService: Sendable {
     public let store: any ProximaStore
     private let metricsFactory: any MetricsFactory
+    private let onStored: @Sendable () -> Void
 
     /// The longest comment accepted, in characters.
     public static let maxCommentLength = 4000
     /// The longest event id accepted, in characters.
     public static let maxEventIDLength = 128
 
-    public init(store: any ProximaStore, metricsFactory: (any MetricsFactory)? = nil) {
+    /// `onStored` runs after each new event is committed (it rings the learner's doorbell).
+    public init(store: any ProximaStore, metricsFactory: (any MetricsFactory)? = nil, onStored: @escaping @Sendable () -> Void = {}) {
         self.store = store
+        self.onStored = onStored
         self.metricsFactory = metricsFactory ?? MetricsSystem.factory
         for kind in ["thumb", "choice"] { counter(kind: kind).increment(by: 0) }
     }
@@ -115,6 +118,7 @@ public final class FeedbackService: Sendable {
         }
         if case .stored = outcome {
             counter(kind: { if case .thumb = request.verdict { "thumb" } else { "choice" } }()).increment()
+            onStored()
         }
         return FeedbackReceipt(eventID: outcome.record.eventID, responseID: outcome.record.requestID,
                                stored: { if case .stored = outcome { true } else { false } }())

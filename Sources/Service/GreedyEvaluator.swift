@@ -7,9 +7,8 @@ import Inference
 import Llama
 import ProximaNumerics
 import Sampling
-import Simulators
+import ProximaCore
 import Tokenizer
-import ModelFiles
 
 /// One greedy reply.
 public struct GreedyReply: Sendable, Equatable {
@@ -73,15 +72,13 @@ public final class GreedyEvaluator: @unchecked Sendable {
                 return try GenerationSequence(prompt: ids, parameters: GenerationParameters(sampling: .greedy, maxTokens: maxTokens, stopTokens: model.stopTokens),
                                               config: model.weights.config)
             }
-            while sequences.contains(where: { !$0.isFinished }) {
+            try decoder.run(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: 128) { step throws(SamplingError) in
                 lease?.acquireForLearning()
                 defer { lease?.release() }
-                try decoder.step(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: 128)
+                try step()
             }
             for s in sequences {
-                let ids = s.tokens.map(\.id)
-                let finished = s.finishReason == .stop
-                replies.append(GreedyReply(text: model.tokenizer.decode(finished ? Array(ids.dropLast()) : ids), finished: finished))
+                replies.append(GreedyReply(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop))
             }
             start += batchSize
         }

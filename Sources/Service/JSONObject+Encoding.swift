@@ -1,7 +1,7 @@
 // JSONObject+Encoding: Codable values to and from the JSON objects the store keeps (phase settings,
 // progress, metrics).
 
-import Store
+import ProximaCore
 
 extension Dictionary where Key == String, Value == JSONValue {
     /// The JSON object form of an Encodable value whose JSON is an object.

@@ -2,8 +2,7 @@
 // a preference simulator labels pairs that users left unlabelled.
 
 import Learning
-import Simulators
-import Store
+import ProximaCore
 
 public struct LearnerConfiguration: Sendable {
     /// Whether phases start on their own (operators can always start one).
@@ -25,8 +24,8 @@ public struct LearnerConfiguration: Sendable {
     public var labeller: (any PreferenceSimulator)?
     /// Learned versions whose files are kept (older ones stay in the lineage without files; 0 keeps all).
     public var keepVersions = 10
-    /// How often the learner looks for work.
-    public var pollInterval: Duration = .seconds(2)
+    /// How long the learner waits before trying again after the store failed it.
+    public var retryDelay: Duration = .seconds(5)
 
     public init() {}
 }

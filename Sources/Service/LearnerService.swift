@@ -8,11 +8,9 @@ import Learning
 import Llama
 import Logging
 import Metrics
-import ModelFiles
 import ProximaNumerics
 import ServiceLifecycle
-import Simulators
-import Store
+import ProximaCore
 import Synchronization
 
 /// Live progress of the running phase (what GET /admin/phases/{id} adds to the stored record).
@@ -40,15 +38,22 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let pool: ComputePool
     private let lease: ComputeLease
     private let logger: Logger
-    private let wake = Doorbell()
+    private let judge: any PreferenceSimulator
+    /// Rung by whatever gives the learner work: stored feedback, logged pairs (when a labeller is set), an
+    /// operator's phase, shutdown. Between rings the learner sleeps (until the next scheduled phase, if any).
+    public let doorbell: Doorbell
     private let stopping = Atomic<Bool>(false)
     private let progressLock = NSLock()
     private var currentProgress: PhaseProgress?
-    private var pendingOverrides: [Int64: PhaseSettings] = [:]
 
+    /// `judge` gates candidates (and is the labeller's fallback); `doorbell` is shared with the services whose
+    /// writes give the learner work.
     public init(configuration: LearnerConfiguration, store: any ProximaStore, registry: PolicyRegistry, evaluator: GreedyEvaluator,
-                weights: LlamaWeights, pool: ComputePool, lease: ComputeLease, logger: Logger) {
+                judge: any PreferenceSimulator, weights: LlamaWeights, pool: ComputePool, lease: ComputeLease,
+                doorbell: Doorbell = Doorbell(), logger: Logger) {
         self.configuration = configuration
+        self.judge = judge
+        self.doorbell = doorbell
         self.store = store
         self.registry = registry
         self.evaluator = evaluator
@@ -60,12 +65,11 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     // MARK: - Operator API
 
-    /// Queues a phase now (operator trigger), with `overrides` in place of the defaults. Returns the record.
-    public func requestPhase(overrides: PhaseSettings?) async throws -> PhaseRecord {
-        let settings = overrides ?? configuration.phase
+    /// Queues a phase now (operator trigger) with `settings` (the defaults with an operator's overrides).
+    public func requestPhase(_ settings: PhaseSettings) async throws -> PhaseRecord {
         if let problem = settings.problem { throw LearnerError.invalidSettings(problem) }
         let record = try await queuePhase(trigger: .operator, settings: settings)
-        wake.ring()
+        doorbell.ring()
         return record
     }
 
@@ -85,19 +89,25 @@ public final class LearnerService: Service, @unchecked Sendable {
                     try await labelPairs()
                     if let queued = try await store.phases().first(where: { $0.status == .queued }) {
                         await runPhase(queued)
-                    } else if configuration.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
+                        continue
+                    }
+                    if configuration.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
                         if trigger == .schedule { lastScheduled = .now }
                         _ = try await queuePhase(trigger: trigger, settings: configuration.phase)
                         continue
                     }
                 } catch {
-                    logger.error("learner: \(error)")
+                    logger.error("learner: \(error) (retrying in \(configuration.retryDelay))")
+                    await doorbell.sleep(for: configuration.retryDelay)
+                    continue
                 }
-                await wake.sleep(for: configuration.pollInterval)
+                // Nothing to do until a ring, or until the next scheduled phase is due.
+                let nextSchedule = configuration.automatic ? configuration.schedule.map { lastScheduled + $0 - .now } : nil
+                await doorbell.sleep(for: nextSchedule.map { max($0, .milliseconds(1)) })
             }
         } onGracefulShutdown: { [self] in
             stopping.store(true, ordering: .relaxed)
-            wake.ring()
+            doorbell.ring()
         }
     }
 
@@ -130,7 +140,6 @@ public final class LearnerService: Service, @unchecked Sendable {
         let serving = try await registry.servingPolicy()
         let record = try await store.createPhase(PhaseDraft(trigger: trigger, config: try JSONObject(encoding: settings),
                                                             baseVersion: serving.id, createdAt: Date()))
-        progressLock.withLock { pendingOverrides[record.id] = settings }
         logger.info("phase \(record.id) queued (\(trigger.rawValue)) on \(serving.id)")
         return record
     }
@@ -138,14 +147,18 @@ public final class LearnerService: Service, @unchecked Sendable {
     // MARK: - A phase
 
     private func runPhase(_ queued: PhaseRecord) async {
-        let settings = progressLock.withLock { pendingOverrides.removeValue(forKey: queued.id) } ?? (try? queued.config.decode(PhaseSettings.self)) ?? configuration.phase
         let started = ContinuousClock.now
         do {
+            // The phase row is where a phase's settings live (an operator's overrides included).
+            let settings: PhaseSettings
+            do { settings = try queued.config.decode(PhaseSettings.self) } catch {
+                throw LearnerError.invalidSettings("the phase's recorded settings do not decode: \(error)")
+            }
             let phase = try await store.startPhase(id: queued.id, at: Date())
             let base = try await registry.policy(id: phase.baseVersion)
             let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.maxPairsPerPhase))
             try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
-            let examples = pairs.compactMap { ExportedPair($0).example(contextLength: weights.config.contextLength) }
+            let examples = pairs.compactMap { $0.example(contextLength: weights.config.contextLength) }
             guard !examples.isEmpty else { throw LearnerError.noPairs }
             let ensemble = Self.startingEnsemble(base.ensemble, settings: settings, model: weights.config)
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
@@ -223,7 +236,6 @@ public final class LearnerService: Service, @unchecked Sendable {
     }
 
     private func evaluate(_ candidate: ServingPolicy, against base: ServingPolicy) async throws -> EvaluationResult {
-        guard let judge = configuration.labeller ?? (try? RubricSimulator()) else { throw LearnerError.noJudge }
         let evaluator = self.evaluator
         let (mine, theirs): ([GreedyReply], [GreedyReply]) = try await withCheckedThrowingContinuation { continuation in
             Thread {
@@ -256,14 +268,12 @@ struct PhaseMetrics: Codable {
 public enum LearnerError: Error, CustomStringConvertible {
     case invalidSettings(String)
     case noPairs
-    case noJudge
     case interrupted
 
     public var description: String {
         switch self {
         case let .invalidSettings(p): return "invalid phase settings: \(p)"
         case .noPairs: return "no usable labelled pairs"
-        case .noJudge: return "no preference simulator to gate with"
         case .interrupted: return "interrupted by shutdown"
         }
     }

@@ -4,19 +4,13 @@
 
 import Foundation
 import Learning
-import Llama
-import Store
+import ProximaCore
 
 /// One exported pair (one JSON line).
 public struct ExportedPair: Codable, Sendable, Equatable {
-    public struct Message: Codable, Sendable, Equatable {
-        public var role: String
-        public var content: String
-    }
-
-    public var prompt: [Message]
-    public var chosen: [Message]
-    public var rejected: [Message]
+    public var prompt: [ChatMessage]
+    public var chosen: [ChatMessage]
+    public var rejected: [ChatMessage]
     public var promptTokenIDs: [Int]
     public var chosenTokenIDs: [Int]
     public var rejectedTokenIDs: [Int]
@@ -35,9 +29,9 @@ public struct ExportedPair: Codable, Sendable, Equatable {
     }
 
     public init(_ pair: LabelledPair) {
-        prompt = pair.messages.map { Message(role: $0.role, content: $0.content) }
-        chosen = [Message(role: "assistant", content: pair.chosen.text)]
-        rejected = [Message(role: "assistant", content: pair.rejected.text)]
+        prompt = pair.messages
+        chosen = [ChatMessage(role: "assistant", content: pair.chosen.text)]
+        rejected = [ChatMessage(role: "assistant", content: pair.rejected.text)]
         promptTokenIDs = pair.promptTokenIDs
         chosenTokenIDs = pair.chosen.tokenIDs
         rejectedTokenIDs = pair.rejected.tokenIDs
@@ -57,11 +51,8 @@ public struct ExportedPair: Codable, Sendable, Equatable {
 
     /// The training example (nil when the pair is not well formed or does not fit in `contextLength`).
     public func example(contextLength: Int) -> TrainingExample? {
-        guard isWellFormed, promptTokenIDs.count + max(chosenTokenIDs.count, rejectedTokenIDs.count) <= contextLength else { return nil }
-        return TrainingExample(pair: PreferencePair(prompt: promptTokenIDs, chosen: chosenTokenIDs, rejected: rejectedTokenIDs),
-                               behavior: PairLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
-                                                          rejected: rejectedLogprobs.reduce(0) { $0 + Double($1) },
-                                                          chosenTokens: chosenTokenIDs.count, rejectedTokens: rejectedTokenIDs.count))
+        TrainingExample(prompt: promptTokenIDs, chosen: chosenTokenIDs, chosenLogprobs: chosenLogprobs,
+                        rejected: rejectedTokenIDs, rejectedLogprobs: rejectedLogprobs, contextLength: contextLength)
     }
 
     /// JSON lines, one pair per line.
@@ -88,4 +79,12 @@ public struct ExportedPair: Codable, Sendable, Equatable {
 public struct PairImportError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+extension LabelledPair {
+    /// What the learner trains on (nil when the pair is not well formed or does not fit in `contextLength`).
+    public func example(contextLength: Int) -> TrainingExample? {
+        TrainingExample(prompt: promptTokenIDs, chosen: chosen.tokenIDs, chosenLogprobs: chosen.logprobs,
+                        rejected: rejected.tokenIDs, rejectedLogprobs: rejected.logprobs, contextLength: contextLength)
+    }
 }

@@ -8,7 +8,7 @@ import Learning
 import Llama
 import Logging
 import ModelFiles
-import Store
+import ProximaCore
 
 /// Versions, their files, and which one serves.
 public actor PolicyRegistry {

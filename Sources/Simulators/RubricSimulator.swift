@@ -9,6 +9,8 @@ import Musl
 import Darwin
 #endif
 
+import ProximaCore
+
 // MARK: - Simulator
 
 /// The "concise-helpful" rubric judge v1: deterministic, cheap, and score-for-score equal to `rubric_v1.py`.

@@ -2,6 +2,7 @@
 // synchronous mode) and the frozen migrations, for a file (DatabasePool) or in memory (tests, same configuration).
 
 import Foundation
+import ProximaCore
 import GRDB
 
 // MARK: - AppDatabase

@@ -2,6 +2,7 @@
 // byte layout of the requests and samples tables (4 bytes per token, so both blobs of a sample have one length).
 
 import Foundation
+import ProximaCore
 
 // MARK: - Blob coding
 

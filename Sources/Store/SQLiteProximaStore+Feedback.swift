@@ -2,6 +2,7 @@
 // (latest verdict per request) and the unlabelled pairs out of SQLite.
 
 import Foundation
+import ProximaCore
 import GRDB
 
 // MARK: - Feedback
@@ -9,26 +10,29 @@ import GRDB
 extension SQLiteProximaStore {
     public func recordFeedback(_ event: FeedbackEvent) async throws -> FeedbackOutcome {
         let eventID = try StoreRules.eventID(for: event)
-        return try await write("recording feedback event \(eventID)") { db in
-            let (requestID, sampleCount) = try Self.resolve(db, event.subject)
-            var record = try StoreRules.record(for: event, id: 0, eventID: eventID, requestID: requestID,
-                                               sampleCount: sampleCount)
-            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM feedback WHERE event_id = ?",
-                                               arguments: [eventID]).map(SQLiteRows.feedback) {
-                guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
-                return .duplicate(existing)
-            }
-            let (kind, value, ratedIndex) = Self.columns(of: record.verdict)
-            try db.cachedStatement(sql: """
-                INSERT INTO feedback (event_id, request_id, kind, value, rated_index, source, comment, created_at,
-                                      api_key_id, chosen_index, rejected_index)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [eventID, requestID, kind, value, ratedIndex, record.source.rawValue,
-                                         record.comment, StoredTime.milliseconds(record.createdAt), record.apiKeyID,
-                                         record.preference?.chosenIndex, record.preference?.rejectedIndex])
-            record.id = db.lastInsertedRowID
-            return .stored(record)
+        return try await write("recording feedback event \(eventID)") { db in try Self.insertFeedback(db, event, eventID: eventID) }
+    }
+
+    /// Stores `event` unless its event id is stored already (same content: `.duplicate`; other: a conflict).
+    static func insertFeedback(_ db: Database, _ event: FeedbackEvent, eventID: String) throws -> FeedbackOutcome {
+        let (requestID, sampleCount) = try resolve(db, event.subject)
+        var record = try StoreRules.record(for: event, id: 0, eventID: eventID, requestID: requestID,
+                                           sampleCount: sampleCount)
+        if let existing = try Row.fetchOne(db, sql: "SELECT * FROM feedback WHERE event_id = ?",
+                                           arguments: [eventID]).map(SQLiteRows.feedback) {
+            guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
+            return .duplicate(existing)
         }
+        let (kind, value, ratedIndex) = columns(of: record.verdict)
+        try db.cachedStatement(sql: """
+            INSERT INTO feedback (event_id, request_id, kind, value, rated_index, source, comment, created_at,
+                                  api_key_id, chosen_index, rejected_index)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [eventID, requestID, kind, value, ratedIndex, record.source.rawValue,
+                                     record.comment, StoredTime.milliseconds(record.createdAt), record.apiKeyID,
+                                     record.preference?.chosenIndex, record.preference?.rejectedIndex])
+        record.id = db.lastInsertedRowID
+        return .stored(record)
     }
 
     /// The request a feedback subject refers to, and how many samples it has.

@@ -2,6 +2,7 @@
 // transaction that also promotes or rejects the candidate, and the clean-up after a crash.
 
 import Foundation
+import ProximaCore
 import GRDB
 
 // MARK: - Phases

@@ -2,6 +2,7 @@
 // named write transaction; this file holds requests, policy versions and the health check.
 
 import Foundation
+import ProximaCore
 import GRDB
 
 // MARK: - Store
@@ -35,40 +36,70 @@ public struct SQLiteProximaStore: ProximaStore {
     // MARK: Requests
 
     public func logRequest(_ request: RequestRecord, samples: [SampleRecord]) async throws {
-        try StoreRules.validate(request, samples: samples)
-        let messages = try JSONText.encode(request.messages)
-        let sampling = try JSONText.encode(request.sampling)
-        try await write("logging request \(request.id)") { db in
-            func exists(_ sql: String, _ value: String) throws -> Bool {
-                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (\(sql))"), arguments: [value]) == true
+        let row = try RequestRow(request, samples: samples)
+        try await write("logging request \(request.id)") { db in try Self.insert(db, row) }
+    }
+
+    public func importLabelledRequests(_ entries: [LabelledRequest]) async throws {
+        let rows = try entries.map { entry in
+            (request: try RequestRow(entry.request, samples: entry.samples), feedback: entry.feedback,
+             eventID: try StoreRules.eventID(for: entry.feedback))
+        }
+        try await write("importing \(entries.count) labelled requests") { db in
+            for row in rows {
+                try Self.insert(db, row.request)
+                _ = try Self.insertFeedback(db, row.feedback, eventID: row.eventID)
             }
-            guard try exists("SELECT 1 FROM policy_versions WHERE id = ?", request.policyVersion) else {
-                throw StoreError.unknownVersion(id: request.policyVersion)
-            }
-            guard try !exists("SELECT 1 FROM requests WHERE id = ?", request.id) else {
-                throw StoreError.duplicateRequest(id: request.id)
-            }
-            if let pairID = request.pairID, try exists("SELECT 1 FROM requests WHERE pair_id = ?", pairID) {
-                throw StoreError.duplicateRequest(id: pairID)
-            }
-            // Empty Data binds as NULL in SQLite, hence ifnull(?, X'') for the blobs.
-            try db.cachedStatement(sql: """
-                INSERT INTO requests (id, pair_id, created_at, api_key_id, policy_version, messages, prompt_token_ids,
-                                      sampling, n, stream, status)
-                VALUES (?, ?, ?, ?, ?, ?, ifnull(?, X''), ?, ?, ?, ?)
-                """).execute(arguments: [request.id, request.pairID, StoredTime.milliseconds(request.createdAt),
-                                         request.apiKeyID, request.policyVersion, messages,
-                                         BlobCoding.tokenBlob(request.promptTokenIDs), sampling, request.n,
-                                         request.stream, request.status.rawValue])
-            let insertSample = try db.cachedStatement(sql: """
-                INSERT INTO samples (request_id, sample_index, token_ids, logprobs, text, finish_reason, shown)
-                VALUES (?, ?, ifnull(?, X''), ifnull(?, X''), ?, ?, ?)
-                """)
-            for sample in samples {
-                try insertSample.execute(arguments: [request.id, sample.index, BlobCoding.tokenBlob(sample.tokenIDs),
-                                                     BlobCoding.logprobBlob(sample.logprobs), sample.text,
-                                                     sample.finishReason.rawValue, sample.shown])
-            }
+        }
+    }
+
+    /// A request checked and encoded for its row, outside the transaction.
+    struct RequestRow: Sendable {
+        var request: RequestRecord
+        var samples: [SampleRecord]
+        var messages: String
+        var sampling: String
+
+        init(_ request: RequestRecord, samples: [SampleRecord]) throws {
+            try StoreRules.validate(request, samples: samples)
+            self.request = request
+            self.samples = samples
+            messages = try JSONText.encode(request.messages)
+            sampling = try JSONText.encode(request.sampling)
+        }
+    }
+
+    static func insert(_ db: Database, _ row: RequestRow) throws {
+        let request = row.request
+        func exists(_ sql: String, _ value: String) throws -> Bool {
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (\(sql))"), arguments: [value]) == true
+        }
+        guard try exists("SELECT 1 FROM policy_versions WHERE id = ?", request.policyVersion) else {
+            throw StoreError.unknownVersion(id: request.policyVersion)
+        }
+        guard try !exists("SELECT 1 FROM requests WHERE id = ?", request.id) else {
+            throw StoreError.duplicateRequest(id: request.id)
+        }
+        if let pairID = request.pairID, try exists("SELECT 1 FROM requests WHERE pair_id = ?", pairID) {
+            throw StoreError.duplicateRequest(id: pairID)
+        }
+        // Empty Data binds as NULL in SQLite, hence ifnull(?, X'') for the blobs.
+        try db.cachedStatement(sql: """
+            INSERT INTO requests (id, pair_id, created_at, api_key_id, policy_version, messages, prompt_token_ids,
+                                  sampling, n, stream, status)
+            VALUES (?, ?, ?, ?, ?, ?, ifnull(?, X''), ?, ?, ?, ?)
+            """).execute(arguments: [request.id, request.pairID, StoredTime.milliseconds(request.createdAt),
+                                     request.apiKeyID, request.policyVersion, row.messages,
+                                     BlobCoding.tokenBlob(request.promptTokenIDs), row.sampling, request.n,
+                                     request.stream, request.status.rawValue])
+        let insertSample = try db.cachedStatement(sql: """
+            INSERT INTO samples (request_id, sample_index, token_ids, logprobs, text, finish_reason, shown)
+            VALUES (?, ?, ifnull(?, X''), ifnull(?, X''), ?, ?, ?)
+            """)
+        for sample in row.samples {
+            try insertSample.execute(arguments: [request.id, sample.index, BlobCoding.tokenBlob(sample.tokenIDs),
+                                                 BlobCoding.logprobBlob(sample.logprobs), sample.text,
+                                                 sample.finishReason.rawValue, sample.shown])
         }
     }
 

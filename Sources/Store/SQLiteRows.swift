@@ -2,6 +2,7 @@
 // crashing) when a value has the wrong type or an unknown enum value.
 
 import Foundation
+import ProximaCore
 import GRDB
 
 // MARK: - Column helpers

@@ -5,8 +5,8 @@
 import Foundation
 
 enum CPUEnvironment {
-    /// - OPENBLAS_CORETYPE=SkylakeX on AVX-512 machines: OpenBLAS's detection picks slower kernels there
-    ///   (docs/benchmarks.md).
+    /// - OPENBLAS_CORETYPE=SkylakeX on AVX-512 machines: OpenBLAS 0.3.21's detection picks its Haswell
+    ///   kernels there (FACTS.md).
     /// - MALLOC_MMAP_THRESHOLD_ / MALLOC_ARENA_MAX: glibc raises its mmap threshold after large frees, after
     ///   which the many short-lived buffers of a long-running process (KV caches, adapters, training arenas)
     ///   come from heaps that fragment and never shrink. A fixed threshold keeps every buffer of 256 KiB or

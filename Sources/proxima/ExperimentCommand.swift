@@ -9,6 +9,7 @@ import Inference
 import Learning
 import Llama
 import ModelFiles
+import ProximaCore
 import ProximaNumerics
 import Sampling
 import Service
@@ -41,23 +42,17 @@ struct ExperimentCommand: AsyncParsableCommand {
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
         let model = try modelOptions.load(pool: pool)
-        let train = try PromptSet.load(trainPrompts ?? PromptSet.defaultPath("train.jsonl"))
-        let dev = Array(try PromptSet.load(devPrompts ?? PromptSet.defaultPath("dev.jsonl")).prefix(evalPrompts))
-        var settings = PhaseSettings()
-        settings.beta = beta
-        settings.ensembleSize = ensemble
-        settings.lora = LoRAConfiguration(rank: rank, alpha: Float(2 * rank))
-        settings.optimizer = AdamWConfiguration(learningRate: learningRate)
-        settings.batchSize = promptsPerStep
-        settings.seed = seed
-        guard let lossKind = PreferenceLoss(rawValue: loss) else { throw CLIError("--loss must be dpo, ipo or slic") }
-        settings.loss = lossKind
-        switch reference {
-        case "behavior": settings.reference = .behavior
-        case "initial": settings.reference = .initial
-        default: throw CLIError("--reference must be behavior or initial")
+        let train = try PromptSet.load(path: trainPrompts, fallback: PromptSet.train)
+        let dev = Array(try PromptSet.load(path: devPrompts, fallback: PromptSet.dev).prefix(evalPrompts))
+        // The learner's phase settings with the experiment's: one step per loop step, every prompt's pair in it.
+        let overrides: JSONObject = ["learning_rate": .number(learningRate), "beta": .number(beta), "ensemble": .number(Double(ensemble)),
+                                     "rank": .number(Double(rank)), "batch_size": .number(Double(promptsPerStep)),
+                                     "seed": .number(Double(seed)), "loss": .string(loss), "reference": .string(reference)]
+        let settings: PhaseSettings
+        do { settings = try PhaseSettings().applying(overrides) } catch { throw CLIError(error.description) }
+        guard settings.reference == .behavior || settings.reference == .initial else {
+            throw CLIError("--reference must be behavior or initial (the experiment has no TR updates yet)")
         }
-        if let problem = settings.problem { throw CLIError(problem) }
 
         let layout = LoRALayout(model: model.weights.config, lora: settings.lora)
         let members = LoRAEnsemble(layout: layout, memberCount: ensemble, seed: seed)
@@ -93,16 +88,16 @@ struct ExperimentCommand: AsyncParsableCommand {
                 let a = sequences[2 * i], b = sequences[2 * i + 1]
                 if a.tokens.map(\.id) == b.tokens.map(\.id) { identical += 1; continue }
                 func text(_ s: GenerationSequence) -> Candidate {
-                    let ids = s.tokens.map(\.id)
-                    return Candidate(text: model.tokenizer.decode(s.finishReason == .stop ? Array(ids.dropLast()) : ids), finished: s.finishReason == .stop)
+                    Candidate(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop)
                 }
                 let verdict = judge.prefer(prompt: prompt, a: text(a), b: text(b), coin: 0.5)
                 guard verdict.choice != .tie else { ties += 1; continue }
                 let (w, l) = verdict.choice == .a ? (a, b) : (b, a)
-                examples.append(TrainingExample(
-                    pair: PreferencePair(prompt: a.prompt, chosen: w.tokens.map(\.id), rejected: l.tokens.map(\.id)),
-                    behavior: PairLogProbs(chosen: w.tokens.reduce(0) { $0 + Double($1.logProb) }, rejected: l.tokens.reduce(0) { $0 + Double($1.logProb) },
-                                               chosenTokens: w.tokens.count, rejectedTokens: l.tokens.count)))
+                if let example = TrainingExample(prompt: a.prompt, chosen: w.tokens.map(\.id), chosenLogprobs: w.tokens.map(\.logProb),
+                                                 rejected: l.tokens.map(\.id), rejectedLogprobs: l.tokens.map(\.logProb),
+                                                 contextLength: model.weights.config.contextLength) {
+                    examples.append(example)
+                }
             }
             let sampled = Date().timeIntervalSince(t0)
             var line = String(format: "step %3d  sample %5.1fs", step, sampled)

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import ModelFiles
+import ProximaCore
 import ProximaNumerics
 import Sampling
 import Tokenizer
@@ -48,14 +49,13 @@ struct GenerateCommand: ParsableCommand {
         let decoder = BatchDecoder(config: model.weights.config, pool: pool)
         var text = StreamingDetokenizer(tokenizer: model.tokenizer)
         let out = FileHandle.standardOutput
-        try decoder.run([sequence], weights: model.weights) { s in
+        try decoder.run([sequence], weights: model.weights, onToken: { s in
             guard !json, let token = s.tokens.last, !model.stopTokens.contains(token.id) else { return }
             out.write(Data(text.push(token.id).utf8))
-        }
-        let ids = sequence.tokens.map(\.id)
-        let visible = sequence.finishReason == .stop ? Array(ids.dropLast()) : ids
+        })
         if json {
-            let result = GenerateResult(promptTokenIDs: promptIDs, tokenIDs: ids, text: model.tokenizer.decode(visible),
+            let result = GenerateResult(promptTokenIDs: promptIDs, tokenIDs: sequence.tokens.map(\.id),
+                                        text: model.tokenizer.decode(sequence.visibleTokens.map(\.id)),
                                         logprobs: sequence.tokens.map(\.logProb), finishReason: sequence.finishReason!.rawValue,
                                         seed: parameters.seed, model: model.name)
             let encoder = JSONEncoder()

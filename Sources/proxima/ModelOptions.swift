@@ -1,8 +1,10 @@
 // ModelOptions: the --model and --threads options shared by the commands, and where the default model is.
 
+import ProximaApp
 import ArgumentParser
 import Foundation
 import ModelFiles
+import Inference
 import ProximaNumerics
 
 struct ModelOptions: ParsableArguments {
@@ -20,21 +22,7 @@ struct ModelOptions: ParsableArguments {
     func modelPath() throws -> String {
         if let model { return model }
         if let env = ProcessInfo.processInfo.environment["PROXIMA_MODEL"], !env.isEmpty { return env }
-        return try Self.defaultModelPath()
-    }
-
-    /// models/<default> beside the working directory or in the package this executable was built in.
-    static func defaultModelPath() throws -> String {
-        if let path = packageFile("models/SmolLM2-135M-Instruct.Q4_1.gguf") { return path }
-        throw CLIError("no model given and the default model is missing: run `ops/run …` once to fetch it, or pass --model PATH")
-    }
-
-    /// `path` as given when it exists (relative to the working directory), else inside the package this
-    /// executable was built in (it lives in <package>/.build/<configuration>/); nil when in neither.
-    static func packageFile(_ path: String) -> String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let packageRoot = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return [path, packageRoot.appendingPathComponent(path).path].first { FileManager.default.fileExists(atPath: $0) }
+        return try InstallLayout.defaultModelPath()
     }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }

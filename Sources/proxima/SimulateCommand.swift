@@ -5,7 +5,9 @@
 
 import ArgumentParser
 import Foundation
+import ProximaCore
 import Sampling
+import Service
 import Simulators
 
 struct SimulateCommand: AsyncParsableCommand {
@@ -16,7 +18,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "The server's base URL.") var server = "http://127.0.0.1:8080"
     @Option(name: .customLong("api-key")) var apiKey: String?
     @Option(help: "Prompts to chat with (JSON lines of {\"prompt\": …}).") var prompts: String?
-    @Option(name: .customLong("eval-prompts"), help: "Held-out prompts for the win rate (default prompts/dev.jsonl).") var evalPrompts: String?
+    @Option(name: .customLong("eval-prompts"), help: "Held-out prompts for the win rate (default: the built-in prompts/dev.jsonl).") var evalPrompts: String?
     @Option(name: .customLong("eval-count"), help: "How many held-out prompts to evaluate on.") var evalCount = 200
     @Option var requests = 1600
     @Option var concurrency = 8
@@ -40,8 +42,8 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         guard let base = URL(string: server) else { throw CLIError("--server is not a URL") }
         let client = APIClient(base: base, apiKey: apiKey)
-        let train = try PromptSet.load(prompts ?? PromptSet.defaultPath("train.jsonl"))
-        let dev = Array(try PromptSet.load(evalPrompts ?? PromptSet.defaultPath("dev.jsonl")).prefix(evalCount))
+        let train = try PromptSet.load(path: prompts, fallback: PromptSet.train)
+        let dev = Array(try PromptSet.load(path: evalPrompts, fallback: PromptSet.dev).prefix(evalCount))
         let judge = try RubricSimulator()
         try await client.waitUntilReady(timeout: .seconds(120))
 

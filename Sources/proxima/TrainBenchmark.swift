@@ -6,6 +6,7 @@ import Foundation
 import Learning
 import Llama
 import ModelFiles
+import Inference
 import ProximaNumerics
 
 struct TrainBenchmark {
@@ -21,7 +22,7 @@ struct TrainBenchmark {
         let c = model.weights.config
         var settings = PhaseSettings()
         settings.ensembleSize = ensemble
-        settings.lora = LoRAConfiguration(rank: rank, alpha: Float(2 * rank))
+        settings.lora = LoRAConfiguration(rank: rank)
         settings.batchSize = pairs
         settings.optimizer = AdamWConfiguration(learningRate: 2e-4)
         let token = { (i: Int) in 100 + (i * 7919) % (c.vocabSize - 100) }

@@ -4,8 +4,10 @@
 
 import ArgumentParser
 import Foundation
+import ProximaCore
 import Learning
 import Llama
+import Inference
 import Logging
 import ModelFiles
 import ProximaNumerics
@@ -23,39 +25,40 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "With --pairs: the directory to write the adapter and ensemble state to.") var out: String?
     @Flag(name: .customLong("new-only"), help: "With --db: only pairs no phase has used yet.") var newOnly = false
     @Flag(help: "With --db: serve the new version at once (otherwise it stays a candidate).") var activate = false
-    @Option var steps = 100
-    @Option(name: .customLong("batch-size")) var batchSize = 16
-    @Option(name: .customLong("lr")) var learningRate = 5e-5
-    @Option var beta = 0.1
-    @Option(help: "dpo, ipo or slic.") var loss = "dpo"
-    @Option var ensemble = 5
-    @Option var rank = 16
-    @Option var alpha: Float?
-    @Option(help: "Comma-separated LoRA targets among q,k,v,o,gate,up,down.") var targets = "q,k,v,o,gate,up,down"
-    @Option(help: "behavior (BPO), initial, soft:<alpha> or hard:<tau>.") var reference = "behavior"
-    @Option var seed: UInt64 = 0
+    @Option(help: "Optimiser steps (default: the learner's, \(PhaseSettings().steps)).") var steps: Int?
+    @Option(name: .customLong("batch-size")) var batchSize: Int?
+    @Option(name: .customLong("lr")) var learningRate: Double?
+    @Option var beta: Double?
+    @Option(help: "dpo, ipo or slic.") var loss: String?
+    @Option var ensemble: Int?
+    @Option var rank: Int?
+    @Option(help: "LoRA alpha (default 2 · rank).") var alpha: Double?
+    @Option(help: "Comma-separated LoRA targets among q,k,v,o,gate,up,down.") var targets: String?
+    @Option(help: "behavior (BPO), initial, soft:<alpha> or hard:<tau>.") var reference: String?
+    @Option var seed: UInt64?
 
     func validate() throws {
         guard (db == nil) != (pairs == nil) else { throw ValidationError("give exactly one of --db and --pairs") }
         if pairs != nil && out == nil { throw ValidationError("--pairs needs --out DIR for the adapter") }
         if activate && db == nil { throw ValidationError("--activate needs --db") }
-        if let problem = try settings().problem { throw ValidationError(problem) }
+        _ = try settings()
     }
 
+    /// The learner's default phase settings with the options given (PhaseSettings' keys).
     func settings() throws -> PhaseSettings {
-        var s = PhaseSettings()
-        s.steps = steps; s.batchSize = batchSize; s.beta = beta; s.ensembleSize = ensemble; s.seed = seed
-        s.optimizer = AdamWConfiguration(learningRate: learningRate)
-        guard let l = PreferenceLoss(rawValue: loss) else { throw ValidationError("--loss must be dpo, ipo or slic") }
-        s.loss = l
-        let roles: [LinearRole]
-        do { roles = try LinearRole.roles(named: targets.split(separator: ",")) } catch { throw ValidationError("--targets: \(error)") }
-        s.lora = LoRAConfiguration(rank: rank, alpha: alpha ?? Float(2 * rank), targets: roles)
-        guard let mode = ReferenceMode(text: reference) else {
-            throw ValidationError("--reference must be behavior, initial, soft:<alpha> or hard:<tau>")
-        }
-        s.reference = mode
-        return s
+        var overrides: JSONObject = [:]
+        overrides["steps"] = steps.map { .number(Double($0)) }
+        overrides["batch_size"] = batchSize.map { .number(Double($0)) }
+        overrides["learning_rate"] = learningRate.map { .number($0) }
+        overrides["beta"] = beta.map { .number($0) }
+        overrides["loss"] = loss.map { .string($0) }
+        overrides["ensemble"] = ensemble.map { .number(Double($0)) }
+        overrides["rank"] = rank.map { .number(Double($0)) }
+        overrides["alpha"] = alpha.map { .number($0) }
+        overrides["targets"] = targets.map { .array($0.split(separator: ",").map { .string(String($0)) }) }
+        overrides["reference"] = reference.map { .string($0) }
+        overrides["seed"] = seed.map { .number(Double($0)) }
+        do { return try PhaseSettings().applying(overrides) } catch { throw ValidationError(error.description) }
     }
 
     func run() async throws {
@@ -98,7 +101,7 @@ struct TrainCommand: AsyncParsableCommand {
                                       store: store, weights: model.weights, baseModelName: model.name, logger: logger) { _ in }
         let base = try await registry.servingPolicy()
         let labelled = try await store.labelledPairs(LabelledPairQuery(unusedOnly: newOnly))
-        let examples = labelled.compactMap { ExportedPair($0).example(contextLength: model.weights.config.contextLength) }
+        let examples = labelled.compactMap { $0.example(contextLength: model.weights.config.contextLength) }
         guard !examples.isEmpty else { throw CLIError("\(db!) holds no usable labelled pairs") }
         var phase = try await store.createPhase(PhaseDraft(trigger: .offline, config: try JSONObject(encoding: settings), baseVersion: base.id, createdAt: Date()))
         phase = try await store.startPhase(id: phase.id, at: Date())

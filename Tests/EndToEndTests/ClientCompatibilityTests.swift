@@ -3,6 +3,7 @@
 // precedence (flags over environment over the configuration file).
 
 import Foundation
+import ProximaCore
 import Store
 import TestSupport
 import XCTest

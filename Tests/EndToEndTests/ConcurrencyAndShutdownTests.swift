@@ -3,6 +3,7 @@
 // in-flight request finish, then the process exits 0.
 
 import Foundation
+import ProximaCore
 import Store
 import TestSupport
 import XCTest

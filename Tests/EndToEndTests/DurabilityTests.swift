@@ -2,6 +2,7 @@
 // acknowledged feedback event is in the database after the restart, over several kill/restart cycles.
 
 import Foundation
+import ProximaCore
 import Store
 import TestSupport
 import XCTest

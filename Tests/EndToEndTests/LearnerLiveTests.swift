@@ -6,8 +6,10 @@
 import Foundation
 import Learning
 import Llama
+import Inference
 import ModelFiles
 import ProximaNumerics
+import ProximaCore
 import Store
 import TestSupport
 import XCTest

@@ -3,6 +3,7 @@
 // is not logged, and the server keeps serving.
 
 import Foundation
+import ProximaCore
 import Store
 import TestSupport
 import XCTest

@@ -15,19 +15,24 @@ final class LiveServer {
     let logFile: URL
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts the server on `database` and waits until /ready answers 200 (60 s at most).
+    /// The release binary the package built.
+    static let builtBinary = TestPaths.root.appendingPathComponent(".build/release/proxima")
+
+    /// Starts the server on `database` and waits until /ready answers 200 (60 s at most). `binary` is the
+    /// package's release build unless given; `workingDirectory` is the test's unless given.
     init(database: String, port: Int? = nil, arguments: [String] = [], environment: [String: String] = [:],
+         binary: URL = LiveServer.builtBinary, workingDirectory: URL? = nil,
          file: StaticString = #filePath, line: UInt = #line) throws {
-        let binary = TestPaths.root.appendingPathComponent(".build/release/proxima")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             XCTFail("\(binary.path) is missing: build it first (`swift build -c release --product proxima`; ops/test does)", file: file, line: line)
             throw LiveTestError("release binary missing")
         }
         self.port = try port ?? LiveServer.freePort()
         self.database = database
-        logFile = URL(fileURLWithPath: database + ".\(self.port).log")
+        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-serve-\(self.port)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.executableURL = binary
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.arguments = ["serve", "--port", String(self.port), "--db", database, "--model", try TestPaths.defaultModel(),
                              "--threads", "2"] + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PROXIMA_") }

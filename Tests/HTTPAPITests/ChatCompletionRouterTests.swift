@@ -6,6 +6,7 @@ import HTTPAPI
 import Hummingbird
 import HummingbirdTesting
 import Service
+import ProximaCore
 import Store
 import XCTest
 

@@ -5,6 +5,7 @@ import Foundation
 import HTTPAPI
 import Hummingbird
 import HummingbirdTesting
+import ProximaCore
 import Store
 import XCTest
 

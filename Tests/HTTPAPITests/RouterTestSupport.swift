@@ -6,10 +6,12 @@ import HTTPAPI
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Inference
 import ModelFiles
 import Prometheus
 import ProximaNumerics
 import Service
+import ProximaCore
 import Store
 import TestSupport
 import XCTest
@@ -42,6 +44,8 @@ struct TestServer {
          engine engineConfiguration: EngineConfiguration = EngineConfiguration(), bodyLimitBytes: Int = 1 << 20,
          runEngine: Bool = true) async throws {
         let model = SharedModel.bundle
+        var http = HTTPSettings()
+        http.bodyLimitBytes = bodyLimitBytes
         store = InMemoryProximaStore()
         let serving = try await store.ensureBaseVersion(baseModelSHA256: String(repeating: "a", count: 64), at: Date())
         registry = PrometheusCollectorRegistry()
@@ -54,12 +58,21 @@ struct TestServer {
         let chatService = ChatService(model: model, engine: engine, store: store, configuration: chat, metricsFactory: factory)
         let router = ProximaAPI.router(chat: chatService, feedback: FeedbackService(store: store, metricsFactory: factory),
                                        registry: registry, metricsFactory: factory,
-                                       configuration: APIConfiguration(keys: keys, bodyLimitBytes: bodyLimitBytes))
+                                       configuration: APIConfiguration(keys: keys, http: http))
         app = Application(router: router, services: runEngine ? [engine] : [], logger: logger)
     }
 
     func test<Value>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         try await app.test(.router, body)
+    }
+}
+
+extension ChatConfiguration {
+    /// The defaults with the given values changed.
+    init(pairing: Bool? = nil, maxTokensLimit: Int? = nil) {
+        self.init()
+        if let pairing { self.pairing = pairing }
+        if let maxTokensLimit { self.maxTokensLimit = maxTokensLimit }
     }
 }
 

@@ -6,6 +6,7 @@ import Foundation
 import XCTest
 import Learning
 import Llama
+import Inference
 import ModelFiles
 import ProximaNumerics
 import TestSupport

@@ -6,6 +6,7 @@ import XCTest
 import Inference
 import Llama
 import ModelFiles
+import ProximaCore
 import Sampling
 import Tokenizer
 

@@ -2,7 +2,9 @@
 // default model once for all tests in this target.
 
 import Foundation
+import Inference
 import ModelFiles
+import ProximaCore
 import ProximaNumerics
 import TestSupport
 import Tokenizer

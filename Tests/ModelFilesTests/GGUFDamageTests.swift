@@ -4,6 +4,7 @@
 import Llama
 import ModelFiles
 import ProximaNumerics
+import TestModels
 import XCTest
 
 final class GGUFDamageTests: XCTestCase {

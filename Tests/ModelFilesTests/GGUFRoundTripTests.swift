@@ -3,6 +3,7 @@
 
 import ModelFiles
 import ProximaNumerics
+import TestModels
 import XCTest
 
 final class GGUFRoundTripTests: XCTestCase {

@@ -5,6 +5,7 @@ import Foundation
 import Llama
 import ModelFiles
 import ProximaNumerics
+import TestModels
 import XCTest
 
 final class LlamaLoaderTests: XCTestCase {

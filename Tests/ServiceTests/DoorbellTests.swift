@@ -1,3 +1,4 @@
+import Foundation
 import Service
 import XCTest
 
@@ -35,4 +36,26 @@ final class DoorbellTests: XCTestCase {
         let second = await clock.measure { await bell.sleep(for: .milliseconds(40)) }
         XCTAssertGreaterThanOrEqual(second, .milliseconds(40))
     }
+
+    /// Without a deadline the sleeper waits for a ring, however long (the learner does not poll).
+    func testASleepWithoutDeadlineLastsUntilTheRing() async {
+        let bell = Doorbell()
+        let woke = ManagedFlag()
+        let sleeper = Task {
+            await bell.sleep(for: nil)
+            woke.set()
+        }
+        try? await Task.sleep(for: .milliseconds(300))
+        XCTAssertFalse(woke.isSet, "woke without a ring")
+        bell.ring()
+        await sleeper.value
+        XCTAssertTrue(woke.isSet)
+    }
+}
+
+private final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }

@@ -2,6 +2,7 @@
 // (Bradley–Terry: a frequency check with a fixed seed, so the statistical test cannot flake).
 
 import Foundation
+import ProximaCore
 import Simulators
 import XCTest
 

@@ -2,6 +2,7 @@
 // and which pairs count as labelled or unlabelled — run on every store implementation.
 
 import Foundation
+import ProximaCore
 import Store
 import Testing
 
@@ -211,5 +212,39 @@ import Testing
         #expect(pairs.first?.pairID == "pair-a" && pairs.first?.samples.map(\.index) == [0, 1])
         #expect(pairs.first?.samples.map(\.text) == ["answer 0", "answer 1"])
         #expect(try await store.unlabelledPairs(limit: 1).map(\.requestID) == ["a"])
+    }
+}
+
+// MARK: - Importing labelled pairs
+
+@Suite("Import") struct ImportBehaviourTests {
+    let folder = TempFolder()
+
+    private func entry(_ id: String, event: String? = nil) -> LabelledRequest {
+        let (request, samples) = Fixtures.request(id)
+        return LabelledRequest(request: request, samples: samples,
+                               feedback: Fixtures.choice("pair-\(id)", .second, event: event ?? "import-\(id)", source: .import))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func importedRequestsAreLabelledTogether(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        try await store.importLabelledRequests([entry("a"), entry("b")])
+        let pairs = try await store.labelledPairs(LabelledPairQuery())
+        #expect(pairs.map(\.requestID) == ["a", "b"])
+        #expect(pairs.allSatisfy { $0.source == .import && $0.chosen.index == 1 && $0.rejected.index == 0 })
+    }
+
+    /// One bad entry (here a pair id already taken) stores none of them: no request without its label.
+    @Test(arguments: StoreKind.allCases)
+    func aRefusedEntryStoresNothing(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        try await Fixtures.log(store, "taken")
+        await expectStoreError(.duplicateRequest(id: "taken")) {
+            try await store.importLabelledRequests([entry("fresh"), entry("taken")])
+        }
+        #expect(try await store.loggedRequest(id: "fresh") == nil)
+        #expect(try await store.labelledPairs(LabelledPairQuery()).isEmpty)
+        #expect(try await store.feedback(requestID: "fresh").isEmpty)
     }
 }

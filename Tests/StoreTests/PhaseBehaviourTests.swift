@@ -2,6 +2,7 @@
 // candidate, the clean-up after a crash, and the health check — run on every store implementation.
 
 import Foundation
+import ProximaCore
 import Store
 import Testing
 

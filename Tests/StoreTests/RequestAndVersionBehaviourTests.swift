@@ -2,6 +2,7 @@
 // written once against ProximaStore and run on SQLite (memory and file) and on the in-memory twin.
 
 import Foundation
+import ProximaCore
 import Store
 import Testing
 

@@ -3,6 +3,7 @@
 
 import Foundation
 import GRDB
+import ProximaCore
 import Store
 import Testing
 

@@ -3,6 +3,7 @@
 // per test) owns a TempFolder, so a file store's folder outlives the test and is removed after it.
 
 import Foundation
+import ProximaCore
 import Store
 import Testing
 
@@ -64,8 +65,8 @@ enum Fixtures {
                         at seconds: Double = 1) -> (RequestRecord, [SampleRecord]) {
         let request = RequestRecord(id: id, pairID: pair ? "pair-\(id)" : nil, createdAt: time(seconds), apiKeyID: "key-1",
                                     policyVersion: version,
-                                    messages: [ChatMessageRecord(role: "system", content: "Be brief."),
-                                               ChatMessageRecord(role: "user", content: "Hello “world” \(id)")],
+                                    messages: [ChatMessage(role: "system", content: "Be brief."),
+                                               ChatMessage(role: "user", content: "Hello “world” \(id)")],
                                     promptTokenIDs: [1, 9_906, 49_151, 0, 2], sampling: sampling, n: n, stream: false,
                                     status: status)
         let count = pair ? 2 : 1

@@ -1,6 +1,6 @@
 // ProximaKernels: y = W·x over block-quantised weights for one vector (decode) or many (prefill, batches), and
-// decode attention, in C so that the inner loops are exactly the instructions we choose (AVX-512 when the build
-// targets it, portable C otherwise). fp32 activations and accumulation throughout: the results are the dot products with
+// decode attention, in C so that the inner loops are exactly the instructions we choose (AVX-512 or AVX2 when the
+// build targets it, portable C otherwise). fp32 activations and accumulation throughout: the results are the dot products with
 // the dequantised weights d·q + m.
 #ifndef PROXIMA_KERNELS_H
 #define PROXIMA_KERNELS_H
@@ -22,7 +22,7 @@ typedef struct {
 } proxima_packed_matrix;
 
 /// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for rows row0 ≤ r < row1 and 0 ≤ v < vectors.
-/// Rows outside [row0, row1) are not written. Uses the AVX-512 kernel when compiled for it.
+/// Rows outside [row0, row1) are not written. Uses the AVX-512 or AVX2 kernel when compiled for one.
 void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                            const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride);
 

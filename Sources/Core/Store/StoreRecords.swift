@@ -95,17 +95,6 @@ public enum RequestStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case completed, cancelled, failed
 }
 
-/// One chat message of a request, as the client sent it.
-public struct ChatMessageRecord: Sendable, Hashable, Codable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
-
 /// The sampling settings a request was served with (the effective values, defaults filled in).
 public struct SamplingRecord: Sendable, Hashable, Codable {
     public var temperature: Double
@@ -143,7 +132,7 @@ public struct RequestRecord: Sendable, Hashable {
     public var apiKeyID: String?
     /// The policy version that served every sample of the request.
     public var policyVersion: String
-    public var messages: [ChatMessageRecord]
+    public var messages: [ChatMessage]
     /// The rendered prompt's token ids, exactly as fed to the model.
     public var promptTokenIDs: [Int]
     public var sampling: SamplingRecord
@@ -153,7 +142,7 @@ public struct RequestRecord: Sendable, Hashable {
     public var status: RequestStatus
 
     public init(id: String, pairID: String?, createdAt: Date, apiKeyID: String?, policyVersion: String,
-                messages: [ChatMessageRecord], promptTokenIDs: [Int], sampling: SamplingRecord, n: Int,
+                messages: [ChatMessage], promptTokenIDs: [Int], sampling: SamplingRecord, n: Int,
                 stream: Bool, status: RequestStatus) {
         self.id = id
         self.pairID = pairID
@@ -170,11 +159,6 @@ public struct RequestRecord: Sendable, Hashable {
 }
 
 // MARK: - Samples
-
-/// Why a sample stopped.
-public enum FinishReason: String, Sendable, Hashable, Codable, CaseIterable {
-    case stop, length, cancelled
-}
 
 /// One generated response of a request, with the behavior policy's per-token log-probs.
 public struct SampleRecord: Sendable, Hashable {
@@ -213,8 +197,8 @@ public struct LoggedRequest: Sendable, Hashable {
 
 /// The store keeps times as whole milliseconds since 1970 (an INTEGER column); every implementation
 /// rounds the same way so a value read back equals the value stored.
-enum StoredTime {
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
-    static func normalized(_ date: Date) -> Date { self.date(milliseconds(date)) }
+package enum StoredTime {
+    package static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    package static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+    package static func normalized(_ date: Date) -> Date { self.date(milliseconds(date)) }
 }

@@ -1,8 +1,9 @@
-// ModelBundle: everything one model file provides, loaded together: weights, tokenizer, chat template and
-// the end-of-generation tokens; renders a chat into prompt token ids.
+// ModelBundle: everything one model provides, together: weights, tokenizer, chat template and the
+// end-of-generation tokens; renders a chat into prompt token ids.
 
 import Llama
-import ProximaNumerics
+import ChatTemplate
+import ProximaCore
 import Tokenizer
 
 /// Why a chat cannot become a prompt.
@@ -21,7 +22,8 @@ public enum PromptError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A loaded model: immutable, shared by every request.
+/// A loaded model: immutable, shared by every request. ModelFiles loads one from a GGUF file
+/// (`ModelBundle(path:pool:)`).
 public final class ModelBundle: Sendable {
     public let path: String
     public let weights: LlamaWeights
@@ -32,22 +34,13 @@ public final class ModelBundle: Sendable {
     /// A short name for the API's model list (the file name without extension).
     public let name: String
 
-    /// Loads `path` (GGUF): weights on `pool`, tokenizer and chat template from the metadata.
-    public init(path: String, pool: ComputePool?) throws(ModelFileError) {
-        let file = try GGUFFile(path: path)
-        weights = try LlamaWeights(gguf: file, pool: pool)
-        tokenizer = try BPETokenizer(gguf: file)
-        guard tokenizer.vocabularySize == weights.config.vocabSize else {
-            throw .malformed(path: path, what: "tokenizer", problem: "\(tokenizer.vocabularySize) tokens for a model with a vocabulary of \(weights.config.vocabSize)")
-        }
-        let source = try file.requiredString("tokenizer.chat_template")
-        do {
-            chatTemplate = try ChatTemplate(source)
-        } catch {
-            throw .unsupported(path: path, what: "metadata 'tokenizer.chat_template'", problem: "\(error)")
-        }
-        stopTokens = Set(tokenizer.endOfGenerationIDs)
+    /// A model from its parts; `path` is the file they came from (named in messages, hashed by the store).
+    public init(path: String, weights: LlamaWeights, tokenizer: BPETokenizer, chatTemplate: ChatTemplate) {
         self.path = path
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        stopTokens = Set(tokenizer.endOfGenerationIDs)
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         name = fileName.hasSuffix(".gguf") ? String(fileName.dropLast(5)) : fileName
     }

@@ -33,6 +33,20 @@ public actor InMemoryProximaStore: ProximaStore {
 
     public func loggedRequest(id: String) -> LoggedRequest? { requests[id] }
 
+    public func importLabelledRequests(_ entries: [LabelledRequest]) throws {
+        // Applied one by one on a copy of the state, which is put back when one is refused.
+        let saved = (requests, requestOrder, requestIDByPairID, feedbackEvents)
+        do {
+            for entry in entries {
+                try logRequest(entry.request, samples: entry.samples)
+                _ = try recordFeedback(entry.feedback)
+            }
+        } catch {
+            (requests, requestOrder, requestIDByPairID, feedbackEvents) = saved
+            throw error
+        }
+    }
+
     // MARK: Policy versions
 
     private func versionIndex(_ id: String) -> Int? { versions.firstIndex { $0.id == id } }

@@ -1,18 +1,7 @@
 // ChatTemplate: renders a model's own chat template (the jinja2 string in tokenizer_config.json or
 // GGUF `tokenizer.chat_template`) to a prompt exactly as Hugging Face's apply_chat_template would.
 
-// MARK: - Messages
-
-/// One turn of a conversation, as HF passes it to the template (`{"role": …, "content": …}`).
-public struct ChatMessage: Sendable, Equatable, Codable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+import ProximaCore
 
 // MARK: - Template
 

@@ -3,7 +3,8 @@
 
 import Foundation
 import TestSupport
-import Tokenizer
+import ChatTemplate
+import ProximaCore
 import XCTest
 
 final class ChatTemplateFixtureTests: XCTestCase {
@@ -85,7 +86,7 @@ final class ChatTemplateFixtureTests: XCTestCase {
         }
     }
 
-    static let fixtures = TestPaths.root.appendingPathComponent("Tests/TokenizerTests/Fixtures")
+    static let fixtures = TestPaths.root.appendingPathComponent("Tests/ChatTemplateTests/Fixtures")
 
     static func fixture(_ name: String) throws -> String {
         try String(contentsOf: fixtures.appendingPathComponent("chat_templates").appendingPathComponent(name), encoding: .utf8)

@@ -93,7 +93,7 @@ public enum PhaseOutcome: Sendable, Hashable {
     /// The phase failed before producing a usable candidate.
     case failed(error: String, metrics: JSONObject?)
 
-    var status: PhaseStatus {
+    package var status: PhaseStatus {
         switch self {
         case .promoted, .produced: .succeeded
         case .rejected: .rejected
@@ -101,14 +101,14 @@ public enum PhaseOutcome: Sendable, Hashable {
         }
     }
 
-    var versionID: String? {
+    package var versionID: String? {
         switch self {
         case .promoted(let id, _), .produced(let id, _), .rejected(let id, _): id
         case .failed: nil
         }
     }
 
-    var metrics: JSONObject? {
+    package var metrics: JSONObject? {
         switch self {
         case .promoted(_, let metrics), .produced(_, let metrics), .rejected(_, let metrics), .failed(_, let metrics):
             metrics

@@ -42,6 +42,9 @@ public protocol ProximaStore: Sendable {
     /// id with different content throws `feedbackConflict`; unknown ids throw `unknownResponse` / `unknownPair`.
     /// A later, different verdict on the same pair is a new event, and the latest event is the one training uses.
     func recordFeedback(_ event: FeedbackEvent) async throws -> FeedbackOutcome
+    /// Logs requests, each with its samples and one feedback event about it, in one transaction (a pairs
+    /// import): either all of them are stored or, when one is refused, none.
+    func importLabelledRequests(_ entries: [LabelledRequest]) async throws
     /// The feedback events of a request, oldest first.
     func feedback(requestID: String) async throws -> [FeedbackRecord]
     /// Labelled pairs (see `LabelledPairQuery` for what counts), oldest verdict first: what a phase trains on,

@@ -1,7 +1,8 @@
 // ChatTemplateErrorTests: what fails, when (init or render), with which kind, message and location;
 // nothing unsupported may render silently.
 
-import Tokenizer
+import ChatTemplate
+import ProximaCore
 import XCTest
 
 final class ChatTemplateErrorTests: XCTestCase {

@@ -78,15 +78,15 @@ extension JSONValue {
 
 // MARK: - Text form (used by the SQLite columns)
 
-enum JSONText {
+package enum JSONText {
     /// Sorted keys, so equal values give equal text (the feedback duplicate check compares content).
-    static func encode(_ value: some Encodable) throws -> String {
+    package static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from text: String, column: String) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from text: String, column: String) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch {

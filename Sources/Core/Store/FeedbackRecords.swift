@@ -109,7 +109,7 @@ public struct FeedbackRecord: Sendable, Hashable {
     }
 
     /// Whether `other` carries the same event (everything but the id and the time of arrival).
-    func hasSameContent(as other: FeedbackRecord) -> Bool {
+    package func hasSameContent(as other: FeedbackRecord) -> Bool {
         requestID == other.requestID && verdict == other.verdict && source == other.source
             && comment == other.comment && apiKeyID == other.apiKeyID
     }
@@ -155,7 +155,7 @@ public struct LabelledPair: Sendable, Hashable {
     public var requestID: String
     public var pairID: String
     public var policyVersion: String
-    public var messages: [ChatMessageRecord]
+    public var messages: [ChatMessage]
     public var promptTokenIDs: [Int]
     public var chosen: PairSample
     public var rejected: PairSample
@@ -165,7 +165,7 @@ public struct LabelledPair: Sendable, Hashable {
     public var feedbackID: Int64
     public var labelledAt: Date
 
-    public init(requestID: String, pairID: String, policyVersion: String, messages: [ChatMessageRecord],
+    public init(requestID: String, pairID: String, policyVersion: String, messages: [ChatMessage],
                 promptTokenIDs: [Int], chosen: PairSample, rejected: PairSample, source: FeedbackSource,
                 feedbackID: Int64, labelledAt: Date) {
         self.requestID = requestID
@@ -186,12 +186,12 @@ public struct UnlabelledPair: Sendable, Hashable {
     public var requestID: String
     public var pairID: String
     public var policyVersion: String
-    public var messages: [ChatMessageRecord]
+    public var messages: [ChatMessage]
     public var promptTokenIDs: [Int]
     /// Sample 0 then sample 1.
     public var samples: [PairSample]
 
-    public init(requestID: String, pairID: String, policyVersion: String, messages: [ChatMessageRecord],
+    public init(requestID: String, pairID: String, policyVersion: String, messages: [ChatMessage],
                 promptTokenIDs: [Int], samples: [PairSample]) {
         self.requestID = requestID
         self.pairID = pairID
@@ -220,5 +220,18 @@ public struct LabelledPairQuery: Sendable, Hashable {
         self.unusedOnly = unusedOnly
         self.sources = sources
         self.limit = limit
+    }
+}
+
+/// A request with its samples and the verdict about it, stored together (see `importLabelledRequests`).
+public struct LabelledRequest: Sendable, Hashable {
+    public var request: RequestRecord
+    public var samples: [SampleRecord]
+    public var feedback: FeedbackEvent
+
+    public init(request: RequestRecord, samples: [SampleRecord], feedback: FeedbackEvent) {
+        self.request = request
+        self.samples = samples
+        self.feedback = feedback
     }
 }

@@ -5,9 +5,9 @@ import Foundation
 
 // MARK: - Requests and samples
 
-enum StoreRules {
+package enum StoreRules {
     /// Checks a request and its samples before they are logged (the version's existence is checked by the store).
-    static func validate(_ request: RequestRecord, samples: [SampleRecord]) throws {
+    package static func validate(_ request: RequestRecord, samples: [SampleRecord]) throws {
         guard !request.id.isEmpty else { throw invalid("the request id is empty", "pass the chat completion id") }
         guard request.pairID.map({ !$0.isEmpty }) ?? true else {
             throw invalid("the pair id of \(request.id) is empty", "pass nil when no pair was sampled")
@@ -48,25 +48,25 @@ enum StoreRules {
         }
     }
 
-    static func checkTokenIDs(_ ids: [Int], what: String) throws {
+    package static func checkTokenIDs(_ ids: [Int], what: String) throws {
         guard ids.allSatisfy({ (0...Int(Int32.max)).contains($0) }) else {
             throw invalid("\(what) has a token id outside 0...\(Int32.max)", "token ids are vocabulary indices")
         }
     }
 
-    static func invalid(_ what: String, _ hint: String) -> StoreError { .invalidRecord(what: what, hint: hint) }
+    package static func invalid(_ what: String, _ hint: String) -> StoreError { .invalidRecord(what: what, hint: hint) }
 }
 
 // MARK: - Policy versions
 
 extension StoreRules {
-    static func checkSHA256(_ value: String, what: String) throws {
+    package static func checkSHA256(_ value: String, what: String) throws {
         guard value.utf8.count == 64, value.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
             throw invalid("\(what) sha256 \"\(value)\" is not 64 lowercase hex digits", "pass the file's sha256 digest in hex")
         }
     }
 
-    static func validate(_ candidate: CandidateVersion) throws {
+    package static func validate(_ candidate: CandidateVersion) throws {
         for (name, file) in [("adapter", candidate.adapter), ("state", candidate.state)] {
             guard let file else { continue }
             guard !file.path.isEmpty else { throw invalid("the \(name) path is empty", "pass the file the version points at") }
@@ -75,7 +75,7 @@ extension StoreRules {
     }
 
     /// The next version id: "v" and one more than the largest number of an existing "v<number>" id.
-    static func nextVersionID(after ids: some Sequence<String>) -> String {
+    package static func nextVersionID(after ids: some Sequence<String>) -> String {
         let numbers = ids.compactMap { id -> Int? in
             guard id.hasPrefix("v"), id.count > 1 else { return nil }
             return Int(id.dropFirst())
@@ -84,14 +84,14 @@ extension StoreRules {
     }
 
     /// Refuses to serve a rejected version.
-    static func checkServable(_ version: PolicyVersionRecord) throws {
+    package static func checkServable(_ version: PolicyVersionRecord) throws {
         guard version.status != .rejected else {
             throw StoreError.invalidTransition(what: "version \(version.id)", from: "rejected", to: "serving",
                                                hint: "a rejected candidate's state is dropped; activate another version")
         }
     }
 
-    static func checkRejectable(_ version: PolicyVersionRecord) throws {
+    package static func checkRejectable(_ version: PolicyVersionRecord) throws {
         guard version.status == .candidate || version.status == .rejected else {
             throw StoreError.invalidTransition(what: "version \(version.id)", from: version.status.rawValue, to: "rejected",
                                                hint: "only a candidate that has not served can be rejected")
@@ -103,7 +103,7 @@ extension StoreRules {
 
 extension StoreRules {
     /// The event id a stored event gets: the client's, or a fresh one.
-    static func eventID(for event: FeedbackEvent) throws -> String {
+    package static func eventID(for event: FeedbackEvent) throws -> String {
         guard let id = event.eventID else { return "evt-" + UUID().uuidString.lowercased() }
         guard !id.isEmpty, id.utf8.count <= 200 else {
             throw invalid("the event id is empty or longer than 200 bytes", "omit event_id or send a short unique key")
@@ -112,7 +112,7 @@ extension StoreRules {
     }
 
     /// The stored form of an event, once its subject was resolved to a request with `sampleCount` samples.
-    static func record(for event: FeedbackEvent, id: Int64, eventID: String, requestID: String,
+    package static func record(for event: FeedbackEvent, id: Int64, eventID: String, requestID: String,
                        sampleCount: Int) throws -> FeedbackRecord {
         let verdict: FeedbackVerdict
         switch event.subject {
@@ -138,12 +138,12 @@ extension StoreRules {
 
 extension StoreRules {
     /// The phase statuses whose recorded pairs count as used.
-    static let statusesUsingPairs: Set<PhaseStatus> = [.queued, .running, .succeeded, .rejected]
+    package static let statusesUsingPairs: Set<PhaseStatus> = [.queued, .running, .succeeded, .rejected]
 
     /// The error a phase interrupted by a crash is left with.
-    static let interruptedPhaseError = "interrupted: the service stopped (crash or kill) while this phase was queued or running"
+    package static let interruptedPhaseError = "interrupted: the service stopped (crash or kill) while this phase was queued or running"
 
-    static func checkTransition(_ phase: PhaseRecord, allowed: Set<PhaseStatus>, to target: PhaseStatus) throws {
+    package static func checkTransition(_ phase: PhaseRecord, allowed: Set<PhaseStatus>, to target: PhaseStatus) throws {
         guard allowed.contains(phase.status) else {
             throw StoreError.invalidTransition(what: "phase \(phase.id)", from: phase.status.rawValue, to: target.rawValue,
                                                hint: "a phase goes queued → running → succeeded, rejected or failed, once")
@@ -151,7 +151,7 @@ extension StoreRules {
     }
 
     /// Checks that an outcome's version is a candidate this phase produced.
-    static func checkOutcomeVersion(_ version: PolicyVersionRecord, of phase: PhaseRecord) throws {
+    package static func checkOutcomeVersion(_ version: PolicyVersionRecord, of phase: PhaseRecord) throws {
         guard version.phaseID == phase.id, version.status == .candidate else {
             throw invalid("version \(version.id) (\(version.status.rawValue), phase \(version.phaseID.map(String.init) ?? "none")) "
                           + "is not a candidate of phase \(phase.id)",
@@ -159,7 +159,7 @@ extension StoreRules {
         }
     }
 
-    static func checkFailure(_ outcome: PhaseOutcome) throws {
+    package static func checkFailure(_ outcome: PhaseOutcome) throws {
         if case .failed(let error, _) = outcome, error.isEmpty {
             throw invalid("a failed phase needs an error message", "say why the phase failed")
         }

@@ -27,6 +27,10 @@ public struct TinyLlamaFile {
         public var shape: [Int]
         public var type: QuantType
         public var bytes: [UInt8]
+
+        public init(name: String, shape: [Int], type: QuantType, bytes: [UInt8]) {
+            self.name = name; self.shape = shape; self.type = type; self.bytes = bytes
+        }
     }
 
     /// 2 layers, width 64, 4 heads of 16, 2 KV heads, FFN 128, vocabulary 96.

@@ -1,7 +1,8 @@
 // ChatTemplateLanguageTests: the jinja2 subset piece by piece (whitespace control, precedence, loops,
 // scoping, namespace, filters, tests, Undefined); every expectation was checked against HF's jinja2 env.
 
-import Tokenizer
+import ChatTemplate
+import ProximaCore
 import XCTest
 
 final class ChatTemplateLanguageTests: XCTestCase {

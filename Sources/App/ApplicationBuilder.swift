@@ -1,0 +1,115 @@
+// ApplicationBuilder: assembles the service from its parts — the one place where the engine, the chat and
+// feedback services, the policy registry, the learner and the HTTP routes are wired together. `proxima serve`
+// calls it with the SQLite store and the model file; tests call it with the in-memory store and a small model.
+
+import Foundation
+import HTTPAPI
+import Hummingbird
+import Inference
+import Logging
+import Metrics
+import NIOCore
+import ModelFiles
+import Prometheus
+import ProximaCore
+import ProximaNumerics
+import Service
+import ServiceLifecycle
+import Simulators
+
+/// What the service is built from besides its settings: the ports' implementations and the loaded model.
+public struct ServerDependencies: Sendable {
+    public var model: ModelBundle
+    /// The sha256 of the model file: a database belongs to one base model.
+    public var modelSHA256: String
+    public var store: any ProximaStore
+    public var pool: ComputePool
+    /// Where version files go (the learner's `policies_dir`, else `policies/` beside the database).
+    public var policiesDirectory: URL
+    /// Judges the gate's greedy replies (and labels pairs when `learner.simulator` names a simulator).
+    public var judge: any PreferenceSimulator
+    public var metrics: PrometheusCollectorRegistry
+    public var metricsFactory: any MetricsFactory
+    public var logger: Logger
+
+    public init(model: ModelBundle, modelSHA256: String, store: any ProximaStore, pool: ComputePool, policiesDirectory: URL,
+                judge: any PreferenceSimulator, metrics: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory, logger: Logger) {
+        self.model = model; self.modelSHA256 = modelSHA256; self.store = store; self.pool = pool
+        self.policiesDirectory = policiesDirectory; self.judge = judge; self.metrics = metrics
+        self.metricsFactory = metricsFactory; self.logger = logger
+    }
+}
+
+/// The assembled service: the Hummingbird application (its services are the engine and the learner) and
+/// the parts tests look at.
+public struct ProximaServer: Sendable {
+    public let app: Application<RouterResponder<ProximaRequestContext>>
+    public let engine: EngineService
+    public let chat: ChatService
+    public let policies: PolicyRegistry
+    /// nil when `learner.enabled` is false.
+    public let learner: LearnerService?
+    public let admin: AdminService?
+    /// The version serving when the server started.
+    public let servingAtStart: String
+}
+
+/// Builds the service: makes sure the store has its base version, marks phases a crash interrupted as failed,
+/// removes half-written version files, loads the serving version, and wires every part.
+public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependencies,
+                             onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws -> ProximaServer {
+    let logger = deps.logger
+    let store = deps.store
+    let model = deps.model
+    let serving = try await store.ensureBaseVersion(baseModelSHA256: deps.modelSHA256, at: Date())
+    let interrupted = try await store.markInterruptedPhasesFailed(at: Date())
+    if !interrupted.failedPhaseIDs.isEmpty {
+        logger.warning("marked interrupted phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
+    }
+
+    // MARK: Engine, chat, feedback
+    let threads = settings.threads ?? deps.pool.threadCount
+    let lease = ComputeLease(maxLearnerWait: .milliseconds(settings.learner.maxWaitMilliseconds))
+    var engineConfiguration = settings.engine
+    engineConfiguration.threads = threads
+    let engine = EngineService(policy: ServingPolicy(id: serving.id, weights: model.weights), tokenizer: model.tokenizer,
+                               pool: deps.pool, lease: lease, configuration: engineConfiguration, logger: logger,
+                               metricsFactory: deps.metricsFactory)
+    // The learner sleeps until feedback, a labeller's pairs or an operator give it work.
+    let learnerBell = Doorbell()
+    let labeller: (any PreferenceSimulator)? = settings.learner.enabled && settings.learner.simulator != "none" ? deps.judge : nil
+    let onPairLogged: @Sendable () -> Void = { if labeller != nil { learnerBell.ring() } }
+    let chat = ChatService(model: model, engine: engine, store: store, configuration: settings.chat,
+                           metricsFactory: deps.metricsFactory, onPairLogged: onPairLogged)
+    let feedback = FeedbackService(store: store, metricsFactory: deps.metricsFactory, onStored: { learnerBell.ring() })
+
+    // MARK: Versions and the learner
+    let policies = PolicyRegistry(directory: deps.policiesDirectory, store: store, weights: model.weights, baseModelName: model.name,
+                                  logger: logger) { [engine] policy in engine.setPolicy(policy) }
+    try await policies.removeLeftovers()
+    let current = try await policies.activateServing()
+    var services: [any ServiceLifecycle.Service] = [engine]
+    var learner: LearnerService?
+    var admin: AdminService?
+    if settings.learner.enabled {
+        let configuration = try settings.learner.configuration(labeller: labeller)
+        let evaluator = GreedyEvaluator(model: model, pool: deps.pool, lease: lease, prompts: configuration.gatePrompts,
+                                        maxTokens: configuration.gateMaxTokens)
+        let service = LearnerService(configuration: configuration, store: store, registry: policies, evaluator: evaluator,
+                                     judge: deps.judge, weights: model.weights, pool: deps.pool, lease: lease,
+                                     doorbell: learnerBell, logger: logger)
+        services.append(service)
+        learner = service
+        admin = AdminService(store: store, registry: policies, learner: service)
+    }
+
+    // MARK: HTTP
+    let router = ProximaAPI.router(chat: chat, feedback: feedback, admin: admin, registry: deps.metrics,
+                                   metricsFactory: deps.metricsFactory,
+                                   configuration: APIConfiguration(keys: settings.auth, http: settings.http))
+    let app = Application(router: router,
+                          configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "proxima"),
+                          services: services, onServerRunning: onServerRunning, logger: logger)
+    return ProximaServer(app: app, engine: engine, chat: chat, policies: policies, learner: learner, admin: admin,
+                         servingAtStart: current.id)
+}

@@ -1,0 +1,201 @@
+// InProcessServiceTests: the whole service as `proxima serve` assembles it (buildApplication), in process, on
+// the in-memory store and a tiny chat model — chat, pairs, feedback, an operator phase, the gate, publishing,
+// the swap and rollback, a phase that fails, the learner woken by feedback, and a restart after a crash in the
+// middle of a phase. Seconds, not minutes: the real model is not needed.
+
+import Foundation
+import HTTPAPI
+import Hummingbird
+import HummingbirdTesting
+import Inference
+import Learning
+import Llama
+import Logging
+import ModelFiles
+import Prometheus
+import ProximaApp
+import ProximaCore
+import ProximaNumerics
+import Service
+import Simulators
+import TestModels
+import TestSupport
+import XCTest
+
+final class InProcessServiceTests: XCTestCase {
+    private static let pool = ComputePool(threads: 2)
+    private static let model: ModelBundle = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-tiny-chat-\(UUID().uuidString).gguf").path
+        do {
+            try TinyChatModel.write(to: path)
+            return try ModelBundle(path: path, pool: pool)
+        } catch {
+            fatalError("the tiny chat model does not load: \(error)")
+        }
+    }()
+
+    /// Operator-driven learning with small phases that always promote.
+    private func settings(_ edit: (inout ServeSettings) -> Void = { _ in }) -> ServeSettings {
+        var s = ServeSettings()
+        s.learner.automatic = false
+        s.learner.gateThreshold = 0
+        s.learner.gatePromptCount = 3
+        s.learner.gateMaxTokens = 6
+        s.learner.keepVersions = 0
+        s.learner.phase.steps = 2
+        s.learner.phase.ensembleSize = 2
+        s.learner.phase.lora = LoRAConfiguration(rank: 2, targets: [.query, .value])
+        s.learner.phase.batchSize = 4
+        s.learner.phase.optimizer.learningRate = 0.01
+        edit(&s)
+        return s
+    }
+
+    private func server(_ settings: ServeSettings, store: any ProximaStore = InMemoryProximaStore(),
+                        policies: URL? = nil) async throws -> ProximaServer {
+        let folder = policies ?? FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)")
+        var logger = Logger(label: "in-process-test")
+        logger.logLevel = .warning
+        let registry = PrometheusCollectorRegistry()
+        let dependencies = ServerDependencies(model: Self.model, modelSHA256: String(repeating: "b", count: 64), store: store,
+                                              pool: Self.pool, policiesDirectory: folder, judge: try RubricSimulator(),
+                                              metrics: registry, metricsFactory: ProximaAPI.metricsFactory(registry: registry),
+                                              logger: logger)
+        return try await buildApplication(settings, dependencies)
+    }
+
+    // MARK: The loop
+
+    func testOperatorPhaseIsGatedPublishedSwappedAndRolledBack() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            for k in 0..<4 {
+                let (pair, version) = try await client.chatPair(seed: k)
+                XCTAssertEqual(version, "v0")
+                try await client.choose(pair, 0)
+            }
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+            XCTAssertEqual(phase["result_version"] as? String, "v1")
+            XCTAssertEqual(phase["pairs_used"] as? Int, 4)
+            let config = try XCTUnwrap(phase["config"] as? [String: Any])
+            XCTAssertEqual(config["steps"] as? Int, 2, "the phase row keeps its settings in the snake_case form")
+            do { let value = try await client.serving(); XCTAssertEqual(value, "v1") }
+            do { let value = try await client.chatPair(seed: 9).version; XCTAssertEqual(value, "v1") }
+
+            let rollback = try await client.execute(uri: "/admin/policies/v0/activate", method: .post)
+            XCTAssertEqual(rollback.status, .ok, String(buffer: rollback.body))
+            do { let value = try await client.chatPair(seed: 10).version; XCTAssertEqual(value, "v0") }
+            let promote = try await client.execute(uri: "/admin/policies/v1/activate", method: .post)
+            XCTAssertEqual(promote.status, .ok, String(buffer: promote.body))
+            do { let value = try await client.chatPair(seed: 11).version; XCTAssertEqual(value, "v1") }
+        }
+    }
+
+    func testOverridesAreCheckedAndAPhaseWithoutPairsFails() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            let bad = try await client.execute(uri: "/admin/phases", method: .post, headers: [.contentType: "application/json"],
+                                               body: ByteBuffer(string: #"{"stepz": 3}"#))
+            XCTAssertEqual(bad.status, .badRequest)
+            XCTAssertTrue(String(buffer: bad.body).contains("unknown phase setting 'stepz'"), String(buffer: bad.body))
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["status"] as? String, "failed")
+            XCTAssertEqual(phase["error"] as? String, "no usable labelled pairs")
+            do { let value = try await client.serving(); XCTAssertEqual(value, "v0") }
+        }
+    }
+
+    /// With automatic phases, stored feedback wakes the learner (it does not poll): the trigger's pairs start a phase.
+    func testFeedbackWakesTheLearner() async throws {
+        let server = try await server(settings { $0.learner.automatic = true; $0.learner.triggerPairs = 3 })
+        try await server.app.test(.router) { client in
+            for k in 0..<3 {
+                let (pair, _) = try await client.chatPair(seed: k)
+                try await client.choose(pair, 1)
+            }
+            let phase = try await client.waitForPhase(id: 1)
+            XCTAssertEqual(phase["trigger"] as? String, "pairs")
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+        }
+    }
+
+    /// After a crash in the middle of a phase, the next start marks it failed, rejects what it produced and
+    /// removes half-written files; serving goes on from the version that served.
+    func testARestartAfterACrashMidPhaseCleansUp() async throws {
+        let store = InMemoryProximaStore()
+        _ = try await store.ensureBaseVersion(baseModelSHA256: String(repeating: "b", count: 64), at: Date())
+        let phase = try await store.createPhase(PhaseDraft(trigger: .operator, config: try JSONObject(encoding: PhaseSettings()),
+                                                           baseVersion: "v0", createdAt: Date()))
+        _ = try await store.startPhase(id: phase.id, at: Date())
+        let policies = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)")
+        let leftover = policies.appendingPathComponent(".tmp-half-written")
+        try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
+
+        let server = try await server(settings(), store: store, policies: policies)
+        XCTAssertEqual(server.servingAtStart, "v0")
+        let stored = try await store.phase(id: phase.id)
+        let failed = try XCTUnwrap(stored)
+        XCTAssertEqual(failed.status, .failed)
+        XCTAssertTrue(failed.error?.contains("interrupted") ?? false, failed.error ?? "no error")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path))
+        try await server.app.test(.router) { client in
+            do { let value = try await client.chatPair(seed: 1).version; XCTAssertEqual(value, "v0") }
+        }
+    }
+}
+
+// MARK: - Client helpers
+
+private extension TestClientProtocol {
+    func json(_ uri: String, method: HTTPRequest.Method = .get, body: String? = nil) async throws -> [String: Any] {
+        let response = try await execute(uri: uri, method: method, headers: [.contentType: "application/json"],
+                                         body: body.map { ByteBuffer(string: $0) })
+        guard response.status.code < 300 else { throw TestFailure("\(method) \(uri): \(response.status) \(String(buffer: response.body))") }
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+    }
+
+    /// A chat with two visible choices: its pair id and the version that served it.
+    func chatPair(seed: Int) async throws -> (pair: String, version: String) {
+        let chat = try await json("/v1/chat/completions", method: .post, body: """
+            {"messages": [{"role": "user", "content": "Say something about \(seed)."}], "n": 2, "max_tokens": 6, "seed": \(seed)}
+            """)
+        let info = try XCTUnwrap(chat["proxima"] as? [String: Any])
+        return (try XCTUnwrap(info["pair_id"] as? String), try XCTUnwrap(info["policy_version"] as? String))
+    }
+
+    func choose(_ pair: String, _ choice: Int) async throws {
+        _ = try await json("/v1/feedback", method: .post, body: #"{"pair_id": "\#(pair)", "choice": \#(choice)}"#)
+    }
+
+    /// Starts a phase with the learner's defaults and waits until it ends.
+    func runPhase() async throws -> [String: Any] {
+        let started = try await json("/admin/phases", method: .post)
+        return try await waitForPhase(id: try XCTUnwrap(started["id"] as? Int))
+    }
+
+    func waitForPhase(id: Int, timeout: Duration = .seconds(120)) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let response = try await execute(uri: "/admin/phases/\(id)", method: .get)
+            if response.status == .ok,
+               let phase = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
+               let status = phase["status"] as? String, ["succeeded", "rejected", "failed"].contains(status) {
+                return phase
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("phase \(id) did not end within \(timeout)")
+    }
+
+    func serving() async throws -> String {
+        let policies = try await json("/admin/policies")
+        let list = try XCTUnwrap(policies["data"] as? [[String: Any]])
+        return try XCTUnwrap(list.first { $0["status"] as? String == "serving" }?["id"] as? String)
+    }
+}
+
+private struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
