@@ -43,7 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
-        // MARK: Pure core (no IO, no clock, no environment)
+        // MARK: Pure (no IO, no clock, no environment)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Not "Numerics": swift-numerics (reached through Hummingbird → swift-nio-extras → swift-algorithms) declares
@@ -60,18 +60,20 @@ let package = Package(
         .target(name: "Inference", dependencies: ["Llama", "Sampling", "ProximaNumerics", "ProximaCore", "Tokenizer", "ChatTemplate"]),
         .target(name: "Learning", dependencies: ["Llama", "ProximaNumerics"], swiftSettings: hotLoops),
 
-        // MARK: Edges
-        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "ChatTemplate", "Inference", "Learning", "CZlib"]),
-        .target(name: "Simulators", dependencies: ["ProximaCore"]),
+        // MARK: The application layer: owns the ports (store, judge and version files in the core or here)
         .target(name: "Service", dependencies: [
-            "ProximaCore", "Inference", "Learning", "Llama", "ModelFiles", "ProximaNumerics", "Sampling", "Tokenizer",
+            "ProximaCore", "Inference", "Learning", "Llama", "ProximaNumerics", "Sampling", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+
+        // MARK: Edges: they implement the ports (and HTTPAPI drives the services); none imports another
+        .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "ChatTemplate", "ProximaCore", "Inference", "Learning", "Service", "CZlib"]),
+        .target(name: "Simulators", dependencies: ["ProximaCore"]),
         .target(name: "Store", dependencies: ["ProximaCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "HTTPAPI", dependencies: [
-            "Service", "ProximaCore", "Sampling",
+            "Service", "ProximaCore", "Sampling", "CZlib",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -24,18 +24,18 @@ public struct ServerDependencies: Sendable {
     public var modelSHA256: String
     public var store: any ProximaStore
     public var pool: ComputePool
-    /// Where version files go (the learner's `policies_dir`, else `policies/` beside the database).
-    public var policiesDirectory: URL
+    /// Where learned versions' files go (on disk: the learner's `policies_dir`, else `policies/` beside the database).
+    public var policyFiles: any PolicyFileStore
     /// Judges the gate's greedy replies (and labels pairs when `learner.simulator` names a simulator).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
     public var metricsFactory: any MetricsFactory
     public var logger: Logger
 
-    public init(model: ModelBundle, modelSHA256: String, store: any ProximaStore, pool: ComputePool, policiesDirectory: URL,
+    public init(model: ModelBundle, modelSHA256: String, store: any ProximaStore, pool: ComputePool, policyFiles: any PolicyFileStore,
                 judge: any PreferenceSimulator, metrics: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory, logger: Logger) {
         self.model = model; self.modelSHA256 = modelSHA256; self.store = store; self.pool = pool
-        self.policiesDirectory = policiesDirectory; self.judge = judge; self.metrics = metrics
+        self.policyFiles = policyFiles; self.judge = judge; self.metrics = metrics
         self.metricsFactory = metricsFactory; self.logger = logger
     }
 }
@@ -84,7 +84,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let feedback = FeedbackService(store: store, metricsFactory: deps.metricsFactory, onStored: { learnerBell.ring() })
 
     // MARK: Versions and the learner
-    let policies = PolicyRegistry(directory: deps.policiesDirectory, store: store, weights: model.weights, baseModelName: model.name,
+    let policies = PolicyRegistry(files: deps.policyFiles, store: store, weights: model.weights, baseModelName: model.name,
                                   logger: logger) { [engine] policy in engine.setPolicy(policy) }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()

@@ -108,7 +108,8 @@ struct AdminController {
         let format = request.uri.queryParameters.get("format") ?? "jsonl"
         guard format == "jsonl" || format == "jsonl.gz" else { throw APIError.invalidRequest("format must be jsonl or jsonl.gz.", param: "format") }
         let gz = format == "jsonl.gz"
-        let bytes = try await admin.exportPairs(unusedOnly: unused, gzip: gz)
+        let lines = try await admin.exportPairs(unusedOnly: unused)
+        let bytes = gz ? Gzip.compress(lines) : lines
         return Response(status: .ok,
                         headers: [.contentType: gz ? "application/gzip" : "application/x-ndjson",
                                   .contentDisposition: "attachment; filename=\"pairs.\(format)\""],

@@ -4,7 +4,6 @@
 
 import Foundation
 import Learning
-import ModelFiles
 import ProximaCore
 
 /// A phase as operators see it: the stored record plus live progress while it runs.
@@ -65,12 +64,10 @@ public final class AdminService: Sendable {
 
     // MARK: Pairs
 
-    /// Labelled pairs in the export format (all of them, or only those no phase used yet) as JSON lines,
-    /// gzip-compressed when asked.
-    public func exportPairs(unusedOnly: Bool, gzip: Bool) async throws -> [UInt8] {
+    /// Labelled pairs in the export format (all of them, or only those no phase used yet) as JSON lines.
+    public func exportPairs(unusedOnly: Bool) async throws -> [UInt8] {
         let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: unusedOnly)).map(ExportedPair.init)
-        let lines = [UInt8](try ExportedPair.jsonLines(pairs))
-        return gzip ? Gzip.compress(lines) : lines
+        return [UInt8](try ExportedPair.jsonLines(pairs))
     }
 
     /// Stores exported pairs as labelled pairs from source `import`: each becomes a request with its two

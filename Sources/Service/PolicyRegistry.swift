@@ -1,18 +1,16 @@
-// PolicyRegistry: immutable policy versions on disk and in the store. Publishing writes a version's files
-// (the ensemble state, zlib-compressed, and the merged adapter as a PEFT directory) into a temporary
-// directory that is renamed into place, named by the state's sha256, before the database learns of it;
-// activation checks the files against their hashes, commits the switch, then swaps the engine's policy.
+// PolicyRegistry: immutable policy versions in the file store and in the store. Publishing writes a version's
+// files (its ensemble state and merged adapter, named by content) before the database learns of it;
+// activation reads them back verified, commits the switch, then swaps the engine's policy.
 
 import Foundation
 import Learning
 import Llama
 import Logging
-import ModelFiles
 import ProximaCore
 
 /// Versions, their files, and which one serves.
 public actor PolicyRegistry {
-    public let directory: URL
+    private let files: any PolicyFileStore
     private let store: any ProximaStore
     private let weights: LlamaWeights
     private let baseModelName: String
@@ -23,10 +21,10 @@ public actor PolicyRegistry {
     private var recency: [String] = []
     private let cacheLimit = 3
 
-    /// `directory` holds one subdirectory per learned version; `onActivate` swaps the engine's policy.
-    public init(directory: URL, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
+    /// `files` keeps the learned versions' files; `onActivate` swaps the engine's policy.
+    public init(files: any PolicyFileStore, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
                 logger: Logger, onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
-        self.directory = directory
+        self.files = files
         self.store = store
         self.weights = weights
         self.baseModelName = baseModelName
@@ -51,8 +49,7 @@ public actor PolicyRegistry {
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
         if let state = record.state {
-            let bytes = try readVerified(state, version: id)
-            let ensemble = try EnsembleStateFile.decode(bytes, path: url(state).path)
+            let ensemble = try files.ensemble(in: state, version: id)
             guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
             policy = ServingPolicy(id: id, weights: weights, ensemble: ensemble)
         } else {
@@ -75,43 +72,15 @@ public actor PolicyRegistry {
         while recency.count > cacheLimit { loaded[recency.removeFirst()] = nil }
     }
 
-    private func url(_ file: StoredFile) -> URL { directory.appendingPathComponent(file.path) }
-
-    private func readVerified(_ file: StoredFile, version: String) throws -> [UInt8] {
-        let path = url(file).path
-        guard let data = FileManager.default.contents(atPath: path) else { throw RegistryError.missingFile(version: version, path: path) }
-        let bytes = [UInt8](data)
-        let hash = SHA256.hex(bytes)
-        guard hash == file.sha256 else { throw RegistryError.corruptFile(version: version, path: path, expected: file.sha256, actual: hash) }
-        return bytes
-    }
-
     // MARK: - Publishing
 
     /// Writes `ensemble` as a new candidate version trained from `parent` by phase `phaseID`.
     public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
-        let files = PolicyFiles(ensemble, baseModel: baseModelName)
-        let name = SHA256.hex(files.state)
-        let final = directory.appendingPathComponent(name)
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: final.path) {
-            let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            do {
-                try files.write(to: temporary)
-                try fm.moveItem(at: temporary, to: final)
-                syncDirectory(directory)
-            } catch {
-                try? fm.removeItem(at: temporary)
-                throw error
-            }
-        }
-        let record = try await store.insertCandidate(CandidateVersion(
-            parent: parent, phaseID: phaseID, createdAt: Date(),
-            adapter: StoredFile(path: "\(name)/\(PolicyFiles.adapterFile)", sha256: SHA256.hex(files.adapter)),
-            state: StoredFile(path: "\(name)/\(PolicyFiles.stateFile)", sha256: name), metrics: metrics))
+        let stored = try files.store(ensemble, baseModelName: baseModelName)
+        let record = try await store.insertCandidate(CandidateVersion(parent: parent, phaseID: phaseID, createdAt: Date(),
+                                                                      adapter: stored.adapter, state: stored.state, metrics: metrics))
         remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
-        logger.info("published candidate \(record.id) (parent \(parent)) in \(name)")
+        logger.info("published candidate \(record.id) (parent \(parent)) as \(stored.state.path)")
         return record
     }
 
@@ -155,10 +124,7 @@ public actor PolicyRegistry {
         let protected = Set([serving?.id, serving?.parent].compactMap { $0 })
         var removed: [String] = []
         for v in versions.dropLast(keep) where !protected.contains(v.id) {
-            guard let dir = Self.directoryName(of: v) else { continue }
-            let url = directory.appendingPathComponent(dir)
-            if FileManager.default.fileExists(atPath: url.path) {
-                try FileManager.default.removeItem(at: url)
+            if let state = v.state, try files.remove(state) {
                 loaded[v.id] = nil
                 recency.removeAll { $0 == v.id }
                 removed.append(v.id)
@@ -168,20 +134,10 @@ public actor PolicyRegistry {
         return removed
     }
 
-    /// The directory of a learned version's files (its state file's first path component).
-    private static func directoryName(of version: PolicyVersionRecord) -> String? {
-        version.state?.path.split(separator: "/").first.map(String.init)
-    }
-
-    /// Removes what a crash can leave: temporary directories, and version directories no version refers to.
+    /// Removes what a crash can leave: half-written files, and files no version refers to.
     public func removeLeftovers() async throws {
-        let fm = FileManager.default
-        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let referenced = Set(try await store.policyVersions().compactMap(Self.directoryName(of:)))
-        for entry in try fm.contentsOfDirectory(atPath: directory.path) where entry.hasPrefix(".tmp-") || !referenced.contains(entry) {
-            try? fm.removeItem(at: directory.appendingPathComponent(entry))
-            logger.info("removed leftover \(entry) from \(directory.path)")
-        }
+        let referenced = try await store.policyVersions().flatMap { [$0.state, $0.adapter].compactMap { $0 } }
+        for name in try files.removeLeftovers(keeping: referenced) { logger.info("removed leftover \(name)") }
     }
 }
 
@@ -202,10 +158,4 @@ public enum RegistryError: Error, CustomStringConvertible {
         case let .wrongModel(id): return "version \(id) was trained for a different model shape"
         }
     }
-}
-
-/// fsync of a directory, so a rename inside it survives a crash.
-func syncDirectory(_ url: URL) {
-    let fd = open(url.path, O_RDONLY)
-    if fd >= 0 { fsync(fd); close(fd) }
 }

@@ -71,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
             ? URL(fileURLWithPath: settings.db).deletingLastPathComponent().appendingPathComponent("policies")
             : URL(fileURLWithPath: settings.learner.policiesDirectory)
         let dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: SQLiteProximaStore(database: database),
-                                              pool: pool, policiesDirectory: policiesDirectory, judge: try RubricSimulator(),
+                                              pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)
         let auth = settings.auth.isEnabled
             ? "bearer keys (\(settings.auth.userKeys.count) user, \(settings.auth.adminKeys.count) admin)"

@@ -97,7 +97,7 @@ struct TrainCommand: AsyncParsableCommand {
         let store = SQLiteProximaStore(database: database)
         _ = try await store.ensureBaseVersion(baseModelSHA256: try SHA256.hexOfFile(model.path), at: Date())
         let logger = Logger(label: "proxima.train")
-        let registry = PolicyRegistry(directory: URL(fileURLWithPath: db!).deletingLastPathComponent().appendingPathComponent("policies"),
+        let registry = PolicyRegistry(files: PolicyDirectory(URL(fileURLWithPath: db!).deletingLastPathComponent().appendingPathComponent("policies")),
                                       store: store, weights: model.weights, baseModelName: model.name, logger: logger) { _ in }
         let base = try await registry.servingPolicy()
         let labelled = try await store.labelledPairs(LabelledPairQuery(unusedOnly: newOnly))

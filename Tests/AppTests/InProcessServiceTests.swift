@@ -51,14 +51,15 @@ final class InProcessServiceTests: XCTestCase {
         return s
     }
 
+    /// The service on `store`, with version files in `files` (a temporary folder unless given).
     private func server(_ settings: ServeSettings, store: any ProximaStore = InMemoryProximaStore(),
-                        policies: URL? = nil) async throws -> ProximaServer {
-        let folder = policies ?? FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)")
+                        files: (any PolicyFileStore)? = nil) async throws -> ProximaServer {
+        let files = files ?? PolicyDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)"))
         var logger = Logger(label: "in-process-test")
         logger.logLevel = .warning
         let registry = PrometheusCollectorRegistry()
         let dependencies = ServerDependencies(model: Self.model, modelSHA256: String(repeating: "b", count: 64), store: store,
-                                              pool: Self.pool, policiesDirectory: folder, judge: try RubricSimulator(),
+                                              pool: Self.pool, policyFiles: files, judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: ProximaAPI.metricsFactory(registry: registry),
                                               logger: logger)
         return try await buildApplication(settings, dependencies)
@@ -108,7 +109,8 @@ final class InProcessServiceTests: XCTestCase {
 
     /// With automatic phases, stored feedback wakes the learner (it does not poll): the trigger's pairs start a phase.
     func testFeedbackWakesTheLearner() async throws {
-        let server = try await server(settings { $0.learner.automatic = true; $0.learner.triggerPairs = 3 })
+        let files = InMemoryPolicyFiles()
+        let server = try await server(settings { $0.learner.automatic = true; $0.learner.triggerPairs = 3 }, files: files)
         try await server.app.test(.router) { client in
             for k in 0..<3 {
                 let (pair, _) = try await client.chatPair(seed: k)
@@ -118,6 +120,7 @@ final class InProcessServiceTests: XCTestCase {
             XCTAssertEqual(phase["trigger"] as? String, "pairs")
             XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
         }
+        XCTAssertEqual(files.names.count, 1, "the published version's files")
     }
 
     /// After a crash in the middle of a phase, the next start marks it failed, rejects what it produced and
@@ -132,7 +135,7 @@ final class InProcessServiceTests: XCTestCase {
         let leftover = policies.appendingPathComponent(".tmp-half-written")
         try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
 
-        let server = try await server(settings(), store: store, policies: policies)
+        let server = try await server(settings(), store: store, files: PolicyDirectory(policies))
         XCTAssertEqual(server.servingAtStart, "v0")
         let stored = try await store.phase(id: phase.id)
         let failed = try XCTUnwrap(stored)

@@ -27,8 +27,9 @@ final class BadInputRouterTests: XCTestCase {
                 .assertError(.badRequest, param: "messages[0].role")
             try await client.post(BadInputRouterTests.chat, json: #"{"model": "x"}"#).assertError(.badRequest, param: "messages", code: "missing_field")
             try await client.post(BadInputRouterTests.chat, json: #"{"messages": []}"#).assertError(.badRequest, param: "messages")
-            try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}"#)
-                .assertError(.badRequest, param: "messages")
+            let image = try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}"#)
+            try image.assertError(.badRequest, param: "messages[0].content", code: "invalid_value")
+            XCTAssertTrue(String(buffer: image.body).contains("only text content parts"), String(buffer: image.body))
             try await client.post(BadInputRouterTests.chat, json: "[1, 2]").assertError(.badRequest)
             // Invalid UTF-8 inside a JSON string.
             var bytes = ByteBuffer(string: #"{"messages": [{"role": "user", "content": ""#)

@@ -2,9 +2,9 @@
 
 import CZlib
 
-public enum Gzip {
+enum Gzip {
     /// `bytes` in gzip format.
-    public static func compress(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
+    static func compress(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()
         // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
         let ok = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))

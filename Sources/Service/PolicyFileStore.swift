@@ -1,0 +1,62 @@
+// PolicyFileStore: the port for the files of learned versions — each version's whole ensemble state and its
+// merged adapter, stored once under a name derived from their content and verified against their sha256 when
+// read back. ModelFiles' `PolicyDirectory` keeps them on disk; `InMemoryPolicyFiles` is the twin for tests.
+
+import Foundation
+import Learning
+import ProximaCore
+
+public protocol PolicyFileStore: Sendable {
+    /// Stores the files of `ensemble` (the state, and the merged adapter for `baseModelName`) unless stored
+    /// already; returns them as the store records them (paths relative to this file store, sha256).
+    func store(_ ensemble: LoRAEnsemble, baseModelName: String) throws -> (adapter: StoredFile, state: StoredFile)
+    /// The ensemble in `state`, verified against its sha256: `RegistryError.missingFile` or `.corruptFile` when
+    /// it cannot be trusted.
+    func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble
+    /// Removes the files stored with `state`; false when they were gone already.
+    func remove(_ state: StoredFile) throws -> Bool
+    /// Removes what a crash can leave: half-written files and anything no file of `referenced` belongs to.
+    /// Returns the names removed.
+    func removeLeftovers(keeping referenced: [StoredFile]) throws -> [String]
+}
+
+/// The twin of `PolicyDirectory`: ensembles kept in memory (as copies), named by a counter.
+public final class InMemoryPolicyFiles: PolicyFileStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var ensembles: [String: LoRAEnsemble] = [:]
+    private var next = 0
+
+    public init() {}
+
+    /// The names of the versions' files held now.
+    public var names: [String] { lock.withLock { ensembles.keys.sorted() } }
+
+    public func store(_ ensemble: LoRAEnsemble, baseModelName: String) throws -> (adapter: StoredFile, state: StoredFile) {
+        lock.withLock {
+            next += 1
+            let hash = String(repeating: "0", count: 48) + String(format: "%016x", next)
+            ensembles[hash] = ensemble.copy()
+            return (StoredFile(path: "\(hash)/adapter", sha256: hash), StoredFile(path: "\(hash)/state", sha256: hash))
+        }
+    }
+
+    public func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble {
+        guard let ensemble = lock.withLock({ ensembles[state.sha256] }) else {
+            throw RegistryError.missingFile(version: version, path: state.path)
+        }
+        return ensemble.copy()
+    }
+
+    public func remove(_ state: StoredFile) throws -> Bool {
+        lock.withLock { ensembles.removeValue(forKey: state.sha256) != nil }
+    }
+
+    public func removeLeftovers(keeping referenced: [StoredFile]) throws -> [String] {
+        let kept = Set(referenced.map(\.sha256))
+        return lock.withLock {
+            let gone = ensembles.keys.filter { !kept.contains($0) }.sorted()
+            for name in gone { ensembles[name] = nil }
+            return gone
+        }
+    }
+}
