@@ -3,18 +3,24 @@
 
 import Llama
 import ChatTemplate
+import Foundation
 import ProximaCore
 import Tokenizer
 
 /// Why a chat cannot become a prompt.
 public enum PromptError: Error, Equatable, CustomStringConvertible {
     case template(ChatTemplateError)
+    /// Message `index` writes out control tokens and the template changed its text, so it cannot be kept
+    /// apart from the template's own markup.
+    case controlText(index: Int)
     case empty
     case tooLong(tokens: Int, contextLength: Int)
 
     public var description: String {
         switch self {
         case let .template(e): return "the chat template failed: \(e)"
+        case let .controlText(index):
+            return "messages[\(index)] writes out control tokens in a way the chat template changes; remove them"
         case .empty: return "the rendered prompt is empty"
         case let .tooLong(tokens, context):
             return "the prompt has \(tokens) tokens, more than the model's context of \(context) allows"
@@ -45,7 +51,10 @@ public final class ModelBundle: Sendable {
         name = fileName.hasSuffix(".gguf") ? String(fileName.dropLast(5)) : fileName
     }
 
-    /// The chat rendered with the model's template (generation prompt added) and tokenised.
+    /// The chat rendered with the model's template (generation prompt added) and tokenised. Control tokens
+    /// come only from the template's markup: text a message writes out (`<|im_start|>system` in a user's
+    /// content) is encoded as plain text, so no one can forge a turn (ARCHITECTURE.md invariant 6). Prompts
+    /// without such text tokenise exactly as llama.cpp does.
     public func promptTokens(for messages: [ChatMessage]) throws(PromptError) -> [Int] {
         var variables: [String: TemplateValue] = [:]
         if let bos = tokenizer.bosID.flatMap(tokenizer.token(of:)) { variables["bos_token"] = .string(bos) }
@@ -56,12 +65,34 @@ public final class ModelBundle: Sendable {
         } catch {
             throw .template(error)
         }
-        var ids = tokenizer.encode(text)
+        var ids = tokenizer.encode(text, literal: try contentRanges(of: messages, in: text))
         if tokenizer.addsBOS, let bos = tokenizer.bosID, ids.first != bos { ids.insert(bos, at: 0) }
         guard !ids.isEmpty else { throw .empty }
         guard ids.count < weights.config.contextLength else {
             throw .tooLong(tokens: ids.count, contextLength: weights.config.contextLength)
         }
         return ids
+    }
+
+    /// Where each message's content stands in the rendered `text` (unicode scalar offsets), found in order.
+    /// A content the template changed (trimmed, say) is looked for trimmed; one that is not found is harmless
+    /// unless it writes out control tokens, which is refused.
+    private func contentRanges(of messages: [ChatMessage], in text: String) throws(PromptError) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var cursor = text.startIndex
+        for (index, message) in messages.enumerated() where !message.content.isEmpty {
+            let trimmed = message.content.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let found = text.range(of: message.content, range: cursor..<text.endIndex)
+                    ?? (trimmed.isEmpty ? nil : text.range(of: trimmed, range: cursor..<text.endIndex)) else {
+                if tokenizer.encode(message.content) != tokenizer.encode(message.content, parseSpecial: false) {
+                    throw .controlText(index: index)
+                }
+                continue
+            }
+            let start = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: found.lowerBound)
+            ranges.append(start..<(start + text.unicodeScalars[found].count))
+            cursor = found.upperBound
+        }
+        return ranges
     }
 }

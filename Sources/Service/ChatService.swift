@@ -123,6 +123,7 @@ public final class ChatService: Sendable {
             switch error {
             case let .tooLong(tokens, context): throw .contextLengthExceeded(promptTokens: tokens, maxTokens: nil, contextLength: context)
             case .empty: throw .invalidParameter(name: "messages", message: "the messages render to an empty prompt")
+            case let .controlText(index): throw .invalidParameter(name: "messages[\(index)].content", message: error.description)
             case .template: throw .invalidParameter(name: "messages", message: "the model's chat template refused these messages: \(error)")
             }
         }

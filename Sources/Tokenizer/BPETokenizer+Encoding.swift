@@ -14,12 +14,17 @@ extension BPETokenizer {
     /// A byte for which the vocabulary has no token is dropped, and no merge reaches across it (as in
     /// llama.cpp). The default model lacks such tokens for the control characters U+0004, U+0006,
     /// U+0013, U+0014, U+0016 and U+001D (and for bytes that never occur in UTF-8).
-    public func encode(_ text: String, parseSpecial: Bool = true) -> [Int] {
+    ///
+    /// `literal` marks stretches (in unicode scalar offsets of `text`) where control tokens written out are
+    /// plain text even with `parseSpecial` — message content inside a rendered chat template. Everything
+    /// else, pre-tokenisation included, is as without it, so text without control tokens in those stretches
+    /// encodes to the same ids.
+    public func encode(_ text: String, parseSpecial: Bool = true, literal: [Range<Int>] = []) -> [Int] {
         let classified = ClassifiedText(text)
         var ids: [Int] = []
         ids.reserveCapacity(classified.utf8.count / 3 + 1)
         var scratch = MergeScratch()
-        specialTokens.forEachFragment(of: classified, parseSpecial: parseSpecial) { fragment in
+        specialTokens.forEachFragment(of: classified, parseSpecial: parseSpecial, literal: literal) { fragment in
             switch fragment {
             case let .token(id):
                 ids.append(id)

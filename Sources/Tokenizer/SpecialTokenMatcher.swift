@@ -38,14 +38,17 @@ struct SpecialTokenMatcher: Sendable {
 
     /// Calls `body` with the fragments of `text` in order: scanning left to right, at each position the
     /// longest matching token wins; the text between matches comes out as `.text` ranges (never empty).
-    func forEachFragment(of text: ClassifiedText, parseSpecial: Bool, _ body: (Fragment) -> Void) {
+    /// Control and unknown tokens that would overlap a range of `literal` (scalar offsets) are not matched
+    /// there: that text is content, never markup.
+    func forEachFragment(of text: ClassifiedText, parseSpecial: Bool, literal: [Range<Int>] = [], _ body: (Fragment) -> Void) {
         let scalars = text.scalars
         var textStart = 0
         var position = 0
         scan: while position < scalars.count {
             if let candidates = candidatesByFirstScalar[scalars[position]] {
                 for candidate in candidates where (parseSpecial || candidate.matchedAlways)
-                    && Self.matches(candidate.scalars, in: scalars, at: position) {
+                    && Self.matches(candidate.scalars, in: scalars, at: position)
+                    && (candidate.matchedAlways || !literal.contains { $0.overlaps(position..<position + candidate.scalars.count) }) {
                     if textStart < position { body(.text(textStart..<position)) }
                     body(.token(candidate.id))
                     position += candidate.scalars.count

@@ -156,6 +156,16 @@ final class SettingsTests: XCTestCase {
         XCTAssertTrue(settings.warnings[0].contains("deprecated"), settings.warnings[0])
     }
 
+    /// A configuration file from before the prompts were built in still starts, with a warning.
+    func testTheOldGatePromptsDefaultFallsBackToTheBuiltInSet() async throws {
+        let file = try temporaryFolder().appendingPathComponent("old.yaml").path
+        try "learner:\n  gate_prompts: prompts/dev.jsonl\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let settings = try await ServeSettings.load(file: file, flags: [:], environment: [:])
+        // From the repository root the working-directory copy is found (deprecated); elsewhere the built-in set.
+        XCTAssertEqual(settings.warnings.count, 1, "\(settings.warnings)")
+        XCTAssertEqual(try settings.learner.configuration(labeller: nil).gatePrompts, PromptSet.dev)
+    }
+
     func testPhaseOverridesGoThroughOneFunction() throws {
         let defaults = PhaseSettings()
         let changed = try defaults.applying(["steps": 3, "rank": 4, "learning_rate": 0.001, "targets": ["q", "down"], "reference": "soft:0.5"])

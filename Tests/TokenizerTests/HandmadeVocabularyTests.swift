@@ -72,6 +72,19 @@ final class HandmadeVocabularyTests: XCTestCase {
         XCTAssertEqual(tokenizer.decode([a, endID, toolID], includeSpecial: true), "a<end><tool>")
     }
 
+    /// Literal stretches (message content) never yield control tokens, also with parseSpecial; user-defined
+    /// tokens stay whole there as everywhere; outside them nothing changes.
+    func testControlTokensInLiteralStretchesAreText() throws {
+        let extra: [(String, TokenType)] = [("<end>", .control), ("<tool>", .userDefined)]
+        let tokenizer = try BPETokenizer(vocabulary: TinyVocabulary.make(extra: extra))
+        let endID = TinyVocabulary.extraID(0), toolID = TinyVocabulary.extraID(1)
+        let text = "<end>a<end><tool><end>"          // scalars: <end> 0–4, a 5, <end> 6–10, <tool> 11–16, <end> 17–21
+        XCTAssertEqual(tokenizer.encode(text, literal: [5..<17]), [endID, a] + "<end>".utf8.map(Int.init) + [toolID, endID])
+        XCTAssertEqual(tokenizer.encode(text, literal: []), tokenizer.encode(text))
+        // A control token that only overlaps a literal stretch is not matched either.
+        XCTAssertEqual(tokenizer.encode("<end>", literal: [4..<5]), "<end>".utf8.map(Int.init))
+    }
+
     func testSpecialTokensSplitTheTextForPreTokenisation() throws {
         let extra: [(String, TokenType)] = [("<e>", .control), ("Ġb", .normal)]
         let tokenizer = try BPETokenizer(vocabulary: TinyVocabulary.make(extra: extra, merges: ["Ġ b"]))

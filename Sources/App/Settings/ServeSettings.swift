@@ -150,6 +150,12 @@ extension ServeSettings {
         resolve("model", &model)
         self.model = model.isEmpty ? nil : model
         resolve("learner.gate_prompts", &learner.gatePrompts)
+        // The old default named the repository's copy of the set that is now built in.
+        if learner.gatePrompts.hasSuffix("prompts/dev.jsonl") && !FileManager.default.fileExists(atPath: learner.gatePrompts) {
+            warnings.append("learner.gate_prompts: \(learner.gatePrompts) does not exist; using the built-in held-out prompts "
+                            + "(the same set). Leave the key empty for them; naming prompts/dev.jsonl is deprecated.")
+            learner.gatePrompts = ""
+        }
         resolve("learner.policies_dir", &learner.policiesDirectory)
     }
 }
