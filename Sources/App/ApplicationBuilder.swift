@@ -31,12 +31,17 @@ public struct ServerDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry
     public var metricsFactory: any MetricsFactory
     public var logger: Logger
+    /// The engine: nil builds the real one (continuous batching on `pool`); tests may pass `ScriptedEngine`.
+    public var engine: (any ChatEngine)?
+    /// When things happen, as recorded (tests may pass `ManualWallClock`).
+    public var clock: any WallClock = SystemWallClock()
 
     public init(model: ModelBundle, modelSHA256: String, store: any ProximaStore, pool: ComputePool, policyFiles: any PolicyFileStore,
                 judge: any PreferenceSimulator, metrics: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory, logger: Logger) {
         self.model = model; self.modelSHA256 = modelSHA256; self.store = store; self.pool = pool
         self.policyFiles = policyFiles; self.judge = judge; self.metrics = metrics
         self.metricsFactory = metricsFactory; self.logger = logger
+        engine = nil
     }
 }
 
@@ -44,7 +49,7 @@ public struct ServerDependencies: Sendable {
 /// the parts tests look at.
 public struct ProximaServer: Sendable {
     public let app: Application<RouterResponder<ProximaRequestContext>>
-    public let engine: EngineService
+    public let engine: any ChatEngine
     public let chat: ChatService
     public let policies: PolicyRegistry
     /// nil when `learner.enabled` is false.
@@ -61,8 +66,9 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let logger = deps.logger
     let store = deps.store
     let model = deps.model
-    let serving = try await store.ensureBaseVersion(baseModelSHA256: deps.modelSHA256, at: Date())
-    let interrupted = try await store.markInterruptedPhasesFailed(at: Date())
+    let clock = deps.clock
+    let serving = try await store.ensureBaseVersion(baseModelSHA256: deps.modelSHA256, at: clock.now())
+    let interrupted = try await store.markInterruptedPhasesFailed(at: clock.now())
     if !interrupted.failedPhaseIDs.isEmpty {
         logger.warning("marked interrupted phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
     }
@@ -72,23 +78,30 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let lease = ComputeLease(maxLearnerWait: .milliseconds(settings.learner.maxWaitMilliseconds))
     var engineConfiguration = settings.engine
     engineConfiguration.threads = threads
-    let engine = EngineService(policy: ServingPolicy(id: serving.id, weights: model.weights), tokenizer: model.tokenizer,
-                               pool: deps.pool, lease: lease, configuration: engineConfiguration, logger: logger,
-                               metricsFactory: deps.metricsFactory)
+    var services: [any ServiceLifecycle.Service] = []
+    let engine: any ChatEngine
+    if let given = deps.engine {
+        engine = given
+    } else {
+        let service = EngineService(policy: ServingPolicy(id: serving.id, weights: model.weights), tokenizer: model.tokenizer,
+                                    pool: deps.pool, lease: lease, configuration: engineConfiguration, logger: logger,
+                                    metricsFactory: deps.metricsFactory)
+        services.append(service)
+        engine = service
+    }
     // The learner sleeps until feedback, a labeller's pairs or an operator give it work.
     let learnerBell = Doorbell()
     let labeller: (any PreferenceSimulator)? = settings.learner.enabled && settings.learner.simulator != "none" ? deps.judge : nil
     let onPairLogged: @Sendable () -> Void = { if labeller != nil { learnerBell.ring() } }
     let chat = ChatService(model: model, engine: engine, store: store, configuration: settings.chat,
-                           metricsFactory: deps.metricsFactory, onPairLogged: onPairLogged)
-    let feedback = FeedbackService(store: store, metricsFactory: deps.metricsFactory, onStored: { learnerBell.ring() })
+                           metricsFactory: deps.metricsFactory, clock: clock, onPairLogged: onPairLogged)
+    let feedback = FeedbackService(store: store, metricsFactory: deps.metricsFactory, clock: clock, onStored: { learnerBell.ring() })
 
     // MARK: Versions and the learner
     let policies = PolicyRegistry(files: deps.policyFiles, store: store, weights: model.weights, baseModelName: model.name,
-                                  logger: logger) { [engine] policy in engine.setPolicy(policy) }
+                                  logger: logger, clock: clock) { [engine] policy in engine.setPolicy(policy) }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()
-    var services: [any ServiceLifecycle.Service] = [engine]
     var learner: LearnerService?
     var admin: AdminService?
     if settings.learner.enabled {
@@ -97,10 +110,10 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
                                         maxTokens: configuration.gateMaxTokens)
         let service = LearnerService(configuration: configuration, store: store, registry: policies, evaluator: evaluator,
                                      judge: deps.judge, weights: model.weights, pool: deps.pool, lease: lease,
-                                     doorbell: learnerBell, logger: logger)
+                                     doorbell: learnerBell, clock: clock, logger: logger)
         services.append(service)
         learner = service
-        admin = AdminService(store: store, registry: policies, learner: service)
+        admin = AdminService(store: store, registry: policies, learner: service, clock: clock)
     }
 
     // MARK: HTTP

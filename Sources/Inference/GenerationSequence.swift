@@ -27,6 +27,10 @@ public struct GeneratedToken: Sendable, Equatable {
     public var id: Int
     public var logProb: Float
     public var top: [TokenLogProb]
+
+    public init(id: Int, logProb: Float, top: [TokenLogProb] = []) {
+        self.id = id; self.logProb = logProb; self.top = top
+    }
 }
 
 /// One sequence being generated. Owned by one batch loop at a time.

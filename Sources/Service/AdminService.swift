@@ -28,9 +28,11 @@ public final class AdminService: Sendable {
     public let store: any ProximaStore
     public let registry: PolicyRegistry
     public let learner: LearnerService
+    private let clock: any WallClock
 
-    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService) {
+    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService, clock: any WallClock = SystemWallClock()) {
         self.store = store
+        self.clock = clock
         self.registry = registry
         self.learner = learner
     }
@@ -80,7 +82,7 @@ public final class AdminService: Sendable {
         }
         let entries = pairs.map { p in
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let request = RequestRecord(id: "import-\(suffix)", pairID: "pair-import-\(suffix)", createdAt: Date(), apiKeyID: apiKeyID,
+            let request = RequestRecord(id: "import-\(suffix)", pairID: "pair-import-\(suffix)", createdAt: clock.now(), apiKeyID: apiKeyID,
                                         policyVersion: known.contains(p.policyVersion) ? p.policyVersion : "v0",
                                         messages: p.prompt, promptTokenIDs: p.promptTokenIDs,
                                         sampling: SamplingRecord(temperature: 1, topP: 1, topK: 0, minP: 0, maxTokens: max(p.chosenTokenIDs.count, p.rejectedTokenIDs.count), seed: nil),
@@ -91,7 +93,7 @@ public final class AdminService: Sendable {
                 SampleRecord(index: 1, tokenIDs: p.rejectedTokenIDs, logprobs: p.rejectedLogprobs, text: p.rejected.map(\.content).joined(),
                              finishReason: .stop, shown: true),
             ], feedback: FeedbackEvent(eventID: "import-\(suffix)", subject: .choice(pairID: request.pairID!, choice: .first),
-                                       source: .import, apiKeyID: apiKeyID, createdAt: Date()))
+                                       source: .import, apiKeyID: apiKeyID, createdAt: clock.now()))
         }
         try await store.importLabelledRequests(entries)
         learner.doorbell.ring()

@@ -18,17 +18,21 @@ import Tokenizer
 /// `s + 1` (wrapping); without a seed, `s` is random per request. The seed is logged with the request.
 public final class ChatService: Sendable {
     public let model: ModelBundle
-    public let engine: EngineService
+    public let engine: any ChatEngine
     public let store: any ProximaStore
     public let configuration: ChatConfiguration
     let latency: Metrics.Timer
     /// Runs after a request with a pair was logged (it rings the learner's doorbell when a labeller waits for pairs).
     let onPairLogged: @Sendable () -> Void
+    /// When requests are created, as logged.
+    let clock: any WallClock
 
     /// `metricsFactory` makes the end-to-end latency histogram (the global factory when nil).
-    public init(model: ModelBundle, engine: EngineService, store: any ProximaStore, configuration: ChatConfiguration,
-                metricsFactory: (any MetricsFactory)? = nil, onPairLogged: @escaping @Sendable () -> Void = {}) {
+    public init(model: ModelBundle, engine: any ChatEngine, store: any ProximaStore, configuration: ChatConfiguration,
+                metricsFactory: (any MetricsFactory)? = nil, clock: any WallClock = SystemWallClock(),
+                onPairLogged: @escaping @Sendable () -> Void = {}) {
         self.onPairLogged = onPairLogged
+        self.clock = clock
         self.model = model
         self.engine = engine
         self.store = store
@@ -71,7 +75,7 @@ public final class ChatService: Sendable {
                                     maxTokens: maxTokens, seed: seed, stop: request.stop)
         return ChatSession(service: self, handle: handle, id: "chatcmpl-" + suffix,
                            pairID: sampleCount == 2 ? "pair-" + suffix : nil, request: request, promptTokens: prompt,
-                           sampling: record, sampleCount: sampleCount)
+                           sampling: record, sampleCount: sampleCount, created: clock.now())
     }
 
     // MARK: Checks

@@ -21,7 +21,7 @@ public struct ChatSession: Sendable {
     public let promptTokens: [Int]
     let sampling: SamplingRecord
     let sampleCount: Int
-    public let created = Date()
+    public let created: Date
     let started = ContinuousClock.now
 
     /// Stops generation (the client went away). Safe to call at any time, more than once.

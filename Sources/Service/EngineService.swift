@@ -12,13 +12,25 @@ import ServiceLifecycle
 import Synchronization
 import Tokenizer
 
+/// What the chat service needs of an engine: the port `EngineService` implements (and `ScriptedEngine`, its
+/// twin for tests).
+public protocol ChatEngine: Sendable {
+    /// The version new requests are pinned to.
+    var policy: ServingPolicy { get }
+    /// Serves `policy` to requests admitted from now on; requests in flight finish on theirs.
+    func setPolicy(_ policy: ServingPolicy)
+    /// Queues a request. Throws `.overloaded` when the queue is full and `.shuttingDown` after shutdown began.
+    func submit(_ request: EngineRequest) throws(EngineError) -> EngineHandle
+}
+
 /// A submitted request: its events, and a way to stop it (the client went away).
 public final class EngineHandle: Sendable {
     public let events: AsyncStream<EngineEvent>
     let cancelled = Atomic<Bool>(false)
     private let wake: @Sendable () -> Void
 
-    init(events: AsyncStream<EngineEvent>, wake: @escaping @Sendable () -> Void) {
+    /// `wake` runs once when the request is cancelled (the engine stops generating for it).
+    public init(events: AsyncStream<EngineEvent>, wake: @escaping @Sendable () -> Void) {
         self.events = events
         self.wake = wake
     }
@@ -30,7 +42,7 @@ public final class EngineHandle: Sendable {
 }
 
 /// Continuous batching on one model, behind a bounded queue.
-public final class EngineService: Service, @unchecked Sendable {
+public final class EngineService: ChatEngine, Service, @unchecked Sendable {
     public let tokenizer: BPETokenizer
     public let configuration: EngineConfiguration
     private let pool: ComputePool

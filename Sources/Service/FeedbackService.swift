@@ -68,6 +68,7 @@ public final class FeedbackService: Sendable {
     public let store: any ProximaStore
     private let metricsFactory: any MetricsFactory
     private let onStored: @Sendable () -> Void
+    private let clock: any WallClock
 
     /// The longest comment accepted, in characters.
     public static let maxCommentLength = 4000
@@ -75,8 +76,10 @@ public final class FeedbackService: Sendable {
     public static let maxEventIDLength = 128
 
     /// `onStored` runs after each new event is committed (it rings the learner's doorbell).
-    public init(store: any ProximaStore, metricsFactory: (any MetricsFactory)? = nil, onStored: @escaping @Sendable () -> Void = {}) {
+    public init(store: any ProximaStore, metricsFactory: (any MetricsFactory)? = nil, clock: any WallClock = SystemWallClock(),
+                onStored: @escaping @Sendable () -> Void = {}) {
         self.store = store
+        self.clock = clock
         self.onStored = onStored
         self.metricsFactory = metricsFactory ?? MetricsSystem.factory
         for kind in ["thumb", "choice"] { counter(kind: kind).increment(by: 0) }
@@ -101,7 +104,7 @@ public final class FeedbackService: Sendable {
         case let .choice(pairID, choice): subject = .choice(pairID: pairID, choice: choice)
         }
         let event = FeedbackEvent(eventID: request.eventID, subject: subject, source: .user, comment: request.comment,
-                                  apiKeyID: request.apiKeyID, createdAt: Date())
+                                  apiKeyID: request.apiKeyID, createdAt: clock.now())
         let outcome: FeedbackOutcome
         do {
             outcome = try await store.recordFeedback(event)

@@ -39,6 +39,7 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let lease: ComputeLease
     private let logger: Logger
     private let judge: any PreferenceSimulator
+    private let clock: any WallClock
     /// Rung by whatever gives the learner work: stored feedback, logged pairs (when a labeller is set), an
     /// operator's phase, shutdown. Between rings the learner sleeps (until the next scheduled phase, if any).
     public let doorbell: Doorbell
@@ -50,8 +51,9 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// writes give the learner work.
     public init(configuration: LearnerConfiguration, store: any ProximaStore, registry: PolicyRegistry, evaluator: GreedyEvaluator,
                 judge: any PreferenceSimulator, weights: LlamaWeights, pool: ComputePool, lease: ComputeLease,
-                doorbell: Doorbell = Doorbell(), logger: Logger) {
+                doorbell: Doorbell = Doorbell(), clock: any WallClock = SystemWallClock(), logger: Logger) {
         self.configuration = configuration
+        self.clock = clock
         self.judge = judge
         self.doorbell = doorbell
         self.store = store
@@ -123,7 +125,7 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// Judges unlabelled pairs with the configured simulator and records its verdicts as feedback.
     private func labelPairs() async throws {
         guard let labeller = configuration.labeller else { return }
-        var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970 * 1000))
+        var rng = SplitMix64(seed: UInt64(clock.now().timeIntervalSince1970 * 1000))
         for pair in try await store.unlabelledPairs(limit: 256) where pair.samples.count == 2 {
             let prompt = pair.messages.last(where: { $0.role == "user" })?.content ?? ""
             let a = pair.samples[0], b = pair.samples[1]
@@ -132,14 +134,14 @@ public final class LearnerService: Service, @unchecked Sendable {
             let choice: PairChoice = verdict.choice == .a ? .first : verdict.choice == .b ? .second : .tie
             _ = try await store.recordFeedback(FeedbackEvent(eventID: "simulator-\(pair.requestID)",
                                                              subject: .choice(pairID: pair.pairID, choice: choice),
-                                                             source: .simulator, comment: labeller.name, createdAt: Date()))
+                                                             source: .simulator, comment: labeller.name, createdAt: clock.now()))
         }
     }
 
     private func queuePhase(trigger: PhaseTrigger, settings: PhaseSettings) async throws -> PhaseRecord {
         let serving = try await registry.servingPolicy()
         let record = try await store.createPhase(PhaseDraft(trigger: trigger, config: try JSONObject(encoding: settings),
-                                                            baseVersion: serving.id, createdAt: Date()))
+                                                            baseVersion: serving.id, createdAt: clock.now()))
         logger.info("phase \(record.id) queued (\(trigger.rawValue)) on \(serving.id)")
         return record
     }
@@ -154,7 +156,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             do { settings = try queued.config.decode(PhaseSettings.self) } catch {
                 throw LearnerError.invalidSettings("the phase's recorded settings do not decode: \(error)")
             }
-            let phase = try await store.startPhase(id: queued.id, at: Date())
+            let phase = try await store.startPhase(id: queued.id, at: clock.now())
             let base = try await registry.policy(id: phase.baseVersion)
             let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.maxPairsPerPhase))
             try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
@@ -173,12 +175,12 @@ public final class LearnerService: Service, @unchecked Sendable {
             let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: try JSONObject(encoding: gate))
             evaluator.rename(candidate.id, to: version.id)
             if gate.winRate >= configuration.gateThreshold {
-                _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: Date())
+                _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: clock.now())
                 try await registry.didPromote(version.id)
                 Counter(label: "proxima_learner_phases_total", dimensions: [("status", "succeeded")]).increment()
                 logger.info("phase \(phase.id): \(version.id) promoted (win rate \(gate.winRate))")
             } else {
-                _ = try await store.finishPhase(id: phase.id, outcome: .rejected(versionID: version.id, metrics: metrics), at: Date())
+                _ = try await store.finishPhase(id: phase.id, outcome: .rejected(versionID: version.id, metrics: metrics), at: clock.now())
                 Counter(label: "proxima_learner_phases_total", dimensions: [("status", "rejected")]).increment()
                 logger.info("phase \(phase.id): \(version.id) rejected (win rate \(gate.winRate) < \(configuration.gateThreshold))")
             }
@@ -186,7 +188,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             if configuration.keepVersions > 0 { try await registry.prune(keep: configuration.keepVersions) }
         } catch {
             logger.error("phase \(queued.id) failed: \(error)")
-            _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: Date())
+            _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: clock.now())
             Counter(label: "proxima_learner_phases_total", dimensions: [("status", "failed")]).increment()
         }
         Metrics.Timer(label: "proxima_learner_phase_seconds").recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))

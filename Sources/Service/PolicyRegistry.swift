@@ -16,6 +16,7 @@ public actor PolicyRegistry {
     private let baseModelName: String
     private let onActivate: @Sendable (ServingPolicy) -> Void
     private let logger: Logger
+    private let clock: any WallClock
     /// Loaded policies, most recently used last; a learned version holds hundreds of MB, so only a few stay.
     private var loaded: [String: ServingPolicy] = [:]
     private var recency: [String] = []
@@ -23,8 +24,9 @@ public actor PolicyRegistry {
 
     /// `files` keeps the learned versions' files; `onActivate` swaps the engine's policy.
     public init(files: any PolicyFileStore, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
-                logger: Logger, onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
+                logger: Logger, clock: any WallClock = SystemWallClock(), onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
         self.files = files
+        self.clock = clock
         self.store = store
         self.weights = weights
         self.baseModelName = baseModelName
@@ -77,7 +79,7 @@ public actor PolicyRegistry {
     /// Writes `ensemble` as a new candidate version trained from `parent` by phase `phaseID`.
     public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
         let stored = try files.store(ensemble, baseModelName: baseModelName)
-        let record = try await store.insertCandidate(CandidateVersion(parent: parent, phaseID: phaseID, createdAt: Date(),
+        let record = try await store.insertCandidate(CandidateVersion(parent: parent, phaseID: phaseID, createdAt: clock.now(),
                                                                       adapter: stored.adapter, state: stored.state, metrics: metrics))
         remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
         logger.info("published candidate \(record.id) (parent \(parent)) as \(stored.state.path)")

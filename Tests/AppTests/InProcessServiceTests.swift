@@ -53,15 +53,18 @@ final class InProcessServiceTests: XCTestCase {
 
     /// The service on `store`, with version files in `files` (a temporary folder unless given).
     private func server(_ settings: ServeSettings, store: any ProximaStore = InMemoryProximaStore(),
-                        files: (any PolicyFileStore)? = nil) async throws -> ProximaServer {
+                        files: (any PolicyFileStore)? = nil, engine: (any ChatEngine)? = nil,
+                        clock: any WallClock = SystemWallClock()) async throws -> ProximaServer {
         let files = files ?? PolicyDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)"))
         var logger = Logger(label: "in-process-test")
         logger.logLevel = .warning
         let registry = PrometheusCollectorRegistry()
-        let dependencies = ServerDependencies(model: Self.model, modelSHA256: String(repeating: "b", count: 64), store: store,
+        var dependencies = ServerDependencies(model: Self.model, modelSHA256: String(repeating: "b", count: 64), store: store,
                                               pool: Self.pool, policyFiles: files, judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: ProximaAPI.metricsFactory(registry: registry),
                                               logger: logger)
+        dependencies.engine = engine
+        dependencies.clock = clock
         return try await buildApplication(settings, dependencies)
     }
 
@@ -121,6 +124,52 @@ final class InProcessServiceTests: XCTestCase {
             XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
         }
         XCTAssertEqual(files.names.count, 1, "the published version's files")
+    }
+
+    /// With the engine's twin, the samples are known exactly: what the service returns, logs as behavior
+    /// log-probs and exports for training is what was sampled, token for token.
+    func testScriptedSamplesAreReturnedLoggedAndExportedExactly() async throws {
+        let tokenizer = Self.model.tokenizer
+        let end = try XCTUnwrap(tokenizer.id(of: "<|im_end|>"))
+        let yes = tokenizer.encode("Yes."), no = tokenizer.encode("No")
+        let engine = ScriptedEngine(policy: ServingPolicy(id: "v0", weights: Self.model.weights), tokenizer: tokenizer) { _, sample in
+            sample == 0 ? (yes + [end]).enumerated().map { ($1, -0.25 * Float($0 + 1)) } : no.map { ($0, -2.5) }
+        }
+        let store = InMemoryProximaStore()
+        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let server = try await server(settings(), store: store, engine: engine, clock: clock)
+        try await server.app.test(.router) { client in
+            let chat = try await client.json("/v1/chat/completions", method: .post, body: """
+                {"messages": [{"role": "user", "content": "Well?"}], "n": 2, "max_tokens": 16, "logprobs": true}
+                """)
+            let choices = try XCTUnwrap(chat["choices"] as? [[String: Any]])
+            XCTAssertEqual(choices.map { ($0["message"] as? [String: Any])?["content"] as? String }, ["Yes.", "No"])
+            XCTAssertEqual(choices.map { $0["finish_reason"] as? String }, ["stop", "length"])
+            let reported = try XCTUnwrap((choices[0]["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])
+            XCTAssertEqual(reported.map { $0["logprob"] as? Double }, (1...yes.count).map { -0.25 * Double($0) }, "no end token reported")
+            let usage = try XCTUnwrap(chat["usage"] as? [String: Any])
+            XCTAssertEqual(usage["completion_tokens"] as? Int, yes.count + 1 + no.count)
+
+            let id = try XCTUnwrap(chat["id"] as? String)
+            let stored = try await store.loggedRequest(id: id)
+            let logged = try XCTUnwrap(stored)
+            XCTAssertEqual(logged.samples.map(\.tokenIDs), [yes + [end], no])
+            XCTAssertEqual(logged.samples[0].logprobs, (1...(yes.count + 1)).map { -0.25 * Float($0) })
+            XCTAssertEqual(logged.samples[1].logprobs, no.map { _ in -2.5 })
+            XCTAssertEqual(logged.request.createdAt, clock.now(), "times come from the injected clock")
+
+            let pair = try XCTUnwrap((chat["proxima"] as? [String: Any])?["pair_id"] as? String)
+            clock.advance(by: 60)
+            try await client.choose(pair, 1)
+            let feedback = try await store.feedback(requestID: id)
+            XCTAssertEqual(feedback.map(\.createdAt), [clock.now()])
+            let export = try await client.execute(uri: "/admin/pairs/export", method: .get)
+            let line = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(export.body.readableBytesView)) as? [String: Any])
+            XCTAssertEqual(line["chosen_token_ids"] as? [Int], no)
+            XCTAssertEqual(line["rejected_logprobs"] as? [Double], (1...(yes.count + 1)).map { -0.25 * Double($0) })
+        }
+        XCTAssertEqual(engine.requests.count, 1)
+        XCTAssertEqual(engine.requests[0].samples.count, 2)
     }
 
     /// Content that writes out control tokens is tokenised as text: a user cannot forge a system turn into the
