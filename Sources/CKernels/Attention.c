@@ -78,6 +78,24 @@ static inline __attribute__((always_inline)) void mix_64(const float *probs, con
     case 3: call(3); break;          \
     default: call(4); break;         \
     }
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/// Head widths that are a multiple of 8, without AVX-512: each score is an 8-wide FMA chain, summed once.
+static void scores_avx2(const float *q, const float *keys, int64_t kvStride, int64_t count, int64_t group,
+                        int64_t headDim, float scale, float *scores) {
+    for (int64_t j = 0; j < count; j++) {
+        const float *k = keys + j * kvStride;
+        for (int64_t g = 0; g < group; g++) {
+            __m256 a = _mm256_setzero_ps();
+            for (int64_t d = 0; d < headDim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * headDim + d), _mm256_loadu_ps(k + d), a);
+            __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            scores[g * count + j] = _mm_cvtss_f32(s) * scale;
+        }
+    }
+}
 #endif
 
 void proxima_attention_scores(const float *q, const float *keys, int64_t kvStride, int64_t count, int64_t group,
@@ -92,6 +110,8 @@ void proxima_attention_scores(const float *q, const float *keys, int64_t kvStrid
         }
         return;
     }
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (headDim % 8 == 0) return scores_avx2(q, keys, kvStride, count, group, headDim, scale, scores);
 #endif
     scores_portable(q, keys, kvStride, count, group, headDim, scale, scores);
 }

@@ -124,6 +124,8 @@ extension APIError {
         case .unknownResponse: self = .notFound(error.description, param: "response_id")
         case .unknownPair: self = .notFound(error.description, param: "pair_id")
         case .conflict: self = .conflict(error.description, param: "event_id")
+        case .notYours: self = .forbidden(error.description)
+        case .hiddenSample: self = .invalidRequest(error.description, param: "pair_id", code: "hidden_sample")
         case .storage: self = .server(error.description)
         }
     }

@@ -48,6 +48,31 @@ struct ChatCompletionRequest: Decodable {
         case maxCompletionTokens = "max_completion_tokens", streamOptions = "stream_options", topLogprobs = "top_logprobs"
     }
 
+    /// Integer fields are decoded strictly: `5.5`, `"5"` or a number out of range is 400 naming the field (the
+    /// seed takes any 64-bit value, negative ones as their bit pattern).
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        messages = try c.decode([ChatMessage].self, forKey: .messages)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        topP = try c.decodeIfPresent(Double.self, forKey: .topP)
+        topK = try c.decodeInteger(Int.self, forKey: .topK)
+        minP = try c.decodeIfPresent(Double.self, forKey: .minP)
+        maxTokens = try c.decodeInteger(Int.self, forKey: .maxTokens)
+        maxCompletionTokens = try c.decodeInteger(Int.self, forKey: .maxCompletionTokens)
+        if let unsigned = try? c.decode(UInt64.self, forKey: .seed) {
+            seed = Int64(bitPattern: unsigned)
+        } else {
+            seed = try c.decodeInteger(Int64.self, forKey: .seed)
+        }
+        stop = try c.decodeIfPresent(StopSequences.self, forKey: .stop)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
+        streamOptions = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)
+        n = try c.decodeInteger(Int.self, forKey: .n)
+        logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+        topLogprobs = try c.decodeInteger(Int.self, forKey: .topLogprobs)
+    }
+
     /// Whether the final stream chunk should carry usage.
     var includeUsage: Bool { streamOptions?.includeUsage ?? false }
 
@@ -65,5 +90,15 @@ struct ChatCompletionRequest: Decodable {
                            seed: seed.map { UInt64(bitPattern: $0) }, stop: stop?.values ?? [], n: n ?? 1,
                            logprobs: logprobs ?? false, topLogprobs: topLogprobs ?? 0, stream: stream ?? false,
                            apiKeyID: apiKeyID)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional integer field: a JSON number without a fraction that fits `T`; anything else (a fraction, a
+    /// string, a number out of range) is a type mismatch naming the field.
+    func decodeInteger<T: FixedWidthInteger & Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        if let value = try? decode(T.self, forKey: key) { return value }
+        throw DecodingError.typeMismatch(T.self, .init(codingPath: codingPath + [key], debugDescription: "expected an integer"))
     }
 }

@@ -8,15 +8,21 @@ import ProximaCore
 
 // MARK: - Wire types
 
-/// `choice`: 0, 1 (numbers or strings) or "tie".
+/// `choice`: the number 0 or 1, or the string "tie" (a string "0" or "1" is refused: types are strict).
 struct ChoiceValue: Decodable {
     var choice: PairChoice?
     var raw: String
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let number = try? c.decode(Int.self) { raw = String(number) } else { raw = try c.decode(String.self) }
-        choice = PairChoice(rawValue: raw)
+        if let number = try? c.decode(Int.self) {
+            raw = String(number)
+            choice = number == 0 || number == 1 ? PairChoice(rawValue: raw) : nil
+        } else {
+            let text = try c.decode(String.self)
+            raw = "\"\(text)\""
+            choice = text == "tie" ? .tie : nil
+        }
     }
 }
 
@@ -46,7 +52,7 @@ struct FeedbackBody: Decodable {
             guard rating == nil else { throw APIError.invalidRequest("A pair choice takes 'choice', not 'rating'.", param: "rating") }
             guard let choice else { throw APIError.invalidRequest("Missing 'choice' (0, 1 or \"tie\").", param: "choice") }
             guard let value = choice.choice else {
-                throw APIError.invalidRequest("'choice' must be 0, 1 or \"tie\" (got \(choice.raw)).", param: "choice")
+                throw APIError.invalidRequest("'choice' must be the number 0 or 1, or \"tie\" (got \(choice.raw)).", param: "choice")
             }
             return .choice(pairID: pairID, choice: value)
         case (_?, _?):
@@ -79,7 +85,7 @@ struct FeedbackController {
         let receipt: FeedbackReceipt
         do {
             receipt = try await feedback.record(FeedbackRequest(verdict: verdict, comment: body.comment, eventID: body.eventID,
-                                                                apiKeyID: context.apiKey?.id))
+                                                                apiKeyID: context.apiKey?.id, fromAdminKey: context.apiKey?.role == .admin))
         } catch {
             throw APIError(error)
         }

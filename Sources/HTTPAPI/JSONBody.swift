@@ -81,7 +81,7 @@ extension APIError {
         switch type {
         case is String.Type: return "a string"
         case is Bool.Type: return "a boolean"
-        case is Int.Type, is Int64.Type: return "an integer"
+        case is Int.Type, is Int64.Type, is UInt64.Type: return "an integer"
         case is Double.Type, is Float.Type: return "a number"
         default: return "an object"
         }

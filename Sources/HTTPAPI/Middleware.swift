@@ -68,10 +68,26 @@ public struct APIKeys: Sendable, Equatable {
     public var isEnabled: Bool { !userKeys.isEmpty || !adminKeys.isEmpty }
 
     /// The identity of `key`, or nil when it is not configured. Admin keys are valid on user routes too.
+    /// Every configured key is compared, each in time that does not depend on where the bytes differ.
     func identity(of key: String) -> APIKeyIdentity? {
-        if let i = adminKeys.firstIndex(of: key) { return APIKeyIdentity(role: .admin, id: "admin-\(i + 1)") }
-        if let i = userKeys.firstIndex(of: key) { return APIKeyIdentity(role: .user, id: "user-\(i + 1)") }
-        return nil
+        var found: APIKeyIdentity?
+        for (i, candidate) in adminKeys.enumerated() where Self.equalInConstantTime(candidate, key) && found == nil {
+            found = APIKeyIdentity(role: .admin, id: "admin-\(i + 1)")
+        }
+        for (i, candidate) in userKeys.enumerated() where Self.equalInConstantTime(candidate, key) && found == nil {
+            found = APIKeyIdentity(role: .user, id: "user-\(i + 1)")
+        }
+        return found
+    }
+
+    /// Whether `a` and `b` are the same bytes, reading all of both whatever they hold.
+    static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count) | (x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return difference == 0
     }
 }
 

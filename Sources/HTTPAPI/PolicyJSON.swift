@@ -27,7 +27,8 @@ struct PolicyJSON: Encodable {
     }
     init(_ v: PolicyVersionRecord) {
         id = v.id; status = v.status.rawValue; parent = v.parent; created = Int(v.createdAt.timeIntervalSince1970)
-        phaseID = v.phaseID; adapter = v.adapter?.path; adapterSHA256 = v.adapter?.sha256
+        // The version's directory (the PEFT adapter directory), as the docs say; its sha256 is the adapter file's.
+        phaseID = v.phaseID; adapter = v.adapter.map { ($0.path as NSString).deletingLastPathComponent }; adapterSHA256 = v.adapter?.sha256
         baseModelSHA256 = v.baseModelSHA256; metrics = v.metrics
     }
 }

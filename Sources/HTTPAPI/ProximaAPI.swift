@@ -27,29 +27,36 @@ public struct APIConfiguration: Sendable {
 public struct HTTPSettings: Sendable, Equatable {
     /// The largest request body accepted, in bytes (413 above it).
     public var bodyLimitBytes = 1 << 20
+    /// Whether `GET /metrics` needs a key (user or admin) when keys are configured; false leaves it open to
+    /// scrapers on the allowed addresses.
+    public var metricsRequireKey = false
 
     public init() {}
 }
 
 extension HTTPSettings: Codable {
-    public enum Key: String, CodingKey, CaseIterable { case bodyLimitBytes = "body_limit_bytes" }
+    public enum Key: String, CodingKey, CaseIterable {
+        case bodyLimitBytes = "body_limit_bytes", metricsRequireKey = "metrics_require_key"
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: Key.self)
         bodyLimitBytes = try c.decodeIfPresent(Int.self, forKey: .bodyLimitBytes) ?? bodyLimitBytes
+        metricsRequireKey = try c.decodeIfPresent(Bool.self, forKey: .metricsRequireKey) ?? metricsRequireKey
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(bodyLimitBytes, forKey: .bodyLimitBytes)
+        try c.encode(metricsRequireKey, forKey: .metricsRequireKey)
     }
 }
 
 /// The OpenAI-compatible API and the operations routes.
 public enum ProximaAPI {
     /// The router with every route. Routes:
-    /// - open: `GET /health`, `GET /ready`, `GET /metrics`;
+    /// - open: `GET /health`, `GET /ready`, `GET /metrics` (a user key with `http.metrics_require_key`);
     /// - user key: `POST /v1/chat/completions`, `POST /v1/feedback`, `GET /v1/models`;
     /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST|GET /admin/phases`,
     ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
@@ -69,7 +76,11 @@ public enum ProximaAPI {
 
         router.get("/health", use: operations.health)
         router.get("/ready", use: operations.ready)
-        router.get("/metrics", use: operations.metrics)
+        if configuration.http.metricsRequireKey {
+            router.group("/metrics").add(middleware: AuthMiddleware(keys: configuration.keys, role: .user)).get(use: operations.metrics)
+        } else {
+            router.get("/metrics", use: operations.metrics)
+        }
 
         let v1 = router.group("/v1").add(middleware: AuthMiddleware(keys: configuration.keys, role: .user))
         v1.post("/chat/completions", use: completions.create)

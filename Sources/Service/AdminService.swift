@@ -15,10 +15,13 @@ public struct PhaseView: Sendable {
 public enum AdminError: Error, CustomStringConvertible {
     case unknownPhase(Int64)
     case invalidImport(String)
+    /// No labelled pair waits that no phase has used: a phase would have nothing to train on.
+    case noPairs
 
     public var description: String {
         switch self {
         case let .unknownPhase(id): return "unknown phase \(id)"
+        case .noPairs: return "no labelled pair waits that no phase has used yet: give feedback, or import pairs, first"
         case let .invalidImport(why): return why
         }
     }
@@ -61,6 +64,7 @@ public final class AdminService: Sendable {
     /// Throws `SettingsError` for an unknown key, a value of the wrong type or settings that cannot train.
     public func startPhase(overrides: JSONObject) async throws -> PhaseView {
         let settings = try learner.defaults.applying(overrides)
+        guard try await store.countLabelledPairs(LabelledPairQuery(unusedOnly: true)) > 0 else { throw AdminError.noPairs }
         return PhaseView(record: try await learner.requestPhase(settings), progress: nil)
     }
 

@@ -20,13 +20,16 @@ public struct FeedbackRequest: Sendable {
     public var comment: String?
     /// The client's idempotency key; the store generates one when nil.
     public var eventID: String?
+    /// The key that sent the feedback: only the key that made the request may rate it, or an admin key.
     public var apiKeyID: String?
+    public var fromAdminKey: Bool
 
-    public init(verdict: Verdict, comment: String? = nil, eventID: String? = nil, apiKeyID: String? = nil) {
+    public init(verdict: Verdict, comment: String? = nil, eventID: String? = nil, apiKeyID: String? = nil, fromAdminKey: Bool = false) {
         self.verdict = verdict
         self.comment = comment
         self.eventID = eventID
         self.apiKeyID = apiKeyID
+        self.fromAdminKey = fromAdminKey
     }
 }
 
@@ -46,6 +49,10 @@ public enum FeedbackError: Error, Equatable, CustomStringConvertible {
     case unknownPair(id: String)
     /// The event id was stored before with different content.
     case conflict(eventID: String)
+    /// The request was made with another API key (403).
+    case notYours(id: String)
+    /// A choice on a pair whose second sample the client never saw (n = 1): it can only be judged by a thumb.
+    case hiddenSample(pairID: String)
     case storage(String)
 
     public var description: String {
@@ -53,6 +60,9 @@ public enum FeedbackError: Error, Equatable, CustomStringConvertible {
         case let .invalidParameter(_, message): return message
         case let .unknownResponse(id): return "No chat completion with id '\(id)' was logged by this server."
         case let .unknownPair(id): return "No response pair with id '\(id)' was logged by this server."
+        case let .notYours(id): return "'\(id)' was made with another API key; only that key (or an admin key) can rate it."
+        case let .hiddenSample(pairID):
+            return "Pair '\(pairID)' showed one response (n = 1); a choice needs both shown (n = 2). Rate the response with response_id and rating."
         case let .conflict(eventID):
             return "Feedback event '\(eventID)' was already recorded with different content; send a new event_id for a new verdict."
         case let .storage(message): return "The feedback could not be stored: \(message)"
@@ -99,9 +109,26 @@ public final class FeedbackService: Sendable {
             throw .invalidParameter(name: "comment", message: "comment must be at most \(Self.maxCommentLength) characters")
         }
         let subject: FeedbackSubject
-        switch request.verdict {
-        case let .thumb(responseID, rating): subject = .thumb(responseID: responseID, sampleIndex: 0, rating: rating)
-        case let .choice(pairID, choice): subject = .choice(pairID: pairID, choice: choice)
+        let logged: LoggedRequest?
+        do {
+            switch request.verdict {
+            case let .thumb(responseID, rating):
+                subject = .thumb(responseID: responseID, sampleIndex: 0, rating: rating)
+                logged = try await store.loggedRequest(id: responseID)
+                guard logged != nil else { throw FeedbackError.unknownResponse(id: responseID) }
+            case let .choice(pairID, choice):
+                subject = .choice(pairID: pairID, choice: choice)
+                logged = try await store.loggedRequest(pairID: pairID)
+                guard let logged else { throw FeedbackError.unknownPair(id: pairID) }
+                guard logged.request.n == 2 else { throw FeedbackError.hiddenSample(pairID: pairID) }
+            }
+        } catch let error as FeedbackError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+        if let logged, !request.fromAdminKey, logged.request.apiKeyID != request.apiKeyID {
+            throw .notYours(id: { if case let .choice(pairID, _) = request.verdict { pairID } else { logged.request.id } }())
         }
         let event = FeedbackEvent(eventID: request.eventID, subject: subject, source: .user, comment: request.comment,
                                   apiKeyID: request.apiKeyID, createdAt: clock.now())

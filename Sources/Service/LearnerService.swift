@@ -103,9 +103,10 @@ public final class LearnerService: Service, @unchecked Sendable {
                     await doorbell.sleep(for: configuration.retryDelay)
                     continue
                 }
-                // Nothing to do until a ring, or until the next scheduled phase is due.
-                let nextSchedule = configuration.automatic ? configuration.schedule.map { lastScheduled + $0 - .now } : nil
-                await doorbell.sleep(for: nextSchedule.map { max($0, .milliseconds(1)) })
+                // Nothing to do until a ring, or until the next scheduled phase is due (once it is due, only a new
+                // labelled pair — a ring — can start it).
+                let deadline = configuration.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
+                await doorbell.sleep(for: deadline.flatMap { $0 > .now ? $0 - .now : nil })
             }
         } onGracefulShutdown: { [self] in
             stopping.store(true, ordering: .relaxed)

@@ -104,13 +104,22 @@ public struct SQLiteProximaStore: ProximaStore {
     }
 
     public func loggedRequest(id: String) async throws -> LoggedRequest? {
-        try await read("reading request \(id)") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE id = ?", arguments: [id]) else {
+        try await loggedRequest(where: "id", is: id)
+    }
+
+    public func loggedRequest(pairID: String) async throws -> LoggedRequest? {
+        try await loggedRequest(where: "pair_id", is: pairID)
+    }
+
+    private func loggedRequest(where column: String, is value: String) async throws -> LoggedRequest? {
+        try await read("reading the request with \(column) \(value)") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE \(column) = ?", arguments: [value]) else {
                 return nil
             }
+            let request = try SQLiteRows.request(row)
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE request_id = ? ORDER BY sample_index",
-                                           arguments: [id]).map(SQLiteRows.sample)
-            return LoggedRequest(request: try SQLiteRows.request(row), samples: samples)
+                                           arguments: [request.id]).map(SQLiteRows.sample)
+            return LoggedRequest(request: request, samples: samples)
         }
     }
 

@@ -96,13 +96,28 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
-    func testOverridesAreCheckedAndAPhaseWithoutPairsFails() async throws {
+    /// Overrides are checked before a phase is queued; with no pair to train on the request is refused (409);
+    /// a phase whose pairs turn out unusable (here: longer than the model's context) fails, saying why.
+    func testOverridesAreCheckedAndAPhaseWithoutUsablePairsFails() async throws {
         let server = try await server(settings())
         try await server.app.test(.router) { client in
             let bad = try await client.execute(uri: "/admin/phases", method: .post, headers: [.contentType: "application/json"],
                                                body: ByteBuffer(string: #"{"stepz": 3}"#))
             XCTAssertEqual(bad.status, .badRequest)
             XCTAssertTrue(String(buffer: bad.body).contains("unknown phase setting 'stepz'"), String(buffer: bad.body))
+            let none = try await client.execute(uri: "/admin/phases", method: .post)
+            XCTAssertEqual(none.status, .conflict)
+            XCTAssertTrue(String(buffer: none.body).contains("no_pairs"), String(buffer: none.body))
+
+            let long = Array(repeating: 65, count: TinyChatModel.config.contextLength + 10)
+            let pair: [String: Any] = [
+                "prompt": [["role": "user", "content": "long"]], "chosen": [["role": "assistant", "content": "a"]],
+                "rejected": [["role": "assistant", "content": "b"]], "prompt_token_ids": long, "chosen_token_ids": [66],
+                "rejected_token_ids": [67], "chosen_logprobs": [-1.0], "rejected_logprobs": [-2.0], "policy_version": "v0", "source": "user",
+            ]
+            let line = String(decoding: try JSONSerialization.data(withJSONObject: pair), as: UTF8.self)
+            let imported = try await client.json("/admin/pairs/import", method: .post, body: line)
+            XCTAssertEqual(imported["imported"] as? Int, 1)
             let phase = try await client.runPhase()
             XCTAssertEqual(phase["status"] as? String, "failed")
             XCTAssertEqual(phase["error"] as? String, "no usable labelled pairs")
@@ -194,6 +209,20 @@ final class InProcessServiceTests: XCTestCase {
             let plain = [ChatMessage(role: "user", content: "Hello there, friend.")]
             let rendered = try Self.model.chatTemplate.render(messages: plain, addGenerationPrompt: true)
             XCTAssertEqual(try Self.model.promptTokens(for: plain), Self.model.tokenizer.encode(rendered))
+        }
+    }
+
+    /// A schedule starts a phase when its time comes and a labelled pair waits (the learner sleeps until then).
+    func testTheScheduleStartsAPhase() async throws {
+        let server = try await server(settings {
+            $0.learner.automatic = true; $0.learner.triggerPairs = 0; $0.learner.scheduleSeconds = 1
+        })
+        try await server.app.test(.router) { client in
+            let (pair, _) = try await client.chatPair(seed: 3)
+            try await client.choose(pair, 0)
+            let phase = try await client.waitForPhase(id: 1)
+            XCTAssertEqual(phase["trigger"] as? String, "schedule")
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
         }
     }
 

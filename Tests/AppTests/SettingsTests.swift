@@ -166,6 +166,16 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(try settings.learner.configuration(labeller: nil).gatePrompts, PromptSet.dev)
     }
 
+    func testOnlyLoopbackAddressesCountAsLoopback() {
+        for (host, loopback) in [("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true),
+                                 ("127.evil.example", false), ("127.0.0.1.example", false), ("0.0.0.0", false),
+                                 ("128.0.0.1", false), ("127.0.0.256", false), ("127.0.0", false), ("example.com", false)] {
+            var settings = ServeSettings()
+            settings.host = host
+            XCTAssertEqual(settings.isLoopbackHost, loopback, host)
+        }
+    }
+
     func testPhaseOverridesGoThroughOneFunction() throws {
         let defaults = PhaseSettings()
         let changed = try defaults.applying(["steps": 3, "rank": 4, "learning_rate": 0.001, "targets": ["q", "down"], "reference": "soft:0.5"])

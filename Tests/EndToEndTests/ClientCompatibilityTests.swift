@@ -54,7 +54,7 @@ final class ClientCompatibilityTests: XCTestCase {
     func testCurlChatsStreamsAndSendsFeedback() async throws {
         let server = try LiveServer(database: try LiveServer.temporaryDatabase())
         let url = "\(server.baseURL)/v1/chat/completions"
-        let chat = try Curl.postJSON(url, #"{"model": "any", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 10}"#)
+        let chat = try Curl.postJSON(url, #"{"model": "any", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 10, "n": 2}"#)
         XCTAssertEqual(chat.status, 200, chat.text)
         let json = try chat.json()
         let id = try XCTUnwrap(json["id"] as? String)

@@ -16,7 +16,7 @@ final class DurabilityTests: XCTestCase {
             let server = try LiveServer(database: database)
             for k in 0..<4 {
                 let chat = try Curl.postJSON("\(server.baseURL)/v1/chat/completions",
-                                             #"{"messages": [{"role": "user", "content": "Fact \#(cycle)-\#(k)?"}], "max_tokens": 6, "seed": \#(k)}"#)
+                                             #"{"messages": [{"role": "user", "content": "Fact \#(cycle)-\#(k)?"}], "max_tokens": 6, "seed": \#(k), "n": 2}"#)
                 XCTAssertEqual(chat.status, 200, chat.text)
                 let json = try chat.json()
                 let id = try XCTUnwrap(json["id"] as? String)

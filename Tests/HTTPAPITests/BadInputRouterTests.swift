@@ -23,6 +23,12 @@ final class BadInputRouterTests: XCTestCase {
                 .assertError(.badRequest, param: "temperature", code: "invalid_type")
             try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "n": "2"}"#)
                 .assertError(.badRequest, param: "n", code: "invalid_type")
+            // Integers are strict: a fraction or a number out of range names the field.
+            for (field, value) in [("max_tokens", "5.5"), ("seed", "1.5"), ("seed", "18446744073709551616"), ("top_k", "1e30"),
+                                   ("max_completion_tokens", "9223372036854775808")] {
+                try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": "user", "content": "hi"}], "\#(field)": \#(value)}"#)
+                    .assertError(.badRequest, param: field, code: "invalid_type")
+            }
             try await client.post(BadInputRouterTests.chat, json: #"{"messages": [{"role": 7, "content": "hi"}]}"#)
                 .assertError(.badRequest, param: "messages[0].role")
             try await client.post(BadInputRouterTests.chat, json: #"{"model": "x"}"#).assertError(.badRequest, param: "messages", code: "missing_field")
@@ -40,6 +46,15 @@ final class BadInputRouterTests: XCTestCase {
         }
         let logged = try await server.store.unlabelledPairs(limit: 10)
         XCTAssertEqual(logged.count, 0)
+    }
+
+    func testAnySixtyFourBitValueIsASeed() async throws {
+        let server = try await TestServer()
+        try await server.test { client in
+            for seed in ["18446744073709551615", "9223372036854775808", "-1"] {
+                _ = try await client.complete(#", "seed": \#(seed)"#)
+            }
+        }
     }
 
     func testRolesAndParameterRangesAreChecked() async throws {
@@ -80,7 +95,9 @@ final class BadInputRouterTests: XCTestCase {
     }
 
     func testContentTypeSizeRoutesAndMethods() async throws {
-        let server = try await TestServer(bodyLimitBytes: 4096)
+        var http = HTTPSettings()
+        http.bodyLimitBytes = 4096
+        let server = try await TestServer(http: http)
         try await server.test { client in
             try await client.post(BadInputRouterTests.chat, json: #"{"messages": []}"#, headers: [.contentType: "text/plain"])
                 .assertError(.unsupportedMediaType, code: "unsupported_media_type")

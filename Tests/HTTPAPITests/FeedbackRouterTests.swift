@@ -28,19 +28,47 @@ final class FeedbackRouterTests: XCTestCase {
             try await client.post("/v1/feedback", json: #"{"response_id": "\#(id)", "rating": "down", "event_id": "e-1"}"#)
                 .assertError(.conflict, param: "event_id", code: "conflict")
 
-            let choice = try await client.post("/v1/feedback", json: #"{"pair_id": "\#(pairID)", "choice": 1}"#)
+            // This request showed one response (n = 1): its pair's second sample was never seen, so no choice.
+            try await client.post("/v1/feedback", json: #"{"pair_id": "\#(pairID)", "choice": 1}"#)
+                .assertError(.badRequest, param: "pair_id", code: "hidden_sample")
+            let both = try await client.complete(#", "n": 2"#)
+            let shownPair = try XCTUnwrap((both["proxima"] as? [String: Any])?["pair_id"] as? String)
+            try await client.post("/v1/feedback", json: #"{"pair_id": "\#(shownPair)", "choice": "1"}"#)
+                .assertError(.badRequest, param: "choice")
+            let choice = try await client.post("/v1/feedback", json: #"{"pair_id": "\#(shownPair)", "choice": 1}"#)
             XCTAssertEqual(choice.status, .ok)
             XCTAssertTrue((try choice.jsonObject()["event_id"] as? String ?? "").hasPrefix("evt-"), "an event id is generated")
-            let tie = try await client.post("/v1/feedback", json: #"{"pair_id": "\#(pairID)", "choice": "tie"}"#)
+            let tie = try await client.post("/v1/feedback", json: #"{"pair_id": "\#(shownPair)", "choice": "tie"}"#)
             XCTAssertEqual(tie.status, .ok)
             return id
         }
         let events = try await server.store.feedback(requestID: id)
-        XCTAssertEqual(events.map(\.verdict), [.thumb(sampleIndex: 0, rating: .up), .choice(.second), .choice(.tie)])
+        XCTAssertEqual(events.map(\.verdict), [.thumb(sampleIndex: 0, rating: .up)])
         XCTAssertEqual(events.first?.comment, "nice")
         XCTAssertEqual(events.first?.source, .user)
         let labelled = try await server.store.countLabelledPairs(LabelledPairQuery())
-        XCTAssertEqual(labelled, 0, "the latest verdict, a tie, counts")
+        XCTAssertEqual(labelled, 1, "the thumb labels the first pair; on the second the latest verdict, a tie, counts")
+    }
+
+    /// Only the key that made a request may rate it (or an admin key): one user cannot steer what another's
+    /// conversations teach.
+    func testFeedbackComesFromTheKeyThatMadeTheRequest() async throws {
+        let server = try await TestServer(keys: APIKeys(userKeys: ["k-one", "k-two"], adminKeys: ["k-admin"]))
+        try await server.test { client in
+            let mine = try await client.complete(#", "n": 2"#, headers: [.authorization: "Bearer k-one"])
+            let id = try XCTUnwrap(mine["id"] as? String)
+            let pair = try XCTUnwrap((mine["proxima"] as? [String: Any])?["pair_id"] as? String)
+            try await client.post("/v1/feedback", json: #"{"response_id": "\#(id)", "rating": "up"}"#, headers: [.authorization: "Bearer k-two"])
+                .assertError(.forbidden, type: "permission_error")
+            try await client.post("/v1/feedback", json: #"{"pair_id": "\#(pair)", "choice": 0}"#, headers: [.authorization: "Bearer k-two"])
+                .assertError(.forbidden, type: "permission_error")
+            let own = try await client.post("/v1/feedback", json: #"{"response_id": "\#(id)", "rating": "up"}"#,
+                                            headers: [.authorization: "Bearer k-one"])
+            XCTAssertEqual(own.status, .ok)
+            let admin = try await client.post("/v1/feedback", json: #"{"pair_id": "\#(pair)", "choice": 0}"#,
+                                              headers: [.authorization: "Bearer k-admin"])
+            XCTAssertEqual(admin.status, .ok)
+        }
     }
 
     func testUnknownIdsAre404AndBadBodiesAre400() async throws {

@@ -71,4 +71,19 @@ final class OperationsRouterTests: XCTestCase {
         let logged = try await server.store.loggedRequest(id: id)
         XCTAssertEqual(logged?.request.apiKeyID, "user-1")
     }
+
+    func testMetricsCanRequireAKey() async throws {
+        var http = HTTPSettings()
+        http.metricsRequireKey = true
+        let server = try await TestServer(keys: APIKeys(userKeys: ["u-key"], adminKeys: ["a-key"]), http: http)
+        try await server.test { client in
+            try await client.get("/metrics").assertError(.unauthorized, type: "authentication_error")
+            for key in ["u-key", "a-key"] {
+                let metrics = try await client.get("/metrics", headers: [.authorization: "Bearer \(key)"])
+                XCTAssertEqual(metrics.status, .ok)
+            }
+            let health = try await client.get("/health")
+            XCTAssertEqual(health.status, .ok)
+        }
+    }
 }

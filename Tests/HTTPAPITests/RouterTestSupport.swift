@@ -41,11 +41,9 @@ struct TestServer {
 
     /// `runEngine: false` leaves the engine out of the service group (for refusal tests).
     init(keys: APIKeys = APIKeys(), chat: ChatConfiguration = ChatConfiguration(),
-         engine engineConfiguration: EngineConfiguration = EngineConfiguration(), bodyLimitBytes: Int = 1 << 20,
+         engine engineConfiguration: EngineConfiguration = EngineConfiguration(), http: HTTPSettings = HTTPSettings(),
          runEngine: Bool = true) async throws {
         let model = SharedModel.bundle
-        var http = HTTPSettings()
-        http.bodyLimitBytes = bodyLimitBytes
         store = InMemoryProximaStore()
         let serving = try await store.ensureBaseVersion(baseModelSHA256: String(repeating: "a", count: 64), at: Date())
         registry = PrometheusCollectorRegistry()

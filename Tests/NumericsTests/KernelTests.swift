@@ -109,10 +109,11 @@ final class KernelTests: XCTestCase {
         defer { pool.shutdown() }
         var rng = TestRNG(5)
         // Groups of 3 query heads per key/value head, 1, and 5 (more than the C kernel's 4 per pass); head widths
-        // of the C kernel's AVX-512 path (64) and its portable one; one row with few keys (one part), with enough
+        // of the C kernel's AVX-512 path (64), its AVX2 path (multiples of 8) and its portable one (20); one row
+        // with few keys (one part), with enough
         // keys to be split in two parts (merged), a few rows (a short segment), and many (sgemm per head).
         for (heads, kvHeads) in [(6, 2), (3, 3), (5, 1)] {
-        for d in [16, 64, 88] {
+        for d in [16, 20, 64, 88] {
         for (rows, first) in [(1, 0), (1, 9), (1, 100), (3, 4), (12, 0), (20, 7)] {
             let total = first + rows
             let q = rng.floats(rows * heads * d, -2, 2)

@@ -29,9 +29,15 @@ public struct ServeSettings: Sendable {
 
     public init() {}
 
-    /// Whether `host` only accepts connections from this machine.
+    /// Whether `host` only accepts connections from this machine: `localhost`, `::1` or an IPv4 address in
+    /// 127.0.0.0/8 (four decimal parts, not a name that merely begins with "127.").
     public var isLoopbackHost: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy { ("0"..."9").contains($0) } && UInt8(String($0)) != nil }) else {
+            return false
+        }
+        return parts[0] == "127"
     }
 
     /// The flags `proxima serve` has (each a key of the file).

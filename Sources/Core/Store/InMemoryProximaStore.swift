@@ -33,6 +33,8 @@ public actor InMemoryProximaStore: ProximaStore {
 
     public func loggedRequest(id: String) -> LoggedRequest? { requests[id] }
 
+    public func loggedRequest(pairID: String) -> LoggedRequest? { requestIDByPairID[pairID].flatMap { requests[$0] } }
+
     public func importLabelledRequests(_ entries: [LabelledRequest]) throws {
         // Applied one by one on a copy of the state, which is put back when one is refused.
         let saved = (requests, requestOrder, requestIDByPairID, feedbackEvents)

@@ -76,6 +76,19 @@ extension JSONValue {
     }
 }
 
+extension Dictionary where Key == String, Value == JSONValue {
+    /// The JSON object form of an Encodable value whose JSON is an object (phase settings, progress, metrics).
+    public init(encoding value: some Encodable) throws {
+        guard case let .object(object) = try JSONValue(encoding: value) else {
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "the value's JSON is not an object"))
+        }
+        self = object
+    }
+
+    /// Decodes this object as `type`.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONValue.object(self).decode(as: type) }
+}
+
 // MARK: - Text form (used by the SQLite columns)
 
 package enum JSONText {

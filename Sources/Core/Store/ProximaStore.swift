@@ -17,6 +17,8 @@ public protocol ProximaStore: Sendable {
     func logRequest(_ request: RequestRecord, samples: [SampleRecord]) async throws
     /// A logged request and its samples, or nil.
     func loggedRequest(id: String) async throws -> LoggedRequest?
+    /// The logged request whose samples form pair `pairID`, or nil.
+    func loggedRequest(pairID: String) async throws -> LoggedRequest?
 
     // MARK: Policy versions
 
