@@ -56,7 +56,7 @@ final class ActiveRequest {
             if !tail.isEmpty && pending.request.streamedSamples.contains(i) {
                 pending.continuation.yield(.text(sample: i, delta: tail))
             }
-            pending.continuation.yield(.finished(sample: i, SampleOutcome(tokens: s.tokens, visibleTokens: s.visibleTokens, text: assemblers[i].text, finishReason: s.finishReason!)))
+            pending.continuation.yield(.finished(sample: i, SampleOutcome(s, assembler: assemblers[i])))
         }
         if isDone { pending.continuation.finish() }
     }

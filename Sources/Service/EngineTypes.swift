@@ -49,6 +49,26 @@ public struct SampleOutcome: Sendable {
     public var finishReason: FinishReason
 }
 
+extension SampleOutcome {
+    /// A finished sample as its assembler saw it: after a stop string, only the tokens before the one in which
+    /// it begins (text, tokens, log-probs and usage all end there); otherwise every token, the visible ones
+    /// without a final end token.
+    init(tokens: [GeneratedToken], finishReason: FinishReason, endToken: Bool, assembler: TextAssembler) {
+        if assembler.stopped {
+            let kept = Array(tokens.prefix(assembler.releasedTokens))
+            self.init(tokens: kept, visibleTokens: kept[...], text: assembler.text, finishReason: .stop)
+        } else {
+            self.init(tokens: tokens, visibleTokens: endToken ? tokens.dropLast() : tokens[...], text: assembler.text,
+                      finishReason: finishReason)
+        }
+    }
+
+    init(_ sequence: GenerationSequence, assembler: TextAssembler) {
+        self.init(tokens: sequence.tokens, finishReason: sequence.finishReason ?? .length,
+                  endToken: sequence.visibleTokens.count < sequence.tokens.count, assembler: assembler)
+    }
+}
+
 /// What the engine reports about a request, in order: admitted, text deltas, one `finished` per sample.
 public enum EngineEvent: Sendable {
     /// The request got its slots; it is pinned to this policy version until it ends.

@@ -1,6 +1,7 @@
 // ScriptedEngine: the engine's twin for tests. Each sample of a request gets the tokens (with the log-probs)
-// a script says, at once, so that tests can check what the service does with exactly known samples — what it
-// logs as behavior log-probs, returns, streams, pairs and trains on — without running a model.
+// a script says, at once, cut by stop strings as the engine cuts them, so that tests can check what the service
+// does with exactly known samples — what it logs as behavior log-probs, returns, streams, pairs and trains on —
+// without running a model.
 
 import Foundation
 import Inference
@@ -37,12 +38,20 @@ public final class ScriptedEngine: ChatEngine, Sendable {
         for (index, parameters) in request.samples.enumerated() {
             let scripted = script(request, index).prefix(parameters.maxTokens)
             let tokens = scripted.map { GeneratedToken(id: $0.id, logProb: $0.logProb, top: []) }
-            let ended = tokens.last.map { parameters.stopTokens.contains($0.id) } ?? false
-            let visible = ended ? tokens.dropLast() : tokens[...]
-            let text = tokenizer.decode(visible.map(\.id))
-            if request.streamedSamples.contains(index), !text.isEmpty { continuation.yield(.text(sample: index, delta: text)) }
-            continuation.yield(.finished(sample: index, SampleOutcome(tokens: Array(tokens), visibleTokens: visible, text: text,
-                                                                       finishReason: ended ? .stop : .length)))
+            let endToken = tokens.last.map { parameters.stopTokens.contains($0.id) } ?? false
+            // Stop strings as the engine applies them: the same assembler, the same cut.
+            var assembler = TextAssembler(tokenizer: tokenizer, stops: request.stopStrings)
+            var taken = 0
+            for token in endToken ? tokens.dropLast() : tokens[...] {
+                taken += 1
+                if assembler.push(token.id).stopped { break }
+            }
+            _ = assembler.finish()
+            let outcome = SampleOutcome(tokens: Array(tokens.prefix(assembler.stopped ? taken : tokens.count)),
+                                        finishReason: endToken || assembler.stopped ? .stop : .length, endToken: endToken && !assembler.stopped,
+                                        assembler: assembler)
+            if request.streamedSamples.contains(index), !outcome.text.isEmpty { continuation.yield(.text(sample: index, delta: outcome.text)) }
+            continuation.yield(.finished(sample: index, outcome))
         }
         continuation.finish()
         return EngineHandle(events: events, wake: {})

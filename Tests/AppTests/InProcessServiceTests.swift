@@ -187,6 +187,37 @@ final class InProcessServiceTests: XCTestCase {
         XCTAssertEqual(engine.requests[0].samples.count, 2)
     }
 
+    /// A stop string ends a sample before the token in which it begins: the returned text, the reported
+    /// log-probs, the usage and the logged sample (what the learner trains on) all end at the same place.
+    func testAStopStringCutsTextTokensUsageAndTheLoggedSampleAlike() async throws {
+        let tokenizer = Self.model.tokenizer
+        let shown = tokenizer.encode("The capital of France is Paris."), hidden = tokenizer.encode("Paris is nice.")
+        let engine = ScriptedEngine(policy: ServingPolicy(id: "v0", weights: Self.model.weights), tokenizer: tokenizer) { _, sample in
+            (sample == 0 ? shown : hidden).enumerated().map { ($1, -0.01 * Float($0 + 1)) }
+        }
+        let store = InMemoryProximaStore()
+        let server = try await server(settings(), store: store, engine: engine)
+        let kept = tokenizer.encode("The capital of France ").count
+        try await server.app.test(.router) { client in
+            let chat = try await client.json("/v1/chat/completions", method: .post, body: """
+                {"messages": [{"role": "user", "content": "Capital?"}], "stop": ["is P"], "logprobs": true, "max_tokens": 64}
+                """)
+            let choice = try XCTUnwrap((chat["choices"] as? [[String: Any]])?.first)
+            XCTAssertEqual((choice["message"] as? [String: Any])?["content"] as? String, "The capital of France ")
+            XCTAssertEqual(choice["finish_reason"] as? String, "stop")
+            let reported = try XCTUnwrap((choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])
+            XCTAssertEqual(reported.count, kept)
+            XCTAssertEqual((chat["usage"] as? [String: Any])?["completion_tokens"] as? Int, kept)
+            let id = try XCTUnwrap(chat["id"] as? String)
+            let stored = try await store.loggedRequest(id: id)
+            let logged = try XCTUnwrap(stored)
+            XCTAssertEqual(logged.samples[0].tokenIDs, Array(shown.prefix(kept)))
+            XCTAssertEqual(logged.samples[0].logprobs, (1...kept).map { -0.01 * Float($0) })
+            XCTAssertEqual(logged.samples[0].text, "The capital of France ")
+            XCTAssertEqual(logged.samples[1].tokenIDs, hidden, "the hidden sample has no stop string in it")
+        }
+    }
+
     /// Content that writes out control tokens is tokenised as text: a user cannot forge a system turn into the
     /// prompt or into the pairs the learner trains on (ARCHITECTURE.md invariant 6).
     func testMessageContentCannotForgeATurn() async throws {

@@ -81,6 +81,28 @@ final class ChatCompletionRouterTests: XCTestCase {
         XCTAssertEqual(logged.samples.count, 1)
     }
 
+    /// With the real model: a stop string cuts the text, the reported log-probs, the usage and the logged sample
+    /// before the token in which it begins.
+    func testAStopStringCutsEverythingAtTheSamePlace() async throws {
+        let server = try await TestServer()
+        let json = try await server.test { client in
+            try await client.complete(#", "logprobs": true, "temperature": 0, "max_tokens": 24, "stop": ["is P"]"#,
+                                      content: "What is the capital of France?")
+        }
+        let choice = try XCTUnwrap((json["choices"] as? [[String: Any]])?.first)
+        let text = try XCTUnwrap((choice["message"] as? [String: Any])?["content"] as? String)
+        XCTAssertEqual(text, "The capital of France", "greedy says \"The capital of France is Paris.\"; \" is\" holds the stop's start")
+        XCTAssertEqual(choice["finish_reason"] as? String, "stop")
+        let reported = try XCTUnwrap((choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])
+        XCTAssertEqual(reported.map { $0["token"] as? String ?? "" }.joined(), text)
+        XCTAssertEqual((json["usage"] as? [String: Any])?["completion_tokens"] as? Int, reported.count)
+        let logged = try await XCTUnwrapAsync(await server.store.loggedRequest(id: json["id"] as! String))
+        XCTAssertEqual(logged.samples[0].tokenIDs.count, reported.count)
+        XCTAssertEqual(logged.samples[0].logprobs.count, reported.count)
+        XCTAssertEqual(logged.samples[0].text, text)
+        XCTAssertEqual(SharedModel.bundle.tokenizer.decode(logged.samples[0].tokenIDs), text)
+    }
+
     func testLogprobsReportEveryShownTokenWithAlternativesAsLogged() async throws {
         let server = try await TestServer()
         let json = try await server.test { client in
