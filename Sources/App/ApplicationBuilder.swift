@@ -107,7 +107,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     if settings.learner.enabled {
         let configuration = try settings.learner.configuration(labeller: labeller)
         let evaluator = GreedyEvaluator(model: model, pool: deps.pool, lease: lease, prompts: configuration.gatePrompts,
-                                        maxTokens: configuration.gateMaxTokens)
+                                        maxTokens: settings.learner.gateMaxTokens)
         let service = LearnerService(configuration: configuration, store: store, registry: policies, evaluator: evaluator,
                                      judge: deps.judge, weights: model.weights, pool: deps.pool, lease: lease,
                                      doorbell: learnerBell, clock: clock, logger: logger)

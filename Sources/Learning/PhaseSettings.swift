@@ -77,13 +77,20 @@ public struct PhaseSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// The largest values accepted (a phase is bounded work; the memory it needs is checked separately,
+    /// against the model, by `estimatedBytes`).
+    public static let maxSteps = 100_000, maxBatchSize = 4096, maxEnsembleSize = 64, maxRank = 1024, maxMicroBatchRows = 65_536
+
     /// Why these settings cannot train, or nil.
     public var problem: String? {
         if !(beta > 0) { return "beta must be positive" }
-        if steps < 1 { return "steps must be at least 1" }
-        if batchSize < 1 { return "batch size must be at least 1" }
-        if ensembleSize < 1 { return "the ensemble needs at least one member" }
-        if lora.rank < 1 || !(lora.alpha > 0) || lora.targets.isEmpty { return "LoRA needs rank ≥ 1, alpha > 0 and a target" }
+        if !(1...Self.maxSteps).contains(steps) { return "steps must be in 1...\(Self.maxSteps)" }
+        if !(1...Self.maxBatchSize).contains(batchSize) { return "batch_size must be in 1...\(Self.maxBatchSize)" }
+        if !(1...Self.maxEnsembleSize).contains(ensembleSize) { return "ensemble must be in 1...\(Self.maxEnsembleSize)" }
+        if !(1...Self.maxRank).contains(lora.rank) || !(lora.alpha > 0) || lora.targets.isEmpty {
+            return "LoRA needs rank in 1...\(Self.maxRank), alpha > 0 and a target"
+        }
+        if microBatchRows > Self.maxMicroBatchRows { return "micro_batch_rows must be at most \(Self.maxMicroBatchRows)" }
         if !(optimizer.learningRate > 0) { return "the learning rate must be positive" }
         if optimizer.weightDecay < 0 || optimizer.warmupSteps < 0 || optimizer.clipNorm < 0 { return "optimiser settings must not be negative" }
         if microBatchRows < 1 { return "micro_batch_rows must be at least 1" }
@@ -92,6 +99,26 @@ public struct PhaseSettings: Sendable, Equatable {
         case let .hardUpdate(tau) where tau < 1: return "the hard-update τ must be at least 1"
         default: return nil
         }
+    }
+}
+
+// MARK: - Memory
+
+extension PhaseSettings {
+    /// The memory a phase with these settings needs on `model`, in bytes, beyond what serving holds: every
+    /// member's LoRA parameters, gradients and AdamW moments, and the activation arena of one micro-batch of
+    /// `microBatchRows` rows (logits for three quarters of them; a single pair longer than that grows it). The
+    /// base weights' fp32 copy that training reads is made once and kept, so it is not counted here.
+    public func estimatedBytes(model c: LlamaConfig) -> Int {
+        let perMember = LoRALayout(model: c, lora: lora).count
+        let state = 4 * perMember * ensembleSize
+        let rows = microBatchRows
+        let logitRows = rows * 3 / 4
+        let mergedRank = lora.rank * ensembleSize
+        let perLayerRow = 8 * c.dim + 2 * c.kvDim + c.headCount + 2 + 2 * c.ffnDim + lora.targets.count * mergedRank
+        let perRow = c.layerCount * perLayerRow + 6 * c.dim + c.headDim + 2 * c.kvDim + 2 * c.ffnDim
+        let perLogitRow = c.dim + 1 + c.vocabSize
+        return 4 * (state + rows * perRow + logitRows * perLogitRow)
     }
 }
 

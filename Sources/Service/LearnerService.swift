@@ -70,6 +70,11 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// Queues a phase now (operator trigger) with `settings` (the defaults with an operator's overrides).
     public func requestPhase(_ settings: PhaseSettings) async throws -> PhaseRecord {
         if let problem = settings.problem { throw LearnerError.invalidSettings(problem) }
+        let needed = settings.estimatedBytes(model: weights.config)
+        guard needed <= configuration.maxPhaseBytes else {
+            throw LearnerError.invalidSettings("these settings need about \(needed >> 20) MiB for training, more than "
+                                               + "learner.max_phase_memory_mb (\(configuration.maxPhaseBytes >> 20) MiB) allows")
+        }
         let record = try await queuePhase(trigger: .operator, settings: settings)
         doorbell.ring()
         return record
@@ -93,7 +98,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                         await runPhase(queued)
                         continue
                     }
-                    if configuration.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
+                    if configuration.settings.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
                         if trigger == .schedule { lastScheduled = .now }
                         _ = try await queuePhase(trigger: trigger, settings: configuration.phase)
                         continue
@@ -105,7 +110,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                 }
                 // Nothing to do until a ring, or until the next scheduled phase is due (once it is due, only a new
                 // labelled pair — a ring — can start it).
-                let deadline = configuration.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
+                let deadline = configuration.settings.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
                 await doorbell.sleep(for: deadline.flatMap { $0 > .now ? $0 - .now : nil })
             }
         } onGracefulShutdown: { [self] in
@@ -118,7 +123,7 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     private func dueTrigger(lastScheduled: ContinuousClock.Instant) async throws -> PhaseTrigger? {
         let waiting = try await store.countLabelledPairs(LabelledPairQuery(unusedOnly: true))
-        if configuration.triggerPairs > 0 && waiting >= configuration.triggerPairs { return .pairs }
+        if configuration.settings.triggerPairs > 0 && waiting >= configuration.settings.triggerPairs { return .pairs }
         if let every = configuration.schedule, waiting > 0, ContinuousClock.now - lastScheduled >= every { return .schedule }
         return nil
     }
@@ -159,7 +164,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             }
             let phase = try await store.startPhase(id: queued.id, at: clock.now())
             let base = try await registry.policy(id: phase.baseVersion)
-            let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.maxPairsPerPhase))
+            let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.settings.maxPairsPerPhase))
             try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
             let examples = pairs.compactMap { $0.example(contextLength: weights.config.contextLength) }
             guard !examples.isEmpty else { throw LearnerError.noPairs }
@@ -172,10 +177,10 @@ public final class LearnerService: Service, @unchecked Sendable {
             let gate = try await evaluate(candidate, against: base)
             var metrics = try JSONObject(encoding: PhaseMetrics(steps: reports, gate: gate, pairs: examples.count,
                                                                  seconds: (ContinuousClock.now - started).seconds))
-            metrics["gate_threshold"] = .number(configuration.gateThreshold)
+            metrics["gate_threshold"] = .number(configuration.settings.gateThreshold)
             let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: try JSONObject(encoding: gate))
             evaluator.rename(candidate.id, to: version.id)
-            if gate.winRate >= configuration.gateThreshold {
+            if gate.winRate >= configuration.settings.gateThreshold {
                 _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: clock.now())
                 try await registry.didPromote(version.id)
                 Counter(label: "proxima_learner_phases_total", dimensions: [("status", "succeeded")]).increment()
@@ -183,10 +188,10 @@ public final class LearnerService: Service, @unchecked Sendable {
             } else {
                 _ = try await store.finishPhase(id: phase.id, outcome: .rejected(versionID: version.id, metrics: metrics), at: clock.now())
                 Counter(label: "proxima_learner_phases_total", dimensions: [("status", "rejected")]).increment()
-                logger.info("phase \(phase.id): \(version.id) rejected (win rate \(gate.winRate) < \(configuration.gateThreshold))")
+                logger.info("phase \(phase.id): \(version.id) rejected (win rate \(gate.winRate) < \(configuration.settings.gateThreshold))")
             }
             Gauge(label: "proxima_learner_gate_win_rate").record(gate.winRate)
-            if configuration.keepVersions > 0 { try await registry.prune(keep: configuration.keepVersions) }
+            if configuration.settings.keepVersions > 0 { try await registry.prune(keep: configuration.settings.keepVersions) }
         } catch {
             logger.error("phase \(queued.id) failed: \(error)")
             _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: clock.now())

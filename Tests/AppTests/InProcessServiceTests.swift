@@ -125,6 +125,30 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// Operator input is bounded: absurd settings and settings whose training would need more memory than
+    /// `learner.max_phase_memory_mb` are refused with the limit named, and nothing is queued.
+    func testOperatorInputIsBoundedAndMemoryChecked() async throws {
+        let server = try await server(settings { $0.learner.maxPhaseMemoryMB = 1 })
+        try await server.app.test(.router) { client in
+            let (pair, _) = try await client.chatPair(seed: 1)
+            try await client.choose(pair, 0)
+            for (body, expected) in [(#"{"steps": 100000000}"#, "steps must be in 1...100000"), (#"{"rank": 4096}"#, "rank in 1...1024"),
+                                     (#"{"ensemble": 1000}"#, "ensemble must be in 1...64"), (#"{"batch_size": 100000}"#, "batch_size must be in"),
+                                     (#"{}"#, "more than learner.max_phase_memory_mb (1 MiB) allows")] {
+                let response = try await client.execute(uri: "/admin/phases", method: .post, headers: [.contentType: "application/json"],
+                                                        body: ByteBuffer(string: body))
+                XCTAssertEqual(response.status, .badRequest, body)
+                XCTAssertTrue(String(buffer: response.body).contains(expected), "\(body): \(String(buffer: response.body))")
+            }
+            let phases = try await client.json("/admin/phases")
+            XCTAssertEqual((phases["data"] as? [Any])?.count, 0, "nothing was queued")
+        }
+        let defaults = PhaseSettings()
+        let bytes = defaults.estimatedBytes(model: TinyChatModel.config)
+        XCTAssertGreaterThan(bytes, 1 << 20)
+        XCTAssertLessThan(bytes, 64 << 20, "the tiny model's default phase is small")
+    }
+
     /// With automatic phases, stored feedback wakes the learner (it does not poll): the trigger's pairs start a phase.
     func testFeedbackWakesTheLearner() async throws {
         let files = InMemoryPolicyFiles()

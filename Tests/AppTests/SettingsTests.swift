@@ -192,7 +192,7 @@ final class SettingsTests: XCTestCase {
         let refusals: [(JSONObject, String?, String)] = [
             (["stepz": 3], "stepz", "unknown phase setting 'stepz'"),
             (["steps": "many"], "steps", "steps has the wrong type"),
-            (["steps": 0], nil, "steps must be at least 1"),
+            (["steps": 0], nil, "steps must be in 1...100000"),
             (["loss": "hinge"], "loss", "loss"),
             (["targets": ["q", "w"]], "targets", "unknown LoRA target 'w'"),
             (["reference": "hard:x"], "reference", "reference must be"),

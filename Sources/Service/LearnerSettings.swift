@@ -5,7 +5,6 @@
 import Foundation
 import Learning
 import ProximaCore
-import Service
 
 public struct LearnerSettings: Sendable, Equatable {
     public var enabled = true
@@ -26,6 +25,8 @@ public struct LearnerSettings: Sendable, Equatable {
     /// Empty: `policies/` beside the database.
     public var policiesDirectory = ""
     public var maxWaitMilliseconds = 250
+    /// The most memory a phase may need (`PhaseSettings.estimatedBytes`), in MiB; larger ones are refused.
+    public var maxPhaseMemoryMB = 4096
 
     public init() {}
 
@@ -38,7 +39,7 @@ extension LearnerSettings: Decodable {
         case triggerPairs = "trigger_pairs", scheduleSeconds = "schedule_seconds", maxPairsPerPhase = "max_pairs_per_phase"
         case gateThreshold = "gate_threshold", gatePrompts = "gate_prompts", gatePromptCount = "gate_prompt_count"
         case gateMaxTokens = "gate_max_tokens", keepVersions = "keep_versions", policiesDirectory = "policies_dir"
-        case maxWaitMilliseconds = "max_wait_ms"
+        case maxWaitMilliseconds = "max_wait_ms", maxPhaseMemoryMB = "max_phase_memory_mb"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -58,6 +59,7 @@ extension LearnerSettings: Decodable {
         keepVersions = try c.decodeIfPresent(Int.self, forKey: .keepVersions) ?? keepVersions
         policiesDirectory = try c.decodeIfPresent(String.self, forKey: .policiesDirectory) ?? policiesDirectory
         maxWaitMilliseconds = try c.decodeIfPresent(Int.self, forKey: .maxWaitMilliseconds) ?? maxWaitMilliseconds
+        maxPhaseMemoryMB = try c.decodeIfPresent(Int.self, forKey: .maxPhaseMemoryMB) ?? maxPhaseMemoryMB
     }
 
     /// Every key of the section, phase settings included.
@@ -70,7 +72,7 @@ extension LearnerSettings: Decodable {
             (.triggerPairs, triggerPairs, 0...1_000_000), (.scheduleSeconds, scheduleSeconds, 0...10_000_000),
             (.maxPairsPerPhase, maxPairsPerPhase, 1...10_000_000), (.gatePromptCount, gatePromptCount, 1...100_000),
             (.gateMaxTokens, gateMaxTokens, 1...4096), (.keepVersions, keepVersions, 0...100_000),
-            (.maxWaitMilliseconds, maxWaitMilliseconds, 1...60_000),
+            (.maxWaitMilliseconds, maxWaitMilliseconds, 1...60_000), (.maxPhaseMemoryMB, maxPhaseMemoryMB, 1...1_048_576),
         ]
         for (k, value, range) in ranges where !range.contains(value) {
             return SettingsError(key: key(k), "\(key(k)) must be in \(range) (got \(value))")
@@ -85,21 +87,12 @@ extension LearnerSettings: Decodable {
 
     /// The learner service's configuration, with the gate prompts read (the built-in set unless a file is named).
     public func configuration(labeller: (any PreferenceSimulator)?) throws(SettingsError) -> LearnerConfiguration {
-        var c = LearnerConfiguration()
-        c.automatic = automatic
-        c.triggerPairs = triggerPairs
-        c.schedule = scheduleSeconds > 0 ? .seconds(scheduleSeconds) : nil
-        c.maxPairsPerPhase = maxPairsPerPhase
-        c.phase = phase
-        c.gateThreshold = gateThreshold
+        let prompts: [String]
         do {
-            c.gatePrompts = Array(try PromptSet.load(path: gatePrompts, fallback: PromptSet.dev).prefix(gatePromptCount))
+            prompts = Array(try PromptSet.load(path: gatePrompts, fallback: PromptSet.dev).prefix(gatePromptCount))
         } catch {
             throw SettingsError(key: "learner.gate_prompts", "learner.gate_prompts: \(error)")
         }
-        c.gateMaxTokens = gateMaxTokens
-        c.labeller = labeller
-        c.keepVersions = keepVersions
-        return c
+        return LearnerConfiguration(settings: self, gatePrompts: prompts, labeller: labeller)
     }
 }
