@@ -127,9 +127,9 @@ struct AdminController {
             throw APIError.invalidRequest("\(error)", code: "invalid_pairs")
         }
         do {
-            let count = try await admin.importPairs(pairs, apiKeyID: context.apiKey?.id)
-            struct Body: Encodable { var imported: Int }
-            return try JSONResponse.make(Body(imported: count))
+            let receipt = try await admin.importPairs(pairs, apiKeyID: context.apiKey?.id)
+            struct Body: Encodable { var imported: Int; var duplicates: Int }
+            return try JSONResponse.make(Body(imported: receipt.imported, duplicates: receipt.duplicates))
         } catch let error as AdminError {
             throw APIError.invalidRequest("\(error)", code: "invalid_pairs")
         }

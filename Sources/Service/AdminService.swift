@@ -76,16 +76,29 @@ public final class AdminService: Sendable {
         return [UInt8](try ExportedPair.jsonLines(pairs))
     }
 
-    /// Stores exported pairs as labelled pairs from source `import`: each becomes a request with its two
-    /// samples (chosen first) and a choice. The version that sampled them is kept when this database knows
-    /// it; otherwise they are attributed to the base version (their log-probs stay the ones recorded).
-    public func importPairs(_ pairs: [ExportedPair], apiKeyID: String?) async throws -> Int {
+    /// What an import did: pairs stored, and pairs skipped because they were stored already (by an earlier
+    /// import, or earlier in the same one).
+    public struct ImportReceipt: Sendable, Equatable {
+        public var imported: Int
+        public var duplicates: Int
+    }
+
+    /// Stores exported pairs as labelled pairs from source `import`, all in one transaction: each becomes a
+    /// request with its two samples (chosen first) and a choice, named by the pair's identity, so importing the
+    /// same pairs again stores nothing new. The version that sampled them is kept when this database knows it;
+    /// otherwise they are attributed to the base version (their log-probs stay the ones recorded).
+    public func importPairs(_ pairs: [ExportedPair], apiKeyID: String?) async throws -> ImportReceipt {
         let known = Set(try await store.policyVersions().map(\.id))
         if let i = pairs.firstIndex(where: { !$0.isWellFormed }) {
             throw AdminError.invalidImport("pair \(i + 1): token ids and log-probs are missing or of different lengths")
         }
-        let entries = pairs.map { p in
-            let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        var seen = Set<String>()
+        var fresh: [ExportedPair] = []
+        for p in pairs where seen.insert(p.identity).inserted {
+            if try await store.loggedRequest(id: "import-\(p.identity)") == nil { fresh.append(p) }
+        }
+        let entries = fresh.map { p in
+            let suffix = p.identity
             let request = RequestRecord(id: "import-\(suffix)", pairID: "pair-import-\(suffix)", createdAt: clock.now(), apiKeyID: apiKeyID,
                                         policyVersion: known.contains(p.policyVersion) ? p.policyVersion : "v0",
                                         messages: p.prompt, promptTokenIDs: p.promptTokenIDs,
@@ -100,7 +113,7 @@ public final class AdminService: Sendable {
                                        source: .import, apiKeyID: apiKeyID, createdAt: clock.now()))
         }
         try await store.importLabelledRequests(entries)
-        learner.doorbell.ring()
-        return pairs.count
+        if !entries.isEmpty { learner.doorbell.ring() }
+        return ImportReceipt(imported: entries.count, duplicates: pairs.count - entries.count)
     }
 }

@@ -43,6 +43,19 @@ public struct ExportedPair: Codable, Sendable, Equatable {
         pairID = pair.pairID
     }
 
+    /// The pair's identity: 32 hex digits from its prompt and both responses' token ids (which response won is
+    /// part of it; log-probs, texts and provenance are not). The same pair imported twice has the same one.
+    public var identity: String {
+        var bytes: [UInt8] = []
+        for list in [promptTokenIDs, chosenTokenIDs, rejectedTokenIDs] {
+            withUnsafeBytes(of: UInt32(list.count).littleEndian) { bytes += $0 }
+            for id in list { withUnsafeBytes(of: Int32(truncatingIfNeeded: id).littleEndian) { bytes += $0 } }
+        }
+        // Two FNV-1a 64-bit hashes with different offsets: a stable identity, not a cryptographic digest.
+        func fnv(_ offset: UInt64) -> UInt64 { bytes.reduce(offset) { ($0 ^ UInt64($1)) &* 0x100000001b3 } }
+        return [fnv(0xcbf29ce484222325), fnv(0x84222325cbf29ce4)].map { String($0, radix: 16).leftPadded(to: 16) }.joined()
+    }
+
     /// Whether the prompt and both responses have tokens and every response token its log-prob.
     public var isWellFormed: Bool {
         !promptTokenIDs.isEmpty && !chosenTokenIDs.isEmpty && !rejectedTokenIDs.isEmpty
@@ -87,4 +100,8 @@ extension LabelledPair {
         TrainingExample(prompt: promptTokenIDs, chosen: chosen.tokenIDs, chosenLogprobs: chosen.logprobs,
                         rejected: rejected.tokenIDs, rejectedLogprobs: rejected.logprobs, contextLength: contextLength)
     }
+}
+
+private extension String {
+    func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }

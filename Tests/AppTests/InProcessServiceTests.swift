@@ -149,6 +149,32 @@ final class InProcessServiceTests: XCTestCase {
         XCTAssertLessThan(bytes, 64 << 20, "the tiny model's default phase is small")
     }
 
+    /// Importing the same pairs again stores nothing new: each pair is named by its content, and duplicates,
+    /// in the file or already stored, are counted and skipped.
+    func testImportIsIdempotent() async throws {
+        let store = InMemoryProximaStore()
+        let server = try await server(settings(), store: store)
+        func line(_ chosen: Int) -> String {
+            let pair: [String: Any] = [
+                "prompt": [["role": "user", "content": "q"]], "chosen": [["role": "assistant", "content": "a"]],
+                "rejected": [["role": "assistant", "content": "b"]], "prompt_token_ids": [1, 2, 3], "chosen_token_ids": [chosen],
+                "rejected_token_ids": [9], "chosen_logprobs": [-1.0], "rejected_logprobs": [-2.0], "policy_version": "v0", "source": "user",
+            ]
+            return String(decoding: try! JSONSerialization.data(withJSONObject: pair), as: UTF8.self)
+        }
+        let body = [line(5), line(5), line(6)].joined(separator: "\n")
+        try await server.app.test(.router) { client in
+            let first = try await client.json("/admin/pairs/import", method: .post, body: body)
+            XCTAssertEqual(first["imported"] as? Int, 2)
+            XCTAssertEqual(first["duplicates"] as? Int, 1)
+            let again = try await client.json("/admin/pairs/import", method: .post, body: body)
+            XCTAssertEqual(again["imported"] as? Int, 0)
+            XCTAssertEqual(again["duplicates"] as? Int, 3)
+        }
+        let labelled = try await store.countLabelledPairs(LabelledPairQuery())
+        XCTAssertEqual(labelled, 2)
+    }
+
     /// With automatic phases, stored feedback wakes the learner (it does not poll): the trigger's pairs start a phase.
     func testFeedbackWakesTheLearner() async throws {
         let files = InMemoryPolicyFiles()
