@@ -119,7 +119,8 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     // MARK: HTTP
     let router = ProximaAPI.router(chat: chat, feedback: feedback, admin: admin, registry: deps.metrics,
                                    metricsFactory: deps.metricsFactory,
-                                   configuration: APIConfiguration(keys: settings.auth, http: settings.http))
+                                   configuration: APIConfiguration(keys: settings.auth, http: settings.http),
+                                   warnings: { await policies.fallback.map { [$0] } ?? [] })
     let app = Application(router: router,
                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "proxima"),
                           services: services, onServerRunning: onServerRunning, logger: logger)

@@ -13,6 +13,8 @@ struct OperationsController {
     let registry: PrometheusCollectorRegistry
     let modelName: String
     let startedAt: Date
+    /// What /ready reports beside "ready" (a version served in place of a damaged one).
+    let warnings: @Sendable () async -> [String]
 
     // MARK: Models
 
@@ -35,7 +37,8 @@ struct OperationsController {
         var status: String
         var model: String?
         var policyVersion: String?
-        enum CodingKeys: String, CodingKey { case status, model, policyVersion = "policy_version" }
+        var warnings: [String]?
+        enum CodingKeys: String, CodingKey { case status, model, warnings, policyVersion = "policy_version" }
     }
 
     /// GET /health: the process is up and serving HTTP.
@@ -50,7 +53,9 @@ struct OperationsController {
         } catch {
             throw APIError.unavailable("Not ready: the database is not writable (\(error)).")
         }
-        return try JSONResponse.make(Status(status: "ready", model: modelName, policyVersion: chat.engine.policy.id))
+        let warnings = await warnings()
+        return try JSONResponse.make(Status(status: "ready", model: modelName, policyVersion: chat.engine.policy.id,
+                                            warnings: warnings.isEmpty ? nil : warnings))
     }
 
     /// GET /metrics: Prometheus text exposition.

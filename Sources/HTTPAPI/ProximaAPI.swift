@@ -56,17 +56,19 @@ extension HTTPSettings: Codable {
 /// The OpenAI-compatible API and the operations routes.
 public enum ProximaAPI {
     /// The router with every route. Routes:
-    /// - open: `GET /health`, `GET /ready`, `GET /metrics` (a user key with `http.metrics_require_key`);
+    /// - open: `GET /health`, `GET /ready` (with `warnings` the operator should see), `GET /metrics` (a user key
+    ///   with `http.metrics_require_key`);
     /// - user key: `POST /v1/chat/completions`, `POST /v1/feedback`, `GET /v1/models`;
     /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST|GET /admin/phases`,
     ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
     ///   with `admin`, i.e. when the learner runs).
     public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil,
                               registry: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory,
-                              configuration: APIConfiguration, startedAt: Date = Date()) -> Router<ProximaRequestContext> {
+                              configuration: APIConfiguration, startedAt: Date = Date(),
+                              warnings: @escaping @Sendable () async -> [String] = { [] }) -> Router<ProximaRequestContext> {
         let modelName = chat.model.name
         let operations = OperationsController(chat: chat, store: chat.store, registry: registry, modelName: modelName,
-                                              startedAt: startedAt)
+                                              startedAt: startedAt, warnings: warnings)
         let completions = ChatCompletionsController(chat: chat, modelName: modelName, bodyLimit: configuration.bodyLimitBytes)
         let feedbackRoutes = FeedbackController(feedback: feedback, bodyLimit: configuration.bodyLimitBytes)
 

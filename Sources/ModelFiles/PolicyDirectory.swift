@@ -36,12 +36,21 @@ public struct PolicyDirectory: PolicyFileStore {
     }
 
     public func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble {
-        let path = url.appendingPathComponent(state.path).path
+        try EnsembleStateFile.decode(try verified(state, version: version), path: url.appendingPathComponent(state.path).path)
+    }
+
+    public func verify(_ file: StoredFile, version: String) throws {
+        _ = try verified(file, version: version)
+    }
+
+    /// The bytes of `file`, checked against its sha256.
+    private func verified(_ file: StoredFile, version: String) throws -> [UInt8] {
+        let path = url.appendingPathComponent(file.path).path
         guard let data = FileManager.default.contents(atPath: path) else { throw RegistryError.missingFile(version: version, path: path) }
         let bytes = [UInt8](data)
         let hash = SHA256.hex(bytes)
-        guard hash == state.sha256 else { throw RegistryError.corruptFile(version: version, path: path, expected: state.sha256, actual: hash) }
-        return try EnsembleStateFile.decode(bytes, path: path)
+        guard hash == file.sha256 else { throw RegistryError.corruptFile(version: version, path: path, expected: file.sha256, actual: hash) }
+        return bytes
     }
 
     public func remove(_ state: StoredFile) throws -> Bool {

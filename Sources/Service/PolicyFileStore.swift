@@ -13,6 +13,8 @@ public protocol PolicyFileStore: Sendable {
     /// The ensemble in `state`, verified against its sha256: `RegistryError.missingFile` or `.corruptFile` when
     /// it cannot be trusted.
     func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble
+    /// Checks that `file` is there and matches its sha256 (the same errors).
+    func verify(_ file: StoredFile, version: String) throws
     /// Removes the files stored with `state`; false when they were gone already.
     func remove(_ state: StoredFile) throws -> Bool
     /// Removes what a crash can leave: half-written files and anything no file of `referenced` belongs to.
@@ -45,6 +47,10 @@ public final class InMemoryPolicyFiles: PolicyFileStore, @unchecked Sendable {
             throw RegistryError.missingFile(version: version, path: state.path)
         }
         return ensemble.copy()
+    }
+
+    public func verify(_ file: StoredFile, version: String) throws {
+        guard lock.withLock({ ensembles[file.sha256] != nil }) else { throw RegistryError.missingFile(version: version, path: file.path) }
     }
 
     public func remove(_ state: StoredFile) throws -> Bool {

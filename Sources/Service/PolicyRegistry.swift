@@ -6,6 +6,7 @@ import Foundation
 import Learning
 import Llama
 import Logging
+import Metrics
 import ProximaCore
 
 /// Versions, their files, and which one serves.
@@ -51,6 +52,8 @@ public actor PolicyRegistry {
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
         if let state = record.state {
+            // Every file of the version is checked, the adapter too (it is what PEFT and exports read).
+            if let adapter = record.adapter { try files.verify(adapter, version: id) }
             let ensemble = try files.ensemble(in: state, version: id)
             guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
             policy = ServingPolicy(id: id, weights: weights, ensemble: ensemble)
@@ -106,12 +109,38 @@ public actor PolicyRegistry {
         logger.info("activated \(id)")
     }
 
-    /// Marks the serving version's policy active in the engine (at startup).
+    /// Marks the serving version's policy active in the engine (at startup). When its files are missing or
+    /// damaged, the newest ancestor whose files are intact (at worst the base model) serves instead: the
+    /// switch is committed and said loudly (an error in the log, `fallback`, which /ready reports).
     public func activateServing() async throws -> ServingPolicy {
-        let policy = try await servingPolicy()
-        onActivate(policy)
-        return policy
+        guard let record = try await store.servingVersion() else { throw RegistryError.noServingVersion }
+        do {
+            let policy = try await policy(id: record.id)
+            onActivate(policy)
+            return policy
+        } catch let damage as RegistryError {
+            var reasons = ["\(record.id): \(damage)"]
+            var candidate = record.parent
+            while let id = candidate, let ancestor = try await store.policyVersion(id: id) {
+                do {
+                    let policy = try await policy(id: id)
+                    _ = try await store.setServing(id)
+                    onActivate(policy)
+                    fallback = "serving \(id) instead of \(record.id), whose files cannot be used (\(reasons.joined(separator: "; ")))"
+                    logger.error("\(fallback!)")
+                    Gauge(label: "proxima_serving_fallback").record(1)
+                    return policy
+                } catch let error as RegistryError {
+                    reasons.append("\(id): \(error)")
+                    candidate = ancestor.parent
+                }
+            }
+            throw damage
+        }
     }
+
+    /// Why the version serving is not the one the store named at startup (nil when it is).
+    public private(set) var fallback: String?
 
     // MARK: - Housekeeping
 

@@ -1,5 +1,4 @@
-// Proxima: the root command and its subcommands (serve, generate, bench; train and simulate come with
-// their issues).
+// Proxima: the root command and its subcommands (serve, generate, bench, train, simulate, experiment, policies).
 
 import ArgumentParser
 
@@ -8,5 +7,5 @@ struct Proxima: AsyncParsableCommand {
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
         subcommands: [ServeCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self,
-                      ExperimentCommand.self])
+                      ExperimentCommand.self, PoliciesCommand.self])
 }

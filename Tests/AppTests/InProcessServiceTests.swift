@@ -307,6 +307,40 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// Every version file is checked against its sha256 when loaded. When the serving version's files are
+    /// damaged at startup, its newest intact ancestor serves instead (committed, and reported by /ready), and
+    /// activating the damaged version is refused.
+    func testADamagedServingVersionFallsBackToItsIntactAncestor() async throws {
+        let store = InMemoryProximaStore()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)")
+        let first = try await server(settings(), store: store, files: PolicyDirectory(folder))
+        try await first.app.test(.router) { client in
+            for k in 0..<4 {
+                let (pair, _) = try await client.chatPair(seed: k)
+                try await client.choose(pair, 0)
+            }
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["result_version"] as? String, "v1")
+        }
+        let v1 = try await store.policyVersion(id: "v1")
+        let adapter = try XCTUnwrap(v1?.adapter)
+        try Data("not an adapter".utf8).write(to: folder.appendingPathComponent(adapter.path))
+
+        let second = try await server(settings(), store: store, files: PolicyDirectory(folder))
+        XCTAssertEqual(second.servingAtStart, "v0")
+        let serving = try await store.servingVersion()
+        XCTAssertEqual(serving?.id, "v0", "the fallback is committed")
+        try await second.app.test(.router) { client in
+            let ready = try await client.json("/ready")
+            let warnings = try XCTUnwrap(ready["warnings"] as? [String])
+            XCTAssertTrue(warnings.first?.contains("serving v0 instead of v1") ?? false, "\(warnings)")
+            XCTAssertTrue(warnings.first?.contains("corrupt") ?? false, "\(warnings)")
+            let activate = try await client.execute(uri: "/admin/policies/v1/activate", method: .post)
+            XCTAssertEqual(activate.status, .conflict, String(buffer: activate.body))
+            do { let value = try await client.chatPair(seed: 9).version; XCTAssertEqual(value, "v0") }
+        }
+    }
+
     /// After a crash in the middle of a phase, the next start marks it failed, rejects what it produced and
     /// removes half-written files; serving goes on from the version that served.
     func testARestartAfterACrashMidPhaseCleansUp() async throws {

@@ -128,6 +128,49 @@ final class LearnerLiveTests: XCTestCase {
         XCTAssertEqual(server.stop(SIGTERM), 0)
     }
 
+    /// `proxima policies list|activate --db` works offline: it shows each version's files checked, refuses to
+    /// serve a damaged version, and rolls back; the next start serves what it chose.
+    func testPoliciesCommandChecksFilesAndActivatesOffline() throws {
+        let database = try LiveServer.temporaryDatabase()
+        var server = try self.server(database)
+        _ = try labelledPairs(server, count: 4)
+        XCTAssertEqual(try runPhase(server)["result_version"] as? String, "v1")
+        XCTAssertEqual(server.stop(SIGTERM), 0)
+
+        func proxima(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = LiveServer.builtBinary
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, output)
+        }
+        var list = try proxima(["policies", "list", "--db", database])
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("v1  serving") && list.output.contains("intact"), list.output)
+
+        // Damage v1's state file: the list says so and v1 cannot be chosen; v0 can.
+        let policies = URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("policies")
+        let directory = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: policies.path).first)
+        try Data([0, 1, 2]).write(to: policies.appendingPathComponent(directory).appendingPathComponent("ensemble.state.zlib"))
+        list = try proxima(["policies", "list", "--db", database])
+        XCTAssertTrue(list.output.contains("corrupt"), list.output)
+        let refused = try proxima(["policies", "activate", "v1", "--db", database])
+        XCTAssertNotEqual(refused.status, 0, refused.output)
+        XCTAssertTrue(refused.output.contains("v1 cannot serve"), refused.output)
+        let rollback = try proxima(["policies", "activate", "v0", "--db", database])
+        XCTAssertEqual(rollback.status, 0, rollback.output)
+        XCTAssertTrue(rollback.output.contains("v0 serves (v1 retired)"), rollback.output)
+
+        server = try self.server(database)
+        XCTAssertEqual(try serving(server), "v0")
+        XCTAssertEqual(server.stop(SIGTERM), 0)
+    }
+
     func testRecordedLogprobsEqualTheLearnersForwardOnAVersion() async throws {
         let database = try LiveServer.temporaryDatabase()
         let server = try self.server(database)
