@@ -122,7 +122,9 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
                                    configuration: APIConfiguration(keys: settings.auth, http: settings.http),
                                    warnings: { await policies.fallback.map { [$0] } ?? [] })
     let app = Application(router: router,
-                          configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "proxima"),
+                          server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.http.idleTimeoutSeconds)))),
+                          configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "proxima",
+                                               availableConnectionsDelegate: .maximum(settings.http.maxConnections, logger: logger)),
                           services: services, onServerRunning: onServerRunning, logger: logger)
     return ProximaServer(app: app, engine: engine, chat: chat, policies: policies, learner: learner, admin: admin,
                          servingAtStart: current.id)

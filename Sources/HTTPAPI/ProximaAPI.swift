@@ -30,6 +30,11 @@ public struct HTTPSettings: Sendable, Equatable {
     /// Whether `GET /metrics` needs a key (user or admin) when keys are configured; false leaves it open to
     /// scrapers on the allowed addresses.
     public var metricsRequireKey = false
+    /// A connection that completes no part of a request for this long — headers never finished, or idle
+    /// between requests — is closed (a response being generated or streamed does not count as idle).
+    public var idleTimeoutSeconds = 30
+    /// Connections open at once; beyond it new ones wait in the listen backlog until one closes.
+    public var maxConnections = 256
 
     public init() {}
 }
@@ -37,6 +42,7 @@ public struct HTTPSettings: Sendable, Equatable {
 extension HTTPSettings: Codable {
     public enum Key: String, CodingKey, CaseIterable {
         case bodyLimitBytes = "body_limit_bytes", metricsRequireKey = "metrics_require_key"
+        case idleTimeoutSeconds = "idle_timeout_seconds", maxConnections = "max_connections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,12 +50,16 @@ extension HTTPSettings: Codable {
         let c = try decoder.container(keyedBy: Key.self)
         bodyLimitBytes = try c.decodeIfPresent(Int.self, forKey: .bodyLimitBytes) ?? bodyLimitBytes
         metricsRequireKey = try c.decodeIfPresent(Bool.self, forKey: .metricsRequireKey) ?? metricsRequireKey
+        idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? idleTimeoutSeconds
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(bodyLimitBytes, forKey: .bodyLimitBytes)
         try c.encode(metricsRequireKey, forKey: .metricsRequireKey)
+        try c.encode(idleTimeoutSeconds, forKey: .idleTimeoutSeconds)
+        try c.encode(maxConnections, forKey: .maxConnections)
     }
 }
 

@@ -87,6 +87,12 @@ extension ServeSettings: Decodable {
         if !(1024...(1 << 30)).contains(http.bodyLimitBytes) {
             return SettingsError(key: "http.body_limit_bytes", "http.body_limit_bytes must be in 1024...\(1 << 30) (got \(http.bodyLimitBytes))")
         }
+        if !(1...86_400).contains(http.idleTimeoutSeconds) {
+            return SettingsError(key: "http.idle_timeout_seconds", "http.idle_timeout_seconds must be in 1...86400 (got \(http.idleTimeoutSeconds))")
+        }
+        if !(1...1_000_000).contains(http.maxConnections) {
+            return SettingsError(key: "http.max_connections", "http.max_connections must be in 1...1000000 (got \(http.maxConnections))")
+        }
         return chat.problem ?? engine.problem ?? learner.problem
     }
 }
