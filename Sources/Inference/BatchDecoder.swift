@@ -21,8 +21,9 @@ public final class BatchDecoder: @unchecked Sendable {
     }
 
     /// One step with `weights`. Every unfinished sequence that has a pending token gets a decode row;
-    /// prompts are prefilled in order with the rows left (at most `prefillBudget`). Returns the sequences
-    /// that received a new token in this step.
+    /// prompts are prefilled with the rows left (at most `prefillBudget`), the one with the least left to
+    /// prefill first, so a long prompt delays a short one by at most one step. Returns the sequences that
+    /// received a new token in this step.
     @discardableResult
     public func step(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
                      prefillBudget: Int = .max) throws(SamplingError) -> [GenerationSequence] {
@@ -35,7 +36,9 @@ public final class BatchDecoder: @unchecked Sendable {
             owners.append(s)
         }
         var budget = min(prefillBudget, workspace.maxRows - rows.count)
-        for s in sequences where s.isPrefilling && !s.isFinished && budget > 0 {
+        let prefilling = sequences.filter { $0.isPrefilling && !$0.isFinished }
+            .sorted { $0.prompt.count - $0.prefilled < $1.prompt.count - $1.prefilled }
+        for s in prefilling where budget > 0 {
             let n = min(budget, s.prompt.count - s.prefilled)
             for i in 0..<n {
                 let p = s.prefilled + i

@@ -47,7 +47,7 @@ public final class GenerationSequence: @unchecked Sendable {
     private var followerLinks: [WeakSequence] = []
     var followers: [GenerationSequence] { followerLinks.compactMap(\.sequence) }
     /// Prompt tokens already in the cache.
-    var prefilled = 0
+    public internal(set) var prefilled = 0
     var sampler: TokenSampler
     var generator: SeededGenerator
 

@@ -124,6 +124,23 @@ final class BehaviorLogprobTests: XCTestCase {
         XCTAssertEqual(none.count, 0)
     }
 
+    /// A long prompt does not hold up a short one: the prompt with the least left to prefill goes first, so a
+    /// short prompt arriving while a long one prefills gets its first token in the next step.
+    func testAShortPromptIsPrefilledBeforeALongOne() throws {
+        let model = try SharedModel.bundle()
+        let config = model.weights.config
+        let decoder = BatchDecoder(config: config, pool: SharedModel.pool)
+        let parameters = GenerationParameters(sampling: .greedy, maxTokens: 4, stopTokens: model.stopTokens)
+        let long = try GenerationSequence(prompt: Array(repeating: 100, count: 400), parameters: parameters, config: config)
+        try decoder.step([long], weights: model.weights, prefillBudget: 64)
+        let short = try GenerationSequence(prompt: try model.promptTokens(for: chats[0]), parameters: parameters, config: config)
+        XCTAssertLessThan(short.prompt.count, 64)
+        try decoder.step([long, short], weights: model.weights, prefillBudget: 64)
+        XCTAssertEqual(short.tokens.count, 1, "the short prompt was prefilled whole and sampled in one step")
+        XCTAssertTrue(long.isPrefilling)
+        XCTAssertEqual(long.prefilled, 64 + (64 - short.prompt.count), "the long prompt took the rows left")
+    }
+
     func testSeedReproducesAndPairMembersDiffer() throws {
         let model = try SharedModel.bundle()
         let config = model.weights.config
