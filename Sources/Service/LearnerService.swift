@@ -168,12 +168,16 @@ public final class LearnerService: Service, @unchecked Sendable {
             try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
             let examples = pairs.compactMap { $0.example(contextLength: weights.config.contextLength) }
             guard !examples.isEmpty else { throw LearnerError.noPairs }
-            let ensemble = Self.startingEnsemble(base.ensemble, settings: settings, model: weights.config)
+            let model = weights.config
+            let ensemble = try await onOwnThread("proxima-learner") { Self.startingEnsemble(base.ensemble, settings: settings, model: model) }
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
             let reports = try await train(ensemble, examples: examples, settings: settings, phaseID: phase.id, started: started)
             setProgress(PhaseProgress(phaseID: phase.id, step: settings.steps, steps: settings.steps, report: reports.last,
                                       secondsElapsed: (ContinuousClock.now - started).seconds, etaSeconds: nil, stage: "gate"))
-            let candidate = ServingPolicy(id: "candidate-\(phase.id)", weights: weights, ensemble: ensemble)
+            let baseWeights = weights
+            let candidate = try await onOwnThread("proxima-learner") {
+                ServingPolicy(id: "candidate-\(phase.id)", weights: baseWeights, ensemble: ensemble)
+            }
             let gate = try await evaluate(candidate, against: base)
             var metrics = try JSONObject(encoding: PhaseMetrics(steps: reports, gate: gate, pairs: examples.count,
                                                                  seconds: (ContinuousClock.now - started).seconds))
@@ -245,12 +249,7 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     private func evaluate(_ candidate: ServingPolicy, against base: ServingPolicy) async throws -> EvaluationResult {
         let evaluator = self.evaluator
-        let (mine, theirs): ([GreedyReply], [GreedyReply]) = try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                do { continuation.resume(returning: (try evaluator.replies(of: candidate), try evaluator.replies(of: base))) }
-                catch { continuation.resume(throwing: error) }
-            }.start()
-        }
+        let (mine, theirs) = try await onOwnThread("proxima-gate") { (try evaluator.replies(of: candidate), try evaluator.replies(of: base)) }
         return try await evaluator.compare(mine, theirs, simulator: judge)
     }
 

@@ -52,11 +52,14 @@ public actor PolicyRegistry {
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
         if let state = record.state {
-            // Every file of the version is checked, the adapter too (it is what PEFT and exports read).
-            if let adapter = record.adapter { try files.verify(adapter, version: id) }
-            let ensemble = try files.ensemble(in: state, version: id)
-            guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
-            policy = ServingPolicy(id: id, weights: weights, ensemble: ensemble)
+            let (files, weights) = (self.files, self.weights)
+            policy = try await onOwnThread("proxima-versions") {
+                // Every file of the version is checked, the adapter too (it is what PEFT and exports read).
+                if let adapter = record.adapter { try files.verify(adapter, version: id) }
+                let ensemble = try files.ensemble(in: state, version: id)
+                guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
+                return ServingPolicy(id: id, weights: weights, ensemble: ensemble)
+            }
         } else {
             policy = ServingPolicy(id: id, weights: weights)
         }
@@ -81,7 +84,8 @@ public actor PolicyRegistry {
 
     /// Writes `ensemble` as a new candidate version trained from `parent` by phase `phaseID`.
     public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
-        let stored = try files.store(ensemble, baseModelName: baseModelName)
+        let (files, name) = (self.files, baseModelName)
+        let stored = try await onOwnThread("proxima-versions") { try files.store(ensemble, baseModelName: name) }
         let record = try await store.insertCandidate(CandidateVersion(parent: parent, phaseID: phaseID, createdAt: clock.now(),
                                                                       adapter: stored.adapter, state: stored.state, metrics: metrics))
         remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
