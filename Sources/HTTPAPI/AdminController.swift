@@ -87,6 +87,21 @@ struct AdminController {
         }
     }
 
+    /// POST /admin/phases/{id}/cancel: stop a queued phase at once (200, `cancelled`) or a running one at its next
+    /// training step (202, still `running` until it stops); 409 for a phase that has ended.
+    func cancelPhase(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        guard let id = Int64(try context.parameters.require("id")) else { throw APIError.notFound("No phase with that id.", param: "id") }
+        do {
+            let view = try await admin.cancelPhase(id)
+            return try JSONResponse.make(PhaseJSON(view), status: view.record.status == .cancelled ? .ok : .accepted)
+        } catch AdminError.unknownPhase {
+            throw APIError.notFound("No phase \(id).", param: "id")
+        } catch let error as StoreError {
+            throw APIError(status: .conflict, message: "Phase \(id) cannot be cancelled: it has ended (\(error)).",
+                           type: "invalid_request_error", code: "not_cancellable")
+        }
+    }
+
     /// GET /admin/phases: every phase, oldest first.
     func phases(_ request: Request, context: ProximaRequestContext) async throws -> Response {
         try JSONResponse.make(ListJSON(data: try await admin.phases().map(PhaseJSON.init)))

@@ -107,6 +107,7 @@ public enum ProximaAPI {
             adminRoutes.post("/phases", use: controller.startPhase)
             adminRoutes.get("/phases", use: controller.phases)
             adminRoutes.get("/phases/{id}", use: controller.phase)
+            adminRoutes.post("/phases/{id}/cancel", use: controller.cancelPhase)
             adminRoutes.get("/pairs/export", use: controller.exportPairs)
             adminRoutes.post("/pairs/import", use: controller.importPairs)
         } else {

@@ -68,6 +68,18 @@ public final class AdminService: Sendable {
         return PhaseView(record: try await learner.requestPhase(settings), progress: nil)
     }
 
+    /// Cancels phase `id` (see `LearnerService.cancelPhase`): a queued one at once, a running one at its next step.
+    public func cancelPhase(_ id: Int64) async throws -> PhaseView {
+        let record: PhaseRecord
+        do {
+            record = try await learner.cancelPhase(id: id)
+        } catch StoreError.unknownPhase {
+            throw AdminError.unknownPhase(id)
+        }
+        let live = learner.progress
+        return PhaseView(record: record, progress: live?.phaseID == id ? live : nil)
+    }
+
     // MARK: Pairs
 
     /// Labelled pairs in the export format (all of them, or only those no phase used yet) as JSON lines.

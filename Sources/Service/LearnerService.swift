@@ -44,6 +44,8 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// operator's phase, shutdown. Between rings the learner sleeps (until the next scheduled phase, if any).
     public let doorbell: Doorbell
     private let stopping = Atomic<Bool>(false)
+    /// The running phase an operator asked to stop (0: none).
+    private let cancelling = Atomic<Int64>(0)
     private let progressLock = NSLock()
     private var currentProgress: PhaseProgress?
 
@@ -79,6 +81,28 @@ public final class LearnerService: Service, @unchecked Sendable {
         doorbell.ring()
         return record
     }
+
+    /// Stops phase `id`: a queued one at once, a running one before its next training step (or before its gate).
+    /// Returns the phase as it is now; throws `StoreError.unknownPhase` or, for a phase that has ended,
+    /// `StoreError.invalidTransition`.
+    public func cancelPhase(id: Int64) async throws -> PhaseRecord {
+        guard let phase = try await store.phase(id: id) else { throw StoreError.unknownPhase(id: id) }
+        switch phase.status {
+        case .queued:
+            return try await store.finishPhase(id: id, outcome: .cancelled(reason: Self.cancelledReason(while: "queued")), at: clock.now())
+        case .running:
+            cancelling.store(id, ordering: .relaxed)
+            doorbell.ring()
+            return phase
+        default:
+            throw StoreError.invalidTransition(what: "phase \(id)", from: phase.status.rawValue, to: PhaseStatus.cancelled.rawValue,
+                                               hint: "only a queued or running phase can be cancelled")
+        }
+    }
+
+    private static func cancelledReason(while stage: String) -> String { "cancelled by an operator while \(stage)" }
+
+    private func cancelRequested(_ id: Int64) -> Bool { cancelling.load(ordering: .relaxed) == id }
 
     /// The settings a phase gets unless an operator overrides them.
     public var defaults: PhaseSettings { configuration.phase }
@@ -172,6 +196,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             let ensemble = try await onOwnThread("proxima-learner") { Self.startingEnsemble(base.ensemble, settings: settings, model: model) }
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
             let reports = try await train(ensemble, examples: examples, settings: settings, phaseID: phase.id, started: started)
+            if cancelRequested(phase.id) { throw LearnerError.cancelled(stage: "training") }
             setProgress(PhaseProgress(phaseID: phase.id, step: settings.steps, steps: settings.steps, report: reports.last,
                                       secondsElapsed: (ContinuousClock.now - started).seconds, etaSeconds: nil, stage: "gate"))
             let baseWeights = weights
@@ -179,6 +204,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                 ServingPolicy(id: "candidate-\(phase.id)", weights: baseWeights, ensemble: ensemble)
             }
             let gate = try await evaluate(candidate, against: base)
+            if cancelRequested(phase.id) { throw LearnerError.cancelled(stage: "gating") }
             var metrics = try JSONObject(encoding: PhaseMetrics(steps: reports, gate: gate, pairs: examples.count,
                                                                  seconds: (ContinuousClock.now - started).seconds))
             metrics["gate_threshold"] = .number(configuration.settings.gateThreshold)
@@ -196,11 +222,16 @@ public final class LearnerService: Service, @unchecked Sendable {
             }
             Gauge(label: "proxima_learner_gate_win_rate").record(gate.winRate)
             if configuration.settings.keepVersions > 0 { try await registry.prune(keep: configuration.settings.keepVersions) }
+        } catch LearnerError.cancelled(let stage) {
+            logger.notice("phase \(queued.id) cancelled by an operator while \(stage)")
+            _ = try? await store.finishPhase(id: queued.id, outcome: .cancelled(reason: Self.cancelledReason(while: stage)), at: clock.now())
+            Counter(label: "proxima_learner_phases_total", dimensions: [("status", "cancelled")]).increment()
         } catch {
             logger.error("phase \(queued.id) failed: \(error)")
             _ = try? await store.finishPhase(id: queued.id, outcome: .failed(error: "\(error)", metrics: nil), at: clock.now())
             Counter(label: "proxima_learner_phases_total", dimensions: [("status", "failed")]).increment()
         }
+        cancelling.store(0, ordering: .relaxed)
         Metrics.Timer(label: "proxima_learner_phase_seconds").recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
         setProgress(nil)
     }
@@ -230,7 +261,9 @@ public final class LearnerService: Service, @unchecked Sendable {
             let thread = Thread { [self] in
                 lease.acquireForLearning()
                 let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
-                let reports = trainer.run(examples, shouldStop: { stopping.load(ordering: .relaxed) }) { reportContinuation.yield($0) }
+                let reports = trainer.run(examples, shouldStop: { stopping.load(ordering: .relaxed) || cancelRequested(phaseID) }) {
+                    reportContinuation.yield($0)
+                }
                 lease.release()
                 reportContinuation.finish()
                 if stopping.load(ordering: .relaxed) {
@@ -276,12 +309,15 @@ public enum LearnerError: Error, CustomStringConvertible {
     case invalidSettings(String)
     case noPairs
     case interrupted
+    /// An operator cancelled the phase during `stage`.
+    case cancelled(stage: String)
 
     public var description: String {
         switch self {
         case let .invalidSettings(p): return "invalid phase settings: \(p)"
         case .noPairs: return "no usable labelled pairs"
         case .interrupted: return "interrupted by shutdown"
+        case let .cancelled(stage): return "cancelled by an operator while \(stage)"
         }
     }
 }

@@ -13,22 +13,27 @@ public struct AppDatabase: Sendable {
     /// The connection(s): a `DatabasePool` (WAL) for a file, a `DatabaseQueue` in memory.
     public let writer: any DatabaseWriter
 
-    /// Configures nothing: `writer` must come from `AppDatabase.configuration()`. Runs the migrations.
-    init(writer: any DatabaseWriter) throws {
+    /// Configures nothing: `writer` must come from `AppDatabase.configuration()`. Runs the migrations (up to
+    /// and including `upTo`, every one when nil).
+    init(writer: any DatabaseWriter, upTo migration: String? = nil) throws {
         self.writer = writer
         do {
-            try StoreSchema.migrator.migrate(writer)
+            if let migration { try StoreSchema.migrator.migrate(writer, upTo: migration) } else { try StoreSchema.migrator.migrate(writer) }
         } catch {
             throw StoreError.wrapping(error, doing: "migrating the database")
         }
     }
 
-    /// Opens (creating if needed) the database file at `path`, and its folder, in WAL mode.
-    public static func open(path: String) throws -> AppDatabase {
+    /// The migrations, oldest first.
+    public static var migrations: [String] { StoreSchema.migrator.migrations }
+
+    /// Opens (creating if needed) the database file at `path`, and its folder, in WAL mode. `upTo` stops the
+    /// migrations at an older schema (for upgrade tests).
+    public static func open(path: String, upTo migration: String? = nil) throws -> AppDatabase {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            return try AppDatabase(writer: DatabasePool(path: path, configuration: configuration()))
+            return try AppDatabase(writer: DatabasePool(path: path, configuration: configuration()), upTo: migration)
         } catch let error as StoreError {
             throw error
         } catch {

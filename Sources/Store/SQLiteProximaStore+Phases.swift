@@ -89,26 +89,22 @@ extension SQLiteProximaStore {
         let metrics = try outcome.metrics.map(JSONText.encode)
         return try await write("finishing phase \(id)") { db in
             let phase = try Self.existingPhase(db, id: id)
-            try StoreRules.checkTransition(phase, allowed: outcome.status == .failed ? [.queued, .running] : [.running],
-                                           to: outcome.status)
+            try StoreRules.checkTransition(phase, allowed: StoreRules.statusesBefore(outcome), to: outcome.status)
             if let versionID = outcome.versionID {
                 guard let version = try Self.fetchVersion(db, id: versionID) else {
                     throw StoreError.unknownVersion(id: versionID)
                 }
                 try StoreRules.checkOutcomeVersion(version, of: phase)
             }
-            var error: String?
             switch outcome {
             case .promoted(let versionID, _): _ = try Self.serve(db, id: versionID)
             case .produced: break
             case .rejected(let versionID, _): try Self.setStatus(db, version: versionID, to: .rejected)
-            case .failed(let message, _):
-                error = message
-                _ = try Self.rejectCandidates(db, ofPhases: [id])
+            case .failed, .cancelled: _ = try Self.rejectCandidates(db, ofPhases: [id])
             }
             try db.execute(sql: """
                 UPDATE phases SET status = ?, result_version = ?, finished_at = ?, metrics = ?, error = ? WHERE id = ?
-                """, arguments: [outcome.status.rawValue, outcome.versionID, StoredTime.milliseconds(date), metrics, error, id])
+                """, arguments: [outcome.status.rawValue, outcome.versionID, StoredTime.milliseconds(date), metrics, outcome.error, id])
             return try Self.existingPhase(db, id: id)
         }
     }

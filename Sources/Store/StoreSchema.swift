@@ -13,6 +13,9 @@ enum StoreSchema {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -135,5 +138,36 @@ enum StoreSchema {
         PRIMARY KEY (phase_id, request_id)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX phase_pairs_by_request ON phase_pairs(request_id);
+    """
+
+    /// v2: phases can be cancelled by an operator (status 'cancelled', with the reason in `error`). SQLite cannot
+    /// change a table's CHECK constraints, so the table is rebuilt (foreign keys are off during migrations and
+    /// checked after; phase_pairs refers to the table by name).
+    static let v2 = """
+    CREATE TABLE phases_v2 (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        triggered_by   TEXT NOT NULL CHECK (triggered_by IN ('pairs', 'schedule', 'operator', 'offline')),
+        status         TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'rejected', 'failed', 'cancelled')),
+        config         TEXT NOT NULL CHECK (json_valid(config) AND json_type(config) = 'object'),
+                       -- the phase's settings, in the learner's flat snake_case keys (loss, beta, steps, …)
+        base_version   TEXT NOT NULL REFERENCES policy_versions(id),  -- trained from
+        result_version TEXT REFERENCES policy_versions(id),  -- the candidate it produced (succeeded or rejected)
+        pairs_used     INTEGER NOT NULL CHECK (pairs_used >= 0),  -- rows in phase_pairs
+        created_at     INTEGER NOT NULL,
+        started_at     INTEGER,
+        finished_at    INTEGER,
+        progress       TEXT CHECK (progress IS NULL OR json_valid(progress) AND json_type(progress) = 'object'),
+                       -- latest report while running: step, loss, reward accuracy and margin, KL estimate, ETA
+        metrics        TEXT CHECK (metrics IS NULL OR json_valid(metrics) AND json_type(metrics) = 'object'),  -- final numbers, gate
+        error          TEXT,  -- why it failed, or who cancelled it
+        CHECK ((status IN ('succeeded', 'rejected')) = (result_version IS NOT NULL)),
+        CHECK ((status IN ('failed', 'cancelled')) = (error IS NOT NULL)),
+        CHECK ((status IN ('succeeded', 'rejected', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
+        CHECK (status NOT IN ('running', 'succeeded', 'rejected') OR started_at IS NOT NULL),
+        CHECK (status <> 'queued' OR started_at IS NULL)
+    ) STRICT;
+    INSERT INTO phases_v2 SELECT * FROM phases;
+    DROP TABLE phases;
+    ALTER TABLE phases_v2 RENAME TO phases;
     """
 }

@@ -175,6 +175,53 @@ final class InProcessServiceTests: XCTestCase {
         XCTAssertEqual(labelled, 2)
     }
 
+    /// An operator cancels a queued phase at once and a running one at its next step; the pairs it took are
+    /// free again, nothing is published, and an ended phase cannot be cancelled.
+    func testPhasesCanBeCancelled() async throws {
+        let server = try await server(settings { $0.learner.phase.steps = 20_000 })
+        try await server.app.test(.router) { client in
+            for k in 0..<4 {
+                let (pair, _) = try await client.chatPair(seed: k)
+                try await client.choose(pair, 0)
+            }
+            let firstPhase = try await client.json("/admin/phases", method: .post)
+            let running = try XCTUnwrap(firstPhase["id"] as? Int)
+            // Wait until the first is training (it took the pairs), then label more and queue a second behind it.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let phase = try await client.json("/admin/phases/\(running)")
+                if phase["status"] as? String == "running", (phase["pairs_used"] as? Int ?? 0) > 0 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let (more, _) = try await client.chatPair(seed: 10)
+            try await client.choose(more, 1)
+            let secondPhase = try await client.json("/admin/phases", method: .post)
+            let queued = try XCTUnwrap(secondPhase["id"] as? Int)
+            let cancelQueued = try await client.execute(uri: "/admin/phases/\(queued)/cancel", method: .post)
+            XCTAssertEqual(cancelQueued.status, .ok, String(buffer: cancelQueued.body))
+            let second = try await client.json("/admin/phases/\(queued)")
+            XCTAssertEqual(second["status"] as? String, "cancelled")
+            XCTAssertEqual(second["error"] as? String, "cancelled by an operator while queued")
+
+            let cancelRunning = try await client.execute(uri: "/admin/phases/\(running)/cancel", method: .post)
+            XCTAssertEqual(cancelRunning.status, .accepted, String(buffer: cancelRunning.body))
+            let first = try await client.waitForPhase(id: running)
+            XCTAssertEqual(first["status"] as? String, "cancelled", "\(first)")
+            XCTAssertEqual(first["error"] as? String, "cancelled by an operator while training")
+            XCTAssertNil(first["result_version"] as? String)
+            do { let value = try await client.serving(); XCTAssertEqual(value, "v0") }
+
+            let again = try await client.execute(uri: "/admin/phases/\(running)/cancel", method: .post)
+            XCTAssertEqual(again.status, .conflict)
+            let unknown = try await client.execute(uri: "/admin/phases/999/cancel", method: .post)
+            XCTAssertEqual(unknown.status, .notFound)
+            // The cancelled phases' pairs are free again: a new phase has something to train on.
+            let next = try await client.execute(uri: "/admin/phases", method: .post, headers: [.contentType: "application/json"],
+                                                body: ByteBuffer(string: #"{"steps": 1}"#))
+            XCTAssertEqual(next.status, .accepted, String(buffer: next.body))
+        }
+    }
+
     /// With automatic phases, stored feedback wakes the learner (it does not poll): the trigger's pairs start a phase.
     func testFeedbackWakesTheLearner() async throws {
         let files = InMemoryPolicyFiles()
@@ -401,7 +448,7 @@ private extension TestClientProtocol {
             let response = try await execute(uri: "/admin/phases/\(id)", method: .get)
             if response.status == .ok,
                let phase = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
-               let status = phase["status"] as? String, ["succeeded", "rejected", "failed"].contains(status) {
+               let status = phase["status"] as? String, ["succeeded", "rejected", "failed", "cancelled"].contains(status) {
                 return phase
             }
             try await Task.sleep(for: .milliseconds(50))

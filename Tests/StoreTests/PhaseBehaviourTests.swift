@@ -157,3 +157,66 @@ import Testing
         try await store.checkWritable()
     }
 }
+
+// MARK: - Cancellation (schema v2)
+
+@Suite("Cancelled phases") struct CancelledPhaseTests {
+    let folder = TempFolder()
+
+    /// A queued or running phase can be cancelled with a reason; it ends, its candidates are rejected and the
+    /// pairs it took count as unused again; an ended phase cannot be.
+    @Test(arguments: StoreKind.allCases)
+    func cancellingEndsAPhaseAndFreesItsPairs(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        try await Fixtures.log(store, "a")
+        _ = try await store.recordFeedback(Fixtures.choice("pair-a", .first))
+        let queued = try await PhaseBehaviourTests.queued(store)
+        let cancelled = try await store.finishPhase(id: queued.id, outcome: .cancelled(reason: "cancelled while queued"), at: Fixtures.time(2))
+        #expect(cancelled.status == .cancelled && cancelled.error == "cancelled while queued" && cancelled.finishedAt == Fixtures.time(2))
+        #expect(cancelled.status.isFinished)
+
+        let running = try await PhaseBehaviourTests.queued(store)
+        _ = try await store.startPhase(id: running.id, at: Fixtures.time(3))
+        try await store.recordPhasePairs(phaseID: running.id, requestIDs: ["a"])
+        #expect(try await store.countLabelledPairs(LabelledPairQuery()) == 0, "a running phase uses its pairs")
+        let candidate = try await store.insertCandidate(Fixtures.candidate(phase: running.id))
+        _ = try await store.finishPhase(id: running.id, outcome: .cancelled(reason: "stopped"), at: Fixtures.time(4))
+        #expect(try await store.countLabelledPairs(LabelledPairQuery()) == 1, "a cancelled phase's pairs are free again")
+        #expect(try await store.policyVersion(id: candidate.id)?.status == .rejected)
+
+        await expectStoreError(.invalidTransition(what: "phase \(running.id)", from: "cancelled", to: "cancelled",
+                                                  hint: "a phase goes queued → running → succeeded, rejected, failed or cancelled, once")) {
+            try await store.finishPhase(id: running.id, outcome: .cancelled(reason: "again"), at: Fixtures.time(5))
+        }
+        let other = try await PhaseBehaviourTests.queued(store)
+        await expectInvalidRecord { try await store.finishPhase(id: other.id, outcome: .cancelled(reason: ""), at: Fixtures.time(5)) }
+    }
+
+    /// A database of the first schema (v1) is upgraded on open: its phases and their pairs stay, and phases can
+    /// then be cancelled.
+    @Test func aVersionOneDatabaseUpgrades() async throws {
+        #expect(AppDatabase.migrations == ["v1", "v2"])
+        let path = folder.path("old.sqlite")
+        do {
+            let old = try AppDatabase.open(path: path, upTo: "v1")
+            let store = SQLiteProximaStore(database: old)
+            _ = try await store.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
+            try await Fixtures.log(store, "a")
+            _ = try await store.recordFeedback(Fixtures.choice("pair-a", .first))
+            let failed = try await PhaseBehaviourTests.queued(store)
+            _ = try await store.startPhase(id: failed.id, at: Fixtures.time(2))
+            try await store.recordPhasePairs(phaseID: failed.id, requestIDs: ["a"])
+            _ = try await store.finishPhase(id: failed.id, outcome: .failed(error: "boom", metrics: nil), at: Fixtures.time(3))
+            _ = try await PhaseBehaviourTests.queued(store)
+            try old.close()
+        }
+        let upgraded = SQLiteProximaStore(database: try AppDatabase.open(path: path))
+        let phases = try await upgraded.phases()
+        #expect(phases.map(\.status) == [.failed, .queued])
+        #expect(phases[0].error == "boom" && phases[0].pairsUsed == 1 && phases[0].config == PhaseBehaviourTests.config)
+        let cancelled = try await upgraded.finishPhase(id: phases[1].id, outcome: .cancelled(reason: "by hand"), at: Fixtures.time(4))
+        #expect(cancelled.status == .cancelled)
+        let next = try await PhaseBehaviourTests.queued(upgraded)
+        #expect(next.id == phases[1].id + 1, "ids continue after the upgrade")
+    }
+}

@@ -19,7 +19,7 @@ import Testing
                     ORDER BY name
                     """)
                 #expect(tables == ["feedback", "meta", "phase_pairs", "phases", "policy_versions", "requests", "samples"])
-                #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["v1"])
+                #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["v1", "v2"])
                 #expect(try Int.fetchOne(db, sql: "PRAGMA foreign_keys") == 1)
                 let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('samples') ORDER BY cid")
                 #expect(columns == ["request_id", "sample_index", "token_ids", "logprobs", "text", "finish_reason", "shown"])
@@ -84,6 +84,8 @@ import Testing
         ("adapter path without hash", "UPDATE policy_versions SET adapter_sha256 = NULL WHERE id = 'v1'"),
         ("succeeded phase without result", "UPDATE phases SET status = 'succeeded', started_at = 1, finished_at = 2"),
         ("failed phase without error", "UPDATE phases SET status = 'failed', finished_at = 2"),
+        ("cancelled phase without a reason", "UPDATE phases SET status = 'cancelled', finished_at = 2"),
+        ("unknown phase status", "UPDATE phases SET status = 'paused'"),
         ("config not JSON", "UPDATE phases SET config = '{oops'"),
         ("messages not an array", "UPDATE requests SET messages = '{}'"),
         ("text in an integer column", "UPDATE requests SET n = 'two'"),

@@ -252,8 +252,7 @@ public actor InMemoryProximaStore: ProximaStore {
         try StoreRules.checkFailure(outcome)
         let index = try existingPhaseIndex(id)
         let phase = phaseRecords[index]
-        try StoreRules.checkTransition(phase, allowed: outcome.status == .failed ? [.queued, .running] : [.running],
-                                       to: outcome.status)
+        try StoreRules.checkTransition(phase, allowed: StoreRules.statusesBefore(outcome), to: outcome.status)
         if let versionID = outcome.versionID {
             try StoreRules.checkOutcomeVersion(versions[try existingVersionIndex(versionID)], of: phase)
         }
@@ -261,8 +260,8 @@ public actor InMemoryProximaStore: ProximaStore {
         case .promoted(let versionID, _): _ = try serve(versionID)
         case .produced: break
         case .rejected(let versionID, _): versions[try existingVersionIndex(versionID)].status = .rejected
-        case .failed(let message, _):
-            phaseRecords[index].error = message
+        case .failed, .cancelled:
+            phaseRecords[index].error = outcome.error
             _ = rejectCandidates(ofPhases: [id])
         }
         phaseRecords[index].status = outcome.status

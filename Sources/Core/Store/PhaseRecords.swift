@@ -16,12 +16,13 @@ public enum PhaseTrigger: String, Sendable, Hashable, Codable, CaseIterable {
     case offline
 }
 
-/// Where a phase is: queued → running → succeeded | rejected | failed (queued → failed when it never started).
+/// Where a phase is: queued → running → succeeded | rejected | failed | cancelled (queued → failed or
+/// cancelled when it never started).
 public enum PhaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case queued, running, succeeded, rejected, failed
+    case queued, running, succeeded, rejected, failed, cancelled
 
     /// Whether the phase has ended.
-    public var isFinished: Bool { self == .succeeded || self == .rejected || self == .failed }
+    public var isFinished: Bool { self == .succeeded || self == .rejected || self == .failed || self == .cancelled }
 }
 
 /// A learner phase.
@@ -92,19 +93,22 @@ public enum PhaseOutcome: Sendable, Hashable {
     case rejected(versionID: String, metrics: JSONObject?)
     /// The phase failed before producing a usable candidate.
     case failed(error: String, metrics: JSONObject?)
+    /// An operator stopped the phase (queued, or at its next chunk of training); `reason` says so.
+    case cancelled(reason: String)
 
     package var status: PhaseStatus {
         switch self {
         case .promoted, .produced: .succeeded
         case .rejected: .rejected
         case .failed: .failed
+        case .cancelled: .cancelled
         }
     }
 
     package var versionID: String? {
         switch self {
         case .promoted(let id, _), .produced(let id, _), .rejected(let id, _): id
-        case .failed: nil
+        case .failed, .cancelled: nil
         }
     }
 
@@ -112,6 +116,16 @@ public enum PhaseOutcome: Sendable, Hashable {
         switch self {
         case .promoted(_, let metrics), .produced(_, let metrics), .rejected(_, let metrics), .failed(_, let metrics):
             metrics
+        case .cancelled: nil
+        }
+    }
+
+    /// The phase's `error`: why it failed or was cancelled.
+    package var error: String? {
+        switch self {
+        case .failed(let error, _): error
+        case .cancelled(let reason): reason
+        default: nil
         }
     }
 }

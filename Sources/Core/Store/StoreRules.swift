@@ -146,7 +146,7 @@ extension StoreRules {
     package static func checkTransition(_ phase: PhaseRecord, allowed: Set<PhaseStatus>, to target: PhaseStatus) throws {
         guard allowed.contains(phase.status) else {
             throw StoreError.invalidTransition(what: "phase \(phase.id)", from: phase.status.rawValue, to: target.rawValue,
-                                               hint: "a phase goes queued → running → succeeded, rejected or failed, once")
+                                               hint: "a phase goes queued → running → succeeded, rejected, failed or cancelled, once")
         }
     }
 
@@ -160,8 +160,14 @@ extension StoreRules {
     }
 
     package static func checkFailure(_ outcome: PhaseOutcome) throws {
-        if case .failed(let error, _) = outcome, error.isEmpty {
-            throw invalid("a failed phase needs an error message", "say why the phase failed")
+        if let error = outcome.error, error.isEmpty {
+            throw invalid("a failed or cancelled phase needs an error message", "say why the phase ended")
         }
+    }
+
+    /// The statuses a phase may be in when it ends with `outcome`: a failure or a cancellation can come before
+    /// it started, a result only after.
+    package static func statusesBefore(_ outcome: PhaseOutcome) -> Set<PhaseStatus> {
+        outcome.status == .failed || outcome.status == .cancelled ? [.queued, .running] : [.running]
     }
 }
