@@ -121,7 +121,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "Service", "Tokenizer"]),
+        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "TestModels", "Service", "Tokenizer"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "TestSupport", "HTTPAPI", "Service", "Store", "ProximaCore", "Inference", "ModelFiles", "ProximaNumerics",
             .product(name: "Hummingbird", package: "hummingbird"),

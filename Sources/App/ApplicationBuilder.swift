@@ -41,7 +41,6 @@ public struct ServerDependencies: Sendable {
         self.model = model; self.modelSHA256 = modelSHA256; self.store = store; self.pool = pool
         self.policyFiles = policyFiles; self.judge = judge; self.metrics = metrics
         self.metricsFactory = metricsFactory; self.logger = logger
-        engine = nil
     }
 }
 

@@ -81,9 +81,8 @@ struct AdminController {
             throw APIError.invalidRequest("\(error).", param: error.key, code: "invalid_phase_settings")
         } catch let error as LearnerError {
             throw APIError.invalidRequest("\(error)", code: "invalid_phase_settings")
-        } catch AdminError.noPairs {
-            throw APIError(status: .conflict, message: "\(AdminError.noPairs.description.prefix(1).uppercased() + AdminError.noPairs.description.dropFirst()).",
-                           type: "invalid_request_error", code: "no_pairs")
+        } catch let error as AdminError {
+            throw APIError(status: .conflict, message: "Nothing to train on: \(error).", type: "invalid_request_error", code: "no_pairs")
         }
     }
 

@@ -3,20 +3,14 @@
 // their log-probs) and the usage all end at the same place.
 
 import Service
+import TestModels
 import Tokenizer
 import XCTest
 
 final class TextAssemblerTests: XCTestCase {
     /// Bytes as tokens 0–255 (byte-level spellings), then " is" (256), " Paris" (257).
     private let tokenizer: BPETokenizer = {
-        let printable = Set(Array(0x21...0x7E) + Array(0xA1...0xAC) + Array(0xAE...0xFF))
-        var shifted: UInt32 = 256
-        let bytes: [String] = (0...255).map { byte in
-            if printable.contains(byte) { return String(UnicodeScalar(UInt8(byte))) }
-            defer { shifted += 1 }
-            return String(UnicodeScalar(shifted)!)
-        }
-        let vocabulary = TokenizerVocabulary(tokens: bytes + ["Ġis", "ĠParis"], tokenTypes: Array(repeating: .normal, count: 258),
+        let vocabulary = TokenizerVocabulary(tokens: TinyChatModel.byteSpellings + ["Ġis", "ĠParis"], tokenTypes: Array(repeating: .normal, count: 258),
                                              merges: [], preTokenizer: "gpt2", eosID: nil)
         return try! BPETokenizer(vocabulary: vocabulary)
     }()

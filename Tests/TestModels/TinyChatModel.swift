@@ -20,7 +20,7 @@ public enum TinyChatModel {
     /// Writes the model to `path` (the same bytes for the same seed).
     public static func write(to path: String, seed: UInt64 = 7) throws {
         var file = TinyLlamaFile(config: config, matrixTypes: [.f32, .q8_0], embeddingType: .f32, seed: seed)
-        let bytes = (0...255).map { byteSpelling(UInt8($0)) }
+        let bytes = byteSpellings
         let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         file.setMetadata("tokenizer.ggml.model", .string("gpt2"))
         file.setMetadata("tokenizer.ggml.pre", .string("smollm"))
@@ -33,12 +33,15 @@ public enum TinyChatModel {
         try file.write(to: path)
     }
 
-    /// The GPT-2 byte-level spelling of a byte.
-    private static func byteSpelling(_ byte: UInt8) -> String {
-        let printable = (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
-        if printable { return String(UnicodeScalar(byte)) }
-        // Unprintable bytes map to U+0100 upwards in byte order.
-        let shifted = (0..<Int(byte)).filter { b in !((0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)) }.count
-        return String(UnicodeScalar(UInt32(256 + shifted))!)
-    }
+    /// The GPT-2 byte-level spellings of the 256 bytes, in byte order (printable bytes as themselves, the others
+    /// from U+0100 upwards).
+    public static let byteSpellings: [String] = {
+        let printable = Set(Array(0x21...0x7E) + Array(0xA1...0xAC) + Array(0xAE...0xFF))
+        var shifted: UInt32 = 256
+        return (0...255).map { byte in
+            if printable.contains(byte) { return String(UnicodeScalar(UInt8(byte))) }
+            defer { shifted += 1 }
+            return String(UnicodeScalar(shifted)!)
+        }
+    }()
 }
