@@ -105,8 +105,19 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .target(name: "TestModels", dependencies: ["ModelFiles", "Llama", "ProximaNumerics"], path: "Tests/TestModels"),
+        // The fuzz targets of the parsers that take outside input, their long-run driver and their short CI run.
+        .target(name: "FuzzTargets", dependencies: [
+            "TestModels", "ModelFiles", "ChatTemplate", "ProximaApp", "HTTPAPI", "Service", "ProximaCore", "Inference", "Llama",
+            "ProximaNumerics", "Simulators", "Learning",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], path: "Tests/FuzzTargets", exclude: ["Regressions"]),
+        .executableTarget(name: "proxima-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz"),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "TestModels", "ModelFiles", "ProximaNumerics", "Llama", "Learning"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "TestModels", "ModelFiles", "CZlib", "ProximaNumerics", "Llama", "Learning"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
@@ -121,7 +132,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "TestModels", "Service", "Tokenizer"]),
+        .testTarget(name: "ServiceTests", dependencies: ["TestSupport", "TestModels", "Service", "Tokenizer", "ModelFiles", "Inference", "Learning",
+                                                     "Llama", "ProximaCore", "ProximaNumerics", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "TestSupport", "HTTPAPI", "Service", "Store", "ProximaCore", "Inference", "ModelFiles", "ProximaNumerics",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -71,13 +71,13 @@ def call(port: int, method: str, path: str, body: dict | None = None, timeout: f
         conn.close()
 
 
-def label_pairs(port: int, prompts: list[str], count: int, max_tokens: int) -> None:
+def label_pairs(port: int, prompts: list[str], count: int, max_tokens: int, tag: str = "") -> None:
     for i in range(count):
         chat = call(port, "POST", "/v1/chat/completions",
                     {"messages": [{"role": "user", "content": prompts[i % len(prompts)]}], "n": 2,
-                     "max_tokens": max_tokens, "temperature": 1.0, "seed": 100 + i})
+                     "max_tokens": max_tokens, "temperature": 1.0, "seed": 100 + i + 1000 * len(tag)})
         call(port, "POST", "/v1/feedback", {"pair_id": chat["proxima"]["pair_id"], "choice": i % 2,
-                                            "event_id": f"latency-bench-{i}"})
+                                            "event_id": f"latency-bench-{tag}{i}"})
     log(f"logged and labelled {count} pairs")
 
 

@@ -121,7 +121,8 @@ def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def chat_stream(port: int, body: dict, timeout: float) -> dict:
-    """One streaming chat completion. Returns timings (seconds, monotonic) and token counts."""
+    """One streaming chat completion. Returns timings (seconds, monotonic), token counts, the response id and
+    the pair id (Proxima's chunks carry them)."""
     rec = {"t_send": time.monotonic(), "t_first": None, "t_end": None, "content_chunks": 0,
            "usage_completion_tokens": None, "finish_reason": None, "error": None, "chars": 0}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -153,6 +154,9 @@ def chat_stream(port: int, body: dict, timeout: float) -> dict:
             if "error" in obj:
                 rec["error"] = f"error event: {json.dumps(obj['error'])[:300]}"
                 break
+            rec.setdefault("id", obj.get("id"))
+            if isinstance(obj.get("proxima"), dict) and obj["proxima"].get("pair_id"):
+                rec["pair_id"] = obj["proxima"]["pair_id"]
             for ch in obj.get("choices") or []:
                 content = (ch.get("delta") or {}).get("content")
                 if content:

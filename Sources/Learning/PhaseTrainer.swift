@@ -70,6 +70,8 @@ public final class PhaseTrainer: @unchecked Sendable {
         self.pool = pool
         self.checkpoint = checkpoint
         gradients = LoRATensors(layout: ensemble.layout)
+        activations = Self.arena(config: weights.config, ensemble: ensemble, rows: settings.microBatchRows,
+                                 logitRows: settings.microBatchRows * 3 / 4)
         switch settings.reference {
         case .softUpdate, .hardUpdate: referenceEnsemble = ensemble.copy()
         case .behavior, .initial: referenceEnsemble = nil
@@ -174,18 +176,22 @@ public final class PhaseTrainer: @unchecked Sendable {
         return groups
     }
 
-    /// The activation arena, grown when a micro-batch needs more room.
+    /// The activation arena, grown when a micro-batch needs more room (the one made with the trainer fits any
+    /// micro-batch of pairs no longer than `microBatchRows`).
     private func arena(for batch: TrainingBatch) -> TrainingActivations {
         if let a = activations, a.maxRows >= batch.rowCount, a.maxLogitRows >= batch.logitRowCount { return a }
-        let rows = max(batch.rowCount, settings.microBatchRows, activations?.maxRows ?? 0)
-        let logits = max(batch.logitRowCount, activations?.maxLogitRows ?? 0, settings.microBatchRows * 3 / 4)
+        let rows = max(batch.rowCount, activations?.maxRows ?? 0)
+        let logits = max(batch.logitRowCount, activations?.maxLogitRows ?? 0)
         activations = nil  // free the old arena before allocating the new one
-        // Room for the merged ensemble (rank E·r), which the TR-DPO reference forward runs with.
-        let a = TrainingActivations(config: weights.config, adapterRank: ensemble.layout.lora.rank * ensemble.members.count,
-                                    targets: ensemble.layout.lora.targets,
-                                    maxRows: rows, maxLogitRows: logits)
+        let a = Self.arena(config: weights.config, ensemble: ensemble, rows: rows, logitRows: logits)
         activations = a
         return a
+    }
+
+    /// An arena with room for the merged ensemble (rank E·r), which the TR-DPO reference forward runs with.
+    private static func arena(config: LlamaConfig, ensemble: LoRAEnsemble, rows: Int, logitRows: Int) -> TrainingActivations {
+        TrainingActivations(config: config, adapterRank: ensemble.layout.lora.rank * ensemble.members.count,
+                            targets: ensemble.layout.lora.targets, maxRows: rows, maxLogitRows: logitRows)
     }
 }
 

@@ -63,4 +63,11 @@ public final class LlamaWeights: @unchecked Sendable {
         self.config = config; self.tokenEmbedding = tokenEmbedding; self.layers = layers
         self.outputNorm = outputNorm; self.outputHead = outputHead
     }
+
+    /// Makes the fp32 copies training reads (for packed weights; the others have them already), on the calling
+    /// thread. A learner sharing the cores calls this before it takes them, so that dequantising the whole model
+    /// (seconds, once per process) never holds up serving; the copies are kept for later phases.
+    public func prepareTrainingCopies() {
+        for w in [tokenEmbedding, outputHead] + layers.flatMap({ $0.linears.map(\.1) }) { _ = w.dense }
+    }
 }

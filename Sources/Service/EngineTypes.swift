@@ -6,21 +6,25 @@ import ProximaCore
 import Learning
 import Llama
 
-/// A policy the engine can serve: the base weights plus, for learned versions, the merged ensemble, and the
-/// version id responses report. Immutable; requests admitted under it keep it until they end.
+/// A policy the engine can serve: the base weights plus, for learned versions, the exact merge of the
+/// version's LoRA ensemble, and the version id responses report. Immutable; requests admitted under it keep it
+/// until they end. It holds only what serving reads: the ensemble itself (members and AdamW moments, three
+/// times the merge's size) stays in the version's state file until a phase starts from it.
 public final class ServingPolicy: Sendable {
     public let id: String
     public let weights: LlamaWeights
     /// The exact merge of the version's LoRA ensemble (nil for the base model).
     public let adapter: LowRankAdapter?
-    /// The ensemble the next phase continues from (nil for the base model).
-    public let ensemble: LoRAEnsemble?
 
-    public init(id: String, weights: LlamaWeights, ensemble: LoRAEnsemble? = nil) {
+    public init(id: String, weights: LlamaWeights, adapter: LowRankAdapter? = nil) {
         self.id = id
         self.weights = weights
-        self.ensemble = ensemble
-        adapter = ensemble?.merged()
+        self.adapter = adapter
+    }
+
+    /// The policy that serves `ensemble`'s merge.
+    public convenience init(id: String, weights: LlamaWeights, ensemble: LoRAEnsemble) {
+        self.init(id: id, weights: weights, adapter: ensemble.merged())
     }
 }
 

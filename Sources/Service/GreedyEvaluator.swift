@@ -40,7 +40,8 @@ public struct EvaluationResult: Codable, Sendable, Equatable {
     }
 }
 
-/// Greedy generation for evaluation, with the replies of each version cached (they are deterministic).
+/// Greedy generation for evaluation, with the replies of the last few versions cached (they are deterministic;
+/// a gate compares a candidate with the serving version, whose replies the previous gate computed).
 public final class GreedyEvaluator: @unchecked Sendable {
     public let prompts: [String]
     public let maxTokens: Int
@@ -48,8 +49,13 @@ public final class GreedyEvaluator: @unchecked Sendable {
     private let decoder: BatchDecoder
     private let lease: ComputeLease?
     private let batchSize: Int
-    private var cache: [String: [GreedyReply]] = [:]
+    /// Replies by version, most recent last, at most `cacheLimit`.
+    private var cache: [(id: String, replies: [GreedyReply])] = []
     private let lock = NSLock()
+    static let cacheLimit = 4
+    /// Prompt tokens prefilled per step: each step holds the cores (serving waits for it), and 128 took half a
+    /// second here, 32 up to 0.3 s, 16 under 0.2 s.
+    static let prefillBudget = 16
 
     public init(model: ModelBundle, pool: ComputePool, lease: ComputeLease?, prompts: [String], maxTokens: Int = 96, batchSize: Int = 16) {
         self.model = model
@@ -57,12 +63,12 @@ public final class GreedyEvaluator: @unchecked Sendable {
         self.maxTokens = maxTokens
         self.lease = lease
         self.batchSize = batchSize
-        decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: batchSize + 128)
+        decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: batchSize + Self.prefillBudget)
     }
 
     /// The greedy replies of `policy` to every prompt (blocking; call off the async executor).
     public func replies(of policy: ServingPolicy) throws -> [GreedyReply] {
-        if let cached = lock.withLock({ cache[policy.id] }) { return cached }
+        if let cached = lock.withLock({ cache.last(where: { $0.id == policy.id })?.replies }) { return cached }
         var replies: [GreedyReply] = []
         var start = 0
         while start < prompts.count {
@@ -72,7 +78,7 @@ public final class GreedyEvaluator: @unchecked Sendable {
                 return try GenerationSequence(prompt: ids, parameters: GenerationParameters(sampling: .greedy, maxTokens: maxTokens, stopTokens: model.stopTokens),
                                               config: model.weights.config)
             }
-            try decoder.run(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: 128) { step throws(SamplingError) in
+            try decoder.run(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: Self.prefillBudget) { step throws(SamplingError) in
                 lease?.acquireForLearning()
                 defer { lease?.release() }
                 try step()
@@ -82,13 +88,21 @@ public final class GreedyEvaluator: @unchecked Sendable {
             }
             start += batchSize
         }
-        lock.withLock { cache[policy.id] = replies }
+        remember(replies, as: policy.id)
         return replies
     }
 
     /// Files the replies computed for `candidate` under `version` too (a published candidate keeps its replies).
     public func rename(_ candidate: String, to version: String) {
-        lock.withLock { cache[version] = cache[candidate] }
+        if let replies = lock.withLock({ cache.last(where: { $0.id == candidate })?.replies }) { remember(replies, as: version) }
+    }
+
+    private func remember(_ replies: [GreedyReply], as id: String) {
+        lock.withLock {
+            cache.removeAll { $0.id == id }
+            cache.append((id, replies))
+            if cache.count > Self.cacheLimit { cache.removeFirst(cache.count - Self.cacheLimit) }
+        }
     }
 
     /// Judges `candidate`'s replies against `baseline`'s with `simulator` (a: candidate, b: baseline).

@@ -193,7 +193,8 @@ public final class LearnerService: Service, @unchecked Sendable {
             let examples = pairs.compactMap { $0.example(contextLength: weights.config.contextLength) }
             guard !examples.isEmpty else { throw LearnerError.noPairs }
             let model = weights.config
-            let ensemble = try await onOwnThread("proxima-learner") { Self.startingEnsemble(base.ensemble, settings: settings, model: model) }
+            let stored = try await registry.ensemble(of: base.id)
+            let ensemble = try await onOwnThread("proxima-learner") { Self.startingEnsemble(stored, settings: settings, model: model) }
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
             let reports = try await train(ensemble, examples: examples, settings: settings, phaseID: phase.id, started: started)
             if cancelRequested(phase.id) { throw LearnerError.cancelled(stage: "training") }
@@ -259,8 +260,11 @@ public final class LearnerService: Service, @unchecked Sendable {
         }
         let reports: [StepReport] = try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { [self] in
-                lease.acquireForLearning()
+                // What needs no cores of the pool is done before taking them: the arena of activations (a GB to
+                // zero for the default settings) and, in the first phase, the fp32 copies of the weights.
                 let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
+                weights.prepareTrainingCopies()
+                lease.acquireForLearning()
                 let reports = trainer.run(examples, shouldStop: { stopping.load(ordering: .relaxed) || cancelRequested(phaseID) }) {
                     reportContinuation.yield($0)
                 }
@@ -288,11 +292,11 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     // MARK: - Ensembles
 
-    /// The serving version's ensemble when its shape matches the settings (members persist across phases),
-    /// otherwise fresh members.
-    public static func startingEnsemble(_ serving: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
+    /// The base version's ensemble (read from its file, so the phase owns it) when its shape matches the
+    /// settings (members persist across phases), otherwise fresh members.
+    public static func startingEnsemble(_ stored: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
         let layout = LoRALayout(model: model, lora: settings.lora)
-        if let serving, serving.layout == layout, serving.members.count == settings.ensembleSize { return serving.copy() }
+        if let stored, stored.layout == layout, stored.members.count == settings.ensembleSize { return stored }
         return LoRAEnsemble(layout: layout, memberCount: settings.ensembleSize, seed: settings.seed)
     }
 }

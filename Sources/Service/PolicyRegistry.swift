@@ -18,10 +18,12 @@ public actor PolicyRegistry {
     private let onActivate: @Sendable (ServingPolicy) -> Void
     private let logger: Logger
     private let clock: any WallClock
-    /// Loaded policies, most recently used last; a learned version holds hundreds of MB, so only a few stay.
+    /// Loaded policies, most recently used last. Each learned one holds its merged adapter (98 MB for the
+    /// default model and settings); two stay: the serving version and the one used before it (the candidate
+    /// being gated, or the version a promotion or rollback replaced).
     private var loaded: [String: ServingPolicy] = [:]
     private var recency: [String] = []
-    private let cacheLimit = 3
+    static let cacheLimit = 2
 
     /// `files` keeps the learned versions' files; `onActivate` swaps the engine's policy.
     public init(files: any PolicyFileStore, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
@@ -51,14 +53,12 @@ public actor PolicyRegistry {
         }
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
-        if let state = record.state {
+        if record.state != nil {
             let (files, weights) = (self.files, self.weights)
             policy = try await onOwnThread("proxima-versions") {
                 // Every file of the version is checked, the adapter too (it is what PEFT and exports read).
                 if let adapter = record.adapter { try files.verify(adapter, version: id) }
-                let ensemble = try files.ensemble(in: state, version: id)
-                guard ensemble.layout.model == weights.config else { throw RegistryError.wrongModel(id) }
-                return ServingPolicy(id: id, weights: weights, ensemble: ensemble)
+                return ServingPolicy(id: id, weights: weights, ensemble: try Self.readEnsemble(record, files: files, model: weights.config)!)
             }
         } else {
             policy = ServingPolicy(id: id, weights: weights)
@@ -66,6 +66,25 @@ public actor PolicyRegistry {
         remember(policy)
         return policy
     }
+
+    /// The LoRA ensemble of version `id` (members and AdamW moments) read from its state file, for a phase to
+    /// start from; nil for the base model. Not cached: it is three times the size of the merge serving needs,
+    /// and a phase reads it once.
+    public func ensemble(of id: String) async throws -> LoRAEnsemble? {
+        guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
+        let (files, model) = (self.files, weights.config)
+        return try await onOwnThread("proxima-versions") { try Self.readEnsemble(record, files: files, model: model) }
+    }
+
+    private static func readEnsemble(_ record: PolicyVersionRecord, files: any PolicyFileStore, model: LlamaConfig) throws -> LoRAEnsemble? {
+        guard let state = record.state else { return nil }
+        let ensemble = try files.ensemble(in: state, version: record.id)
+        guard ensemble.layout.model == model else { throw RegistryError.wrongModel(record.id) }
+        return ensemble
+    }
+
+    /// The versions whose policies are in memory now, least recently used first (at most `cacheLimit`).
+    public var cachedVersions: [String] { recency }
 
     private func touch(_ id: String) {
         recency.removeAll { $0 == id }
@@ -77,7 +96,7 @@ public actor PolicyRegistry {
     private func remember(_ policy: ServingPolicy) {
         loaded[policy.id] = policy
         touch(policy.id)
-        while recency.count > cacheLimit { loaded[recency.removeFirst()] = nil }
+        while recency.count > Self.cacheLimit { loaded[recency.removeFirst()] = nil }
     }
 
     // MARK: - Publishing

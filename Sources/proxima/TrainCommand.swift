@@ -107,7 +107,7 @@ struct TrainCommand: AsyncParsableCommand {
         phase = try await store.startPhase(id: phase.id, at: Date())
         try await store.recordPhasePairs(phaseID: phase.id, requestIDs: labelled.map(\.requestID))
         say("phase \(phase.id): \(examples.count) pairs, training from \(base.id)")
-        let ensemble = LearnerService.startingEnsemble(base.ensemble, settings: settings, model: model.weights.config)
+        let ensemble = LearnerService.startingEnsemble(try await registry.ensemble(of: base.id), settings: settings, model: model.weights.config)
         let reports = train(ensemble, examples, settings, model, pool)
         let metrics = try JSONObject(encoding: ["final_loss": reports.last!.loss, "final_reward_accuracy": reports.last!.rewardAccuracy])
         let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: metrics)

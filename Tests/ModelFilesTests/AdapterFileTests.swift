@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import CZlib
 import Learning
 import Llama
 import ModelFiles
@@ -104,13 +105,50 @@ final class AdapterFileTests: XCTestCase {
         XCTAssertEqual(back.layout, layout)
         for (a, b) in zip(ensemble.members, back.members) {
             XCTAssertEqual(a.optimizer.step, b.optimizer.step)
-            for (x, y) in [(a.parameters, b.parameters), (a.optimizer.m, b.optimizer.m), (a.optimizer.v, b.optimizer.v)] {
-                XCTAssertEqual(x.storage.array, y.storage.array)
+            XCTAssertEqual(a.parameters.storage.array, b.parameters.storage.array, "parameters are stored exactly")
+            for (x, y) in [(a.optimizer.m, b.optimizer.m), (a.optimizer.v, b.optimizer.v)] {
+                for (u, w) in zip(x.storage.array, y.storage.array) {
+                    XCTAssertEqual(w, u, accuracy: abs(u) * 0x1p-8, "moments are stored in bf16, rounded to nearest")
+                    XCTAssertEqual(w.bitPattern & 0xFFFF, 0)
+                }
             }
         }
+        XCTAssertNotEqual(ensemble.members[1].optimizer.m.storage.array.filter { $0 != 0 }.count, 0, "the test has moments to store")
+        XCTAssertLessThan(bytes.count, layout.count * ensemble.members.count * 8, "no larger than fp32 parameters and bf16 moments")
         var corrupt = bytes
         corrupt[corrupt.count / 2] ^= 0xFF
         XCTAssertThrowsError(try EnsembleStateFile.decode(corrupt, path: "corrupt.state")) { XCTAssertTrue("\($0)".contains("corrupt.state")) }
         XCTAssertThrowsError(try EnsembleStateFile.decode(Array(bytes.prefix(20)), path: "cut.state"))
+    }
+
+    /// States written before the bf16 layout (magic "PXES", everything fp32, interleaved) still load, exactly.
+    func testFirstLayoutStateStillLoads() throws {
+        struct Header: Encodable { var model: LlamaConfig; var lora: LoRAConfiguration; var members: Int; var steps: [Int] }
+        let layout = LoRALayout(model: model, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: [.value, .down]))
+        let ensemble = trainedLookingEnsemble(layout)
+        for (i, member) in ensemble.members.enumerated() {
+            for j in 0..<layout.count { member.optimizer.m.storage.pointer[j] = Float(j % 7) * 1e-3 + Float(i); member.optimizer.v.storage.pointer[j] = 1e-9 * Float(j + 1) }
+        }
+        let json = try JSONEncoder().encode(Header(model: model, lora: layout.lora, members: 3, steps: [4, 4, 4]))
+        var raw = Array("PXES".utf8)
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { raw += $0 }
+        raw += Array(json)
+        for member in ensemble.members {
+            for t in [member.parameters, member.optimizer.m, member.optimizer.v] {
+                raw += UnsafeRawBufferPointer(start: t.storage.pointer, count: layout.count * 4)
+            }
+        }
+        var size = compressBound(uLong(raw.count))
+        var file = [UInt8](repeating: 0, count: Int(size) + 8)
+        withUnsafeBytes(of: UInt64(raw.count).littleEndian) { file.replaceSubrange(0..<8, with: $0) }
+        XCTAssertEqual(file.withUnsafeMutableBufferPointer { dst in raw.withUnsafeBufferPointer { compress2(dst.baseAddress! + 8, &size, $0.baseAddress!, uLong(raw.count), 1) } }, Z_OK)
+        file.removeSubrange((8 + Int(size))...)
+        let back = try EnsembleStateFile.decode(file, path: "old.state")
+        for (a, b) in zip(ensemble.members, back.members) {
+            XCTAssertEqual(b.optimizer.step, 4)
+            for (x, y) in [(a.parameters, b.parameters), (a.optimizer.m, b.optimizer.m), (a.optimizer.v, b.optimizer.v)] {
+                XCTAssertEqual(x.storage.array, y.storage.array)
+            }
+        }
     }
 }

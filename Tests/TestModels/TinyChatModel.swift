@@ -20,6 +20,12 @@ public enum TinyChatModel {
     /// Writes the model to `path` (the same bytes for the same seed).
     public static func write(to path: String, seed: UInt64 = 7) throws {
         var file = TinyLlamaFile(config: config, matrixTypes: [.f32, .q8_0], embeddingType: .f32, seed: seed)
+        addTokenizer(to: &file)
+        try file.write(to: path)
+    }
+
+    /// The tokenizer and chat template metadata (a model with a vocabulary of 259).
+    public static func addTokenizer(to file: inout TinyLlamaFile) {
         let bytes = byteSpellings
         let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         file.setMetadata("tokenizer.ggml.model", .string("gpt2"))
@@ -30,7 +36,6 @@ public enum TinyChatModel {
         file.setMetadata("tokenizer.ggml.bos_token_id", .uint32(256))
         file.setMetadata("tokenizer.ggml.eos_token_id", .uint32(258))
         file.setMetadata("tokenizer.chat_template", .string(template))
-        try file.write(to: path)
     }
 
     /// The GPT-2 byte-level spellings of the 256 bytes, in byte order (printable bytes as themselves, the others

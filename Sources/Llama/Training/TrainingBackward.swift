@@ -32,8 +32,11 @@ extension LlamaWeights {
         for (p, g) in dLogProbs.enumerated() {
             for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { dLogits[t.logit * v + t.token] += d } }
         }
-        BLAS.gemm(.none, .none, m: m, n: c.dim, k: v, a: dLogits, lda: v, b: outputHead.dense, ldb: c.dim,
-                  c: acts.dFinal.pointer, ldc: c.dim, pool: pool)
+        for start in stride(from: 0, to: m, by: headBlockRows) {
+            BLAS.gemm(.none, .none, m: min(headBlockRows, m - start), n: c.dim, k: v, a: dLogits + start * v, lda: v,
+                      b: outputHead.dense, ldb: c.dim, c: acts.dFinal.pointer + start * c.dim, ldc: c.dim, pool: pool)
+            checkpoint()
+        }
         let dX = acts.dResidual.pointer
         dX.update(repeating: 0, count: n * c.dim)
         for (i, row) in batch.logitRows.enumerated() {

@@ -69,27 +69,44 @@ extension LlamaWeights {
             rmsNormForward(out: acts.finalNormed.pointer + i * c.dim, rstd: acts.finalRstd.pointer + i,
                            x: acts.output.pointer + row * c.dim, weight: outputNorm.pointer, rows: 1, dim: c.dim, eps: c.normEps)
         }
+        // In blocks of rows, with a checkpoint after each: the head is the largest product of the pass (768 rows
+        // × 49,152 × 576 is a third of a second here), too long to hold the cores in one piece.
         let v = c.vocabSize
         let probabilities = acts.probabilities.pointer
-        BLAS.gemm(.none, .transposed, m: m, n: v, k: c.dim, a: acts.finalNormed.pointer, lda: c.dim, b: outputHead.dense,
-                  ldb: c.dim, c: probabilities, ldc: v, pool: pool)
-        var logSums = [Float](repeating: 0, count: m)
-        logSums.withUnsafeMutableBufferPointer { lse in
-            let lse = lse
-            trainingRows(m, pool) { r in for i in r { lse[i] = logSumExp(probabilities + i * v, v) } }
+        let targets = batch.targets.flatMap { $0 }
+        var logProbs = [Double](repeating: 0, count: targets.count)
+        for start in stride(from: 0, to: m, by: headBlockRows) {
+            let rows = start..<min(m, start + headBlockRows)
+            BLAS.gemm(.none, .transposed, m: rows.count, n: v, k: c.dim, a: acts.finalNormed.pointer + start * c.dim, lda: c.dim,
+                      b: outputHead.dense, ldb: c.dim, c: probabilities + start * v, ldc: v, pool: pool)
+            var logSums = [Float](repeating: 0, count: rows.count)
+            logSums.withUnsafeMutableBufferPointer { lse in
+                let lse = lse
+                trainingRows(rows.count, pool) { r in for i in r { lse[i] = logSumExp(probabilities + (start + i) * v, v) } }
+            }
+            for (k, t) in targets.enumerated() where rows.contains(t.logit) {
+                logProbs[k] = Double(probabilities[t.logit * v + t.token] - logSums[t.logit - start])
+            }
+            trainingRows(rows.count, pool) { r in for i in r { expInPlace(probabilities + (start + i) * v, v, subtracting: logSums[i]) } }
+            checkpoint()
         }
         var results: [PairLogProbs] = []
+        var next = 0
+        func sequence(_ s: Int) -> Double {
+            defer { next += batch.targets[s].count }
+            return logProbs[next..<(next + batch.targets[s].count)].reduce(0, +)
+        }
         for p in batch.pairs.indices {
-            func sequence(_ s: Int) -> Double {
-                batch.targets[s].reduce(0.0) { $0 + Double(probabilities[$1.logit * v + $1.token] - logSums[$1.logit]) }
-            }
-            results.append(PairLogProbs(chosen: sequence(2 * p), rejected: sequence(2 * p + 1),
+            let chosen = sequence(2 * p), rejected = sequence(2 * p + 1)
+            results.append(PairLogProbs(chosen: chosen, rejected: rejected,
                                         chosenTokens: batch.targets[2 * p].count, rejectedTokens: batch.targets[2 * p + 1].count))
         }
-        trainingRows(m, pool) { r in for i in r { expInPlace(probabilities + i * v, v, subtracting: logSums[i]) } }
         return results
     }
 }
+
+/// Rows of the output head computed between two checkpoints, forward and backward.
+let headBlockRows = 64
 
 /// Row-parallel loop for element-wise work of a training pass.
 @inline(__always) func trainingRows(_ n: Int, _ pool: ComputePool?, _ body: (Range<Int>) -> Void) {
