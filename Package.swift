@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "TestModels", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
         .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"]),

@@ -20,9 +20,26 @@ public final class BatchDecoder: @unchecked Sendable {
         workspace = InferenceWorkspace(config: config, maxRows: maxRows)
     }
 
+    /// Prompt positions at which a token's attention costs as much as its matrix products: 2·(weights of the
+    /// blocks) / (4·heads·headDim) — 3,072 for SmolLM2-135M.
+    private var attentionBalance: Double {
+        let c = config
+        let weights = 2 * c.dim * c.dim + 2 * c.kvDim * c.dim + 3 * c.dim * c.ffnDim
+        return Double(2 * weights) / Double(4 * c.headCount * c.headDim)
+    }
+
+    /// The most prompt tokens to prefill from position `p` in one step: the budget while attention is cheap,
+    /// then fewer, so that a chunk deep into a long prompt costs at most 1.5× a chunk at its start (a step
+    /// holds up every running request's next token).
+    func chunkLimit(at p: Int, budget: Int) -> Int {
+        guard budget < .max else { return .max }
+        return max(1, min(budget, Int(Double(budget) * 1.5 / (1 + Double(p) / attentionBalance))))
+    }
+
     /// One step with `weights`. Every unfinished sequence that has a pending token gets a decode row;
-    /// prompts are prefilled with the rows left (at most `prefillBudget`), the one with the least left to
-    /// prefill first, so a long prompt delays a short one by at most one step. Returns the sequences that
+    /// prompts are prefilled with the rows left (at most `prefillBudget`, fewer deep into a long prompt: see
+    /// `chunkLimit`), the one with the least left to prefill first, so a long prompt delays a short one by at
+    /// most one step. Returns the sequences that
     /// received a new token in this step.
     @discardableResult
     public func step(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
@@ -39,7 +56,7 @@ public final class BatchDecoder: @unchecked Sendable {
         let prefilling = sequences.filter { $0.isPrefilling && !$0.isFinished }
             .sorted { $0.prompt.count - $0.prefilled < $1.prompt.count - $1.prefilled }
         for s in prefilling where budget > 0 {
-            let n = min(budget, s.prompt.count - s.prefilled)
+            let n = min(budget, s.prompt.count - s.prefilled, chunkLimit(at: s.prefilled, budget: prefillBudget))
             for i in 0..<n {
                 let p = s.prefilled + i
                 rows.append(ForwardRow(token: s.prompt[p], position: p, cache: s.cache, wantsLogits: p == s.prompt.count - 1))
