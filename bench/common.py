@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import http.client
 import json
 import os
 import platform
@@ -25,6 +26,22 @@ PEER_SCRIPT = BENCH / "peers" / "llamacpp.sh"
 
 class BenchError(Exception):
     """A failure the user can act on; printed as one clear message."""
+
+
+def api(port: int, method: str, path: str, body: dict | None = None, timeout: float = 600) -> tuple[int, dict]:
+    """One JSON request to a server on this machine: (HTTP status, the decoded body; {"raw": …} if not JSON)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        try:
+            return r.status, json.loads(data) if data else {}
+        except json.JSONDecodeError:
+            return r.status, {"raw": data[:300].decode("utf-8", "replace")}
+    finally:
+        conn.close()
 
 
 def log(msg: str) -> None:

@@ -19,7 +19,6 @@ writes bench/out/learner-latency-<UTC time>.json. Python 3 standard library only
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima, fmt,  # noqa: E402
+from common import (DEFAULT_MODEL, api, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima, fmt,  # noqa: E402
                     fmt_ratio, loadavg, log, machine_info, now_utc, openblas_env, ratio, relpath, repo_commit,
                     report_tail, resolve, run_main, stamp, warn_if_busy, write_json)
 from server import DEFAULT_PROMPTS, Server, free_port, load_prompts, run_level  # noqa: E402
@@ -58,17 +57,11 @@ def parse_args(argv=None):
 
 
 def call(port: int, method: str, path: str, body: dict | None = None, timeout: float = 600) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = r.read()
-        if r.status // 100 != 2:
-            raise BenchError(f"{method} {path} answered {r.status}: {data[:300].decode('utf-8', 'replace')}")
-        return json.loads(data) if data else {}
-    finally:
-        conn.close()
+    """common.api, with any answer but 2xx raised as a BenchError."""
+    status, answer = api(port, method, path, body, timeout)
+    if status // 100 != 2:
+        raise BenchError(f"{method} {path} answered {status}: {json.dumps(answer)[:300]}")
+    return answer
 
 
 def label_pairs(port: int, prompts: list[str], count: int, max_tokens: int, tag: str = "") -> None:

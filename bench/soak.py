@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import http.client
 import json
 import os
 import random
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, OUT, BenchError, check_model, check_proxima, log,  # noqa: E402
+from common import (DEFAULT_MODEL, DEFAULT_PROXIMA, api, OUT, BenchError, check_model, check_proxima, log,  # noqa: E402
                     machine_info, now_utc, openblas_env, percentile, run_main, stamp)
 from server import DEFAULT_PROMPTS, Server, chat_stream, free_port, load_prompts  # noqa: E402
 
@@ -54,21 +53,6 @@ def parse_args(argv=None):
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra server environment, e.g. PROXIMA_LEARNER_KEEP_VERSIONS=3 (repeatable)")
     return p.parse_args(argv)
-
-
-def call(port: int, method: str, path: str, body: dict | None = None, timeout: float = 600) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = r.read()
-        try:
-            return r.status, json.loads(data) if data else {}
-        except json.JSONDecodeError:
-            return r.status, {"raw": data[:200].decode("utf-8", "replace")}
-    finally:
-        conn.close()
 
 
 def rss_mb(pid: int) -> float | None:
@@ -145,7 +129,7 @@ class Soak:
         else:
             body = {"response_id": rec["response_id"], "rating": rng.choice(["up", "down"]), "event_id": event}
         try:
-            status, answer = call(self.port, "POST", "/v1/feedback", body, timeout=120)
+            status, answer = api(self.port, "POST", "/v1/feedback", body, timeout=120)
             if status != 200:
                 raise BenchError(f"HTTP {status}: {json.dumps(answer)[:200]}")
         except Exception as e:  # noqa: BLE001 - every failure counts
@@ -160,7 +144,7 @@ class Soak:
         while not self.stop.is_set():
             try:
                 if current is not None:
-                    status, phase = call(self.port, "GET", f"/admin/phases/{current['id']}", timeout=60)
+                    status, phase = api(self.port, "GET", f"/admin/phases/{current['id']}", timeout=60)
                     if status == 200 and phase.get("status") not in ("queued", "running"):
                         current.update(end=self.now(), status=phase.get("status"), version=phase.get("version_id"),
                                        rss_end=rss_mb(self.pid), disk_end=disk_mb(self.data),
@@ -172,7 +156,7 @@ class Soak:
                         self.phase_running = False
                 elif self.now() - last_trigger >= self.a.phase_every:
                     last_trigger = self.now()
-                    status, phase = call(self.port, "POST", "/admin/phases", json.loads(self.a.phase), timeout=60)
+                    status, phase = api(self.port, "POST", "/admin/phases", json.loads(self.a.phase), timeout=60)
                     if status == 202:
                         current = {"id": phase["id"], "start": self.now()}
                         self.phase_running = True
