@@ -10,7 +10,8 @@
 //   every chunk of vectors; the wider tile forms each row's weights half as often per vector);
 // - more (prefill, many sequences): the group is dequantised once into fp32 rows on the stack, which then
 //   serve blocks of vectors in a register tile of 4 rows × 6 vectors, so the loop is almost only FMAs.
-// Without AVX-512, an AVX2 kernel widens each row's blocks once per 4 vectors; without AVX2, portable C.
+// Without AVX-512, an AVX2 kernel widens each row's blocks once per 4 vectors, and from 5 vectors on dequantises
+// each group once into fp32 rows served by a 4 rows × 3 vectors tile; without AVX2, portable C.
 #include "ProximaKernels.h"
 
 #define GROUP PROXIMA_GROUP_ROWS
@@ -348,9 +349,83 @@ static inline float sum8(__m256 v) {
 /// Vectors per pass over a row: each block's weights are widened once per pass.
 #define AVX2_VECTORS 4
 
+/// Above this many vectors the AVX2 kernel dequantises each group once into fp32 rows.
+#ifndef AVX2_MANY_VECTORS
+#define AVX2_MANY_VECTORS 4
+#endif
+
+/// Columns of a group dequantised at a time for many vectors (4 rows × this many floats on the stack).
+#define AVX2_DEQUANT_COLS 2048
+
+/// Vectors per register tile of the dense loop: 4 rows × 3 vectors = 12 accumulators, the 3 vectors' columns
+/// and one row's weights in the other 4 of the 16 registers.
+#define AVX2_DENSE_VECTORS 3
+
+/// out[v][i] = Σ_c w[i][c] · x_v[c] over `cols` columns (a multiple of 32) for n ≤ 3 vectors (a constant after
+/// inlining).
+static inline __attribute__((always_inline)) void dense_group_avx2(const float *w, int64_t cols, const float *x,
+                                                                   int64_t xStride, int n, float out[AVX2_DENSE_VECTORS][GROUP]) {
+    __m256 acc[AVX2_DENSE_VECTORS][GROUP];
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) acc[v][i] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < cols; c += 8) {
+        __m256 xv[AVX2_DENSE_VECTORS];
+        for (int v = 0; v < n; v++) xv[v] = _mm256_loadu_ps(x + v * xStride + c);
+        for (int i = 0; i < GROUP; i++) {
+            const __m256 wi = _mm256_loadu_ps(w + i * cols + c);
+            for (int v = 0; v < n; v++) acc[v][i] = _mm256_fmadd_ps(wi, xv[v], acc[v][i]);
+        }
+    }
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < GROUP; i++) out[v][i] = sum8(acc[v][i]);
+}
+
+/// Many vectors (prefill): each group's 4 rows are widened once per block of vectors (in column chunks) into
+/// fp32 rows on the stack, which the register tile then reads with the vectors: the loop is almost only FMAs.
+/// A block of vectors is small enough (≈ 256 KB of x) to stay in L2 while the groups stream past it.
+static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t row1, const float *x, int64_t xStride,
+                        int64_t vectors, float *y, int64_t yStride) {
+    const int nibbles = w->nibbles;
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    const int64_t chunkBlocks = AVX2_DEQUANT_COLS / 32;
+    const int64_t vectorBlock = (65536 / (nb * 32) / AVX2_DENSE_VECTORS + 1) * AVX2_DENSE_VECTORS;
+    float dense[GROUP * AVX2_DEQUANT_COLS] __attribute__((aligned(32)));
+    for (int64_t vb = 0; vb < vectors; vb += vectorBlock) {
+        const int64_t vEnd = min64(vectors, vb + vectorBlock);
+        for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
+            const uint8_t *q = w->quants + g * nb * GROUP * qb;
+            const float *s = w->scales + g * nb * sc;
+            for (int64_t b0 = 0; b0 < nb; b0 += chunkBlocks) {
+                const int64_t b1 = min64(nb, b0 + chunkBlocks), cols = (b1 - b0) * 32;
+                for (int64_t b = b0; b < b1; b++) {
+                    for (int i = 0; i < GROUP; i++) {
+                        __m256 wt[4];
+                        widen_block(q + b * stride + i * qb, nibbles, _mm256_set1_ps(s[b * sc + i]),
+                                    _mm256_set1_ps(nibbles ? s[b * sc + GROUP + i] : 0), wt);
+                        float *dst = dense + i * cols + (b - b0) * 32;
+                        for (int k = 0; k < 4; k++) _mm256_store_ps(dst + 8 * k, wt[k]);
+                    }
+                }
+                for (int64_t v0 = vb; v0 < vEnd; v0 += AVX2_DENSE_VECTORS) {
+                    const float *xv = x + v0 * xStride + b0 * 32;
+                    float out[AVX2_DENSE_VECTORS][GROUP];
+                    const int64_t n = min64(AVX2_DENSE_VECTORS, vEnd - v0);
+                    switch (n) {
+                    case 1: dense_group_avx2(dense, cols, xv, xStride, 1, out); break;
+                    case 2: dense_group_avx2(dense, cols, xv, xStride, 2, out); break;
+                    default: dense_group_avx2(dense, cols, xv, xStride, 3, out); break;
+                    }
+                    for (int64_t v = 0; v < n; v++) store_rows(out[v], g * GROUP, GROUP, row0, row1, y + (v0 + v) * yStride, b0 > 0);
+                }
+            }
+        }
+    }
+}
+
 void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                            const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
     if (row0 >= row1 || vectors <= 0) return;
+    if (vectors > AVX2_MANY_VECTORS) { matmul_avx2(w, row0, row1, x, xStride, vectors, y, yStride); return; }
     const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
     const int nibbles = w->nibbles;
     for (int64_t r = row0; r < row1; r++) {

@@ -20,12 +20,15 @@ public final class BatchDecoder: @unchecked Sendable {
         workspace = InferenceWorkspace(config: config, maxRows: maxRows)
     }
 
-    /// Prompt positions at which a token's attention costs as much as its matrix products: 2·(weights of the
-    /// blocks) / (4·heads·headDim) — 3,072 for SmolLM2-135M.
+    /// Prompt positions at which a prompt token's attention costs as much time as its matrix products. In
+    /// FLOPs that is 2·(weights of the blocks) / (4·heads·headDim), 3,072 for SmolLM2-135M; but prefill attention
+    /// (sgemm over keys, then a softmax) runs at about 0.45× the matrix products' rate: the cost of a 128-row
+    /// chunk per row grew as 1 + p/1,370 from p = 0 to 7,000 (`proxima bench` with per-chunk timing, AMD EPYC
+    /// with AVX2, 2 threads, 2026-12-07).
     private var attentionBalance: Double {
         let c = config
         let weights = 2 * c.dim * c.dim + 2 * c.kvDim * c.dim + 3 * c.dim * c.ffnDim
-        return Double(2 * weights) / Double(4 * c.headCount * c.headDim)
+        return 0.45 * Double(2 * weights) / Double(4 * c.headCount * c.headDim)
     }
 
     /// The most prompt tokens to prefill from position `p` in one step: the budget while attention is cheap,

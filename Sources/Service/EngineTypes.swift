@@ -102,7 +102,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Requests waiting for slots before new ones are refused.
     public var maxQueuedRequests = 64
     /// Prompt rows prefilled per step alongside the decode rows (keeps decode latency bounded).
-    public var prefillChunk = 128
+    public var prefillChunk = 32
     /// Prompt positions whose keys and values are kept for later prompts that begin the same way (0: off).
     public var prefixCacheTokens = 1024
     /// Compute threads (not a key of this section: the top-level `threads` sets it).

@@ -68,11 +68,12 @@ struct BenchCommand: ParsableCommand {
                         params.seed = UInt64(i)
                         return try GenerationSequence(prompt: prompt, parameters: params, config: config)
                     }
-                    // Prefill one stream's prompt alone (its first token is sampled in this step).
                     var t0 = Date()
-                    try decoder.step([sequences[0]], weights: model.weights)
+                    // Prefill one stream's prompt alone, in steps of up to the decoder's rows (its first token is
+                    // sampled in the last).
+                    while sequences[0].tokens.isEmpty { try decoder.step([sequences[0]], weights: model.weights) }
                     let prefill = Date().timeIntervalSince(t0)
-                    for other in sequences.dropFirst() { try decoder.step([other], weights: model.weights) }
+                    for other in sequences.dropFirst() { while other.tokens.isEmpty { try decoder.step([other], weights: model.weights) } }
                     t0 = Date()
                     for _ in 0..<genTokens { try decoder.step(sequences, weights: model.weights) }
                     let decode = Date().timeIntervalSince(t0)
