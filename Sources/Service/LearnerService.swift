@@ -260,6 +260,7 @@ public final class LearnerService: Service, @unchecked Sendable {
         }
         let reports: [StepReport] = try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { [self] in
+                lowerPriority()
                 // What needs no cores of the pool is done before taking them: the arena of activations (a GB to
                 // zero for the default settings) and, in the first phase, the fp32 copies of the weights.
                 let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
