@@ -46,6 +46,7 @@ let package = Package(
         // MARK: Pure (no IO, no clock, no environment)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Not "Numerics": swift-numerics (reached through Hummingbird → swift-nio-extras → swift-algorithms) declares
         // a target of that name, and target names must be unique across the package graph.
         .target(name: "CKernels", cSettings: hotC),
@@ -62,7 +63,7 @@ let package = Package(
 
         // MARK: The application layer: owns the ports (store, judge and version files in the core or here)
         .target(name: "Service", dependencies: [
-            "ProximaCore", "Inference", "Learning", "Llama", "ProximaNumerics", "Sampling", "Tokenizer",
+            "ProximaCore", "Inference", "Learning", "Llama", "ProximaNumerics", "Sampling", "Tokenizer", "CMalloc",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

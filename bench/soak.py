@@ -6,14 +6,14 @@ Starts `proxima serve` on a fresh data directory (learner on, phases only when t
   - --clients clients chat (streaming, temperature 1, short prompts from bench/prompts.jsonl), each pausing
     --think seconds on average between an answer and its next chat, and rate each answer: thumbs up/down on
     n=1 requests, an A/B choice on n=2 ones (every third request);
-  - every --phase-every seconds, when no phase is queued or running, an operator phase (POST /admin/phases
-    with --phase) is started over the pairs labelled so far;
+  - every --phase-every seconds, when no phase is queued or running and the last one ended --settle seconds
+    ago, an operator phase (POST /admin/phases with --phase) is started over the pairs labelled so far;
   - every --long-every seconds a long prompt (--long-tokens words, near the context length) is sent, and one
     second later a short chat whose latency is recorded;
   - every --sample-every seconds the server's resident memory (VmRSS) and the data directory's size on disk.
 It reports failed requests (any non-2xx, error event or broken stream: there must be none), time-to-first-
-token p50/p99 while idle and while a phase runs (ratio), RSS and disk at each phase's end, the short chats'
-latency beside long prompts; writes everything as JSON and CSV under bench/out/soak-<stamp>/ and plots RSS
+token p50/p99 while idle and while a phase runs (ratio), RSS and disk at each phase's end and --settle
+seconds later, the short chats' latency beside long prompts; writes everything as JSON and CSV under bench/out/soak-<stamp>/ and plots RSS
 and disk over time as SVG (no third-party packages). Python 3 standard library only; Markdown to stdout.
 """
 
@@ -47,6 +47,9 @@ def parse_args(argv=None):
                    help="mean seconds a client waits after an answer before its next chat (exponential; default 3)")
     p.add_argument("--phase-every", type=float, default=240, help="seconds between phase triggers (default 240)")
     p.add_argument("--phase", default="{}", help="JSON body of POST /admin/phases (default: the learner's settings)")
+    p.add_argument("--settle", type=float, default=10,
+                   help="seconds after a phase ends before its memory is sampled again and the next may start "
+                        "(the phase's last buffers are freed after its status is written; default 10)")
     p.add_argument("--long-every", type=float, default=600, help="seconds between long-prompt probes (default 600; 0: none)")
     p.add_argument("--long-tokens", type=int, default=7000, help="words in the long prompt, about a token each (default 7000)")
     p.add_argument("--sample-every", type=float, default=5)
@@ -141,9 +144,16 @@ class Soak:
     def operator(self) -> None:
         last_trigger = -1e9
         current = None
+        settling, settled_at = None, 0.0   # the phase just ended, and when its memory is sampled again
         while not self.stop.is_set():
             try:
-                if current is not None:
+                if settling is not None:
+                    if self.now() >= settled_at:
+                        settling.update(rss_settled=rss_mb(self.pid), disk_settled=disk_mb(self.data))
+                        log(f"phase {settling['id']} + {self.a.settle:.0f} s: RSS {settling['rss_settled']:.0f} MB, "
+                            f"disk {settling['disk_settled']:.0f} MB")
+                        settling = None
+                elif current is not None:
                     status, phase = api(self.port, "GET", f"/admin/phases/{current['id']}", timeout=60)
                     if status == 200 and phase.get("status") not in ("queued", "running"):
                         current.update(end=self.now(), status=phase.get("status"), version=phase.get("version_id"),
@@ -152,6 +162,7 @@ class Soak:
                         log(f"phase {current['id']} {current['status']} at {current['end']:.0f} s: RSS "
                             f"{current['rss_end']:.0f} MB, disk {current['disk_end']:.0f} MB")
                         self.phases.append(current)
+                        settling, settled_at = current, self.now() + self.a.settle
                         current = None
                         self.phase_running = False
                 elif self.now() - last_trigger >= self.a.phase_every:
@@ -306,10 +317,11 @@ def main(argv=None) -> int:
           f"{fmt(p99_idle and p99_idle * 1000)} ({len(idle)}), during phases "
           f"{fmt(percentile(busy, 50) and percentile(busy, 50) * 1000)} / {fmt(p99_busy and p99_busy * 1000)} "
           f"({len(busy)}); p99 ratio {fmt(p99_busy / p99_idle if p99_idle and p99_busy else None, 2)}")
-    print("\n| phase | status | start, min | seconds | RSS at end, MB | disk at end, MB |\n|---:|---|---:|---:|---:|---:|")
+    print(f"\n| phase | status | start, min | seconds | RSS at end, MB | RSS {a.settle:.0f} s later, MB | disk {a.settle:.0f} s later, MB |"
+          "\n|---:|---|---:|---:|---:|---:|---:|")
     for p in soak.phases:
         print(f"| {p['id']} | {p.get('status')} | {p['start'] / 60:.1f} | {fmt(p.get('seconds'))} | "
-              f"{fmt(p.get('rss_end'))} | {fmt(p.get('disk_end'))} |")
+              f"{fmt(p.get('rss_end'))} | {fmt(p.get('rss_settled'))} | {fmt(p.get('disk_settled'))} |")
     if soak.long_probes:
         print("\n| long prompt at, min | long request, s | short chat sent 1 s later, s | during a phase |\n|---:|---:|---:|---|")
         for p in soak.long_probes:

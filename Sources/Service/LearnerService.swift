@@ -119,7 +119,8 @@ public final class LearnerService: Service, @unchecked Sendable {
                 do {
                     try await labelPairs()
                     if let queued = try await store.phases().first(where: { $0.status == .queued }) {
-                        await runPhase(queued)
+                        await runPhase(queued)   // everything the phase allocated is released when it returns
+                        try await onOwnThread("proxima-learner") { returnFreedMemory() }
                         continue
                     }
                     if configuration.settings.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
