@@ -60,6 +60,8 @@ public final class PhaseTrainer: @unchecked Sendable {
     /// The reference ensemble of the TR-DPO baselines.
     private var referenceEnsemble: LoRAEnsemble?
     private var step = 0
+    /// When set, each step's time is added to it by kind of work (`proxima bench --train --profile`).
+    public var profile: StepProfile?
 
     public init(weights: LlamaWeights, ensemble: LoRAEnsemble, settings: PhaseSettings, pool: ComputePool?,
                 checkpoint: @escaping () -> Void = {}) {
@@ -90,7 +92,8 @@ public final class PhaseTrainer: @unchecked Sendable {
             gradients.storage.zero()
             for (batch, range) in micro {
                 let acts = arena(for: batch)
-                let policy = weights.trainingForward(batch, adapter: member.parameters, activations: acts, pool: pool, checkpoint: checkpoint)
+                let policy = weights.trainingForward(batch, adapter: member.parameters, activations: acts, pool: pool, profile: profile,
+                                                     checkpoint: checkpoint)
                 var d: [PairLogProbGradients] = []
                 for (i, p) in policy.enumerated() {
                     let example = examples[range.lowerBound + i]
@@ -102,9 +105,11 @@ public final class PhaseTrainer: @unchecked Sendable {
                     d.append(PairLogProbGradients(chosen: Float(r.dChosen * scale), rejected: Float(r.dRejected * scale)))
                 }
                 weights.trainingBackward(batch, dLogProbs: d, lora: member.parameters, gradients: gradients, activations: acts,
-                                         pool: pool, checkpoint: checkpoint)
+                                         pool: pool, profile: profile, checkpoint: checkpoint)
             }
-            norms += member.optimizer.update(member.parameters, gradients: gradients, configuration: settings.optimizer)
+            norms += timed(profile, .optimizer) {
+                member.optimizer.update(member.parameters, gradients: gradients, configuration: settings.optimizer)
+            }
         }
         updateReference()
         let n = Double(examples.count * ensemble.members.count)
@@ -137,7 +142,8 @@ public final class PhaseTrainer: @unchecked Sendable {
         case .softUpdate, .hardUpdate: adapter = referenceEnsemble!.merged()
         }
         return micro.flatMap { batch, _ in
-            weights.trainingForward(batch, adapter: adapter, activations: arena(for: batch), pool: pool, checkpoint: checkpoint)
+            weights.trainingForward(batch, adapter: adapter, activations: arena(for: batch), pool: pool, profile: profile,
+                                    checkpoint: checkpoint)
         }
     }
 

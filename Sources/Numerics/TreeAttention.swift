@@ -44,9 +44,7 @@ public func treeAttentionForward(out: UnsafeMutablePointer<Float>, lse: UnsafeMu
             for i in 0..<t {
                 let row = s + i * l
                 let visible = l - t + i + 1
-                let m = logSumExp(row, visible)
-                lse[h * rowCount + block.rows.lowerBound + i] = m
-                expInPlace(row, visible, subtracting: m)
+                lse[h * rowCount + block.rows.lowerBound + i] = softmaxInPlace(row, visible)
                 (row + visible).update(repeating: 0, count: l - visible)
             }
             // out = P · V over the prefix keys, then the block's own keys.

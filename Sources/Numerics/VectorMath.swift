@@ -80,8 +80,8 @@ public func logSumExp(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     return mx + logf(s)
 }
 
-/// In place: x ← softmax(x) over `count` entries.
-public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
+/// In place: x ← softmax(x) over `count` entries; returns log Σ exp(x) of the entries it replaced.
+@discardableResult public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int) -> Float {
     let mx = maximum(x, count)
     let m16 = SIMD16<Float>(repeating: mx)
     var acc = SIMD16<Float>()
@@ -96,6 +96,7 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
     while i < count { x[i] = expScalar(x[i] - mx); s += x[i]; i += 1 }
     let inv = 1 / s
     scale(x, count, by: inv)
+    return mx + logf(s)
 }
 
 /// In place: x ← exp(x − shift).
@@ -118,6 +119,13 @@ public func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, 
     var i = 0
     while i + 16 <= count { storeFloats(loadFloats(y + i) + loadFloats(x + i), y + i); i += 16 }
     while i < count { y[i] += x[i]; i += 1 }
+}
+
+/// y ← y + a · x.
+public func add(_ x: UnsafePointer<Float>, scaledBy a: Float, into y: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + 16 <= count { storeFloats(loadFloats(y + i).addingProduct(loadFloats(x + i), a), y + i); i += 16 }
+    while i < count { y[i] += a * x[i]; i += 1 }
 }
 
 /// Dot product of two float arrays.

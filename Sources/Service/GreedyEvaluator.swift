@@ -66,30 +66,32 @@ public final class GreedyEvaluator: @unchecked Sendable {
         decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: batchSize + Self.prefillBudget)
     }
 
-    /// The greedy replies of `policy` to every prompt (blocking; call off the async executor).
+    /// The greedy replies of `policy` to every prompt (blocking; call off the async executor). Continuous
+    /// batching: up to `batchSize` prompts decode at once, and a finished one's place goes to the next prompt at
+    /// once (a batch does not wait for its longest reply).
     public func replies(of policy: ServingPolicy) throws -> [GreedyReply] {
         if let cached = lock.withLock({ cache.last(where: { $0.id == policy.id })?.replies }) { return cached }
-        var replies: [GreedyReply] = []
-        var start = 0
-        while start < prompts.count {
-            let chunk = prompts[start..<min(prompts.count, start + batchSize)]
-            let sequences = try chunk.map { prompt in
-                let ids = try model.promptTokens(for: [ChatMessage(role: "user", content: prompt)])
-                return try GenerationSequence(prompt: ids, parameters: GenerationParameters(sampling: .greedy, maxTokens: maxTokens, stopTokens: model.stopTokens),
-                                              config: model.weights.config)
+        var replies = [GreedyReply?](repeating: nil, count: prompts.count)
+        var active: [(index: Int, sequence: GenerationSequence)] = []
+        var next = 0
+        let parameters = GenerationParameters(sampling: .greedy, maxTokens: maxTokens, stopTokens: model.stopTokens)
+        while next < prompts.count || !active.isEmpty {
+            while active.count < batchSize && next < prompts.count {
+                let ids = try model.promptTokens(for: [ChatMessage(role: "user", content: prompts[next])])
+                active.append((next, try GenerationSequence(prompt: ids, parameters: parameters, config: model.weights.config)))
+                next += 1
             }
-            try decoder.run(sequences, weights: policy.weights, adapter: policy.adapter, prefillBudget: Self.prefillBudget) { step throws(SamplingError) in
-                lease?.acquireForLearning()
-                defer { lease?.release() }
-                try step()
+            lease?.acquireForLearning()
+            defer { lease?.release() }
+            try decoder.step(active.map(\.sequence), weights: policy.weights, adapter: policy.adapter, prefillBudget: Self.prefillBudget)
+            for (i, s) in active where s.isFinished {
+                replies[i] = GreedyReply(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop)
             }
-            for s in sequences {
-                replies.append(GreedyReply(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop))
-            }
-            start += batchSize
+            active.removeAll { $0.sequence.isFinished }
         }
-        remember(replies, as: policy.id)
-        return replies
+        let all = replies.map { $0! }
+        remember(all, as: policy.id)
+        return all
     }
 
     /// Files the replies computed for `candidate` under `version` too (a published candidate keeps its replies).

@@ -23,12 +23,14 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "One JSON object per line and configuration.") var json = false
     @Flag(help: "Time one BPO training step instead (E=5, rank 16, all seven targets, 16 pairs, prompt 64, responses 96).")
     var train = false
+    @Flag(help: "With --train: also print where the step's time goes, by kind of work.") var profile = false
 
     func validate() throws {
         guard parse(promptTokens) != nil else { throw ValidationError("--prompt-tokens must be positive integers, e.g. 64,256") }
         guard parse(streams) != nil else { throw ValidationError("--streams must be positive integers, e.g. 1,2,8") }
         if genTokens < 1 { throw ValidationError("--gen-tokens must be at least 1") }
         if repetitions < 1 { throw ValidationError("--repetitions must be at least 1") }
+        if profile && !train { throw ValidationError("--profile goes with --train") }
     }
 
     private func parse(_ list: String) -> [Int]? {
@@ -46,11 +48,20 @@ struct BenchCommand: ParsableCommand {
         let decoder = BatchDecoder(config: config, pool: pool, maxRows: 512)
         if !json { print("model \(model.name), \(threads) threads, OpenBLAS \(BLAS.coreName)") }
         if train {
-            let seconds = TrainBenchmark().run(model: model, pool: pool) { if !json { print($0) } }
+            let bench = TrainBenchmark()
+            let stepProfile = profile ? StepProfile() : nil
+            let seconds = bench.run(model: model, pool: pool, profile: stepProfile) { if !json { print($0) } }
+            let parts = (stepProfile?.seconds ?? []).map { (name: $0.part.name, seconds: $0.seconds / Double(bench.steps)) }
+            let profiled = parts.map { ($0.name, $0.seconds) } + (parts.isEmpty ? [] : [("other (norms, RoPE, SwiGLU, loss, copies)", seconds - parts.map(\.seconds).reduce(0, +))])
             if json {
-                print("{\"train_step_seconds\":\(String(format: "%.3f", seconds)),\"ensemble\":5,\"rank\":16,\"pairs\":16,\"prompt_tokens\":64,\"response_tokens\":96,\"threads\":\(threads)}")
+                let shares = profiled.map { "\"\($0.0)\":\(String(format: "%.3f", $0.1))" }.joined(separator: ",")
+                print("{\"train_step_seconds\":\(String(format: "%.3f", seconds)),\"ensemble\":5,\"rank\":16,\"pairs\":16,\"prompt_tokens\":64,\"response_tokens\":96,\"threads\":\(threads)"
+                      + (profiled.isEmpty ? "" : ",\"profile_seconds\":{\(shares)}") + "}")
             } else {
                 print(String(format: "mean training step: %.2f s", seconds))
+                for (name, s) in profiled {
+                    print("  " + name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %7.2f s  %5.1f %%", s, 100 * s / seconds))
+                }
             }
             return
         }

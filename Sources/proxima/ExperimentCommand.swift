@@ -1,7 +1,8 @@
-// ExperimentCommand: `proxima experiment` — the paper's on-policy loop in one process, for checking the
-// learner without a server: every step samples a pair per prompt from the current policy, labels the pairs
-// with the rubric simulator, and trains the ensemble one step; every few steps the greedy replies to the
-// held-out prompts are judged against the initial policy's.
+// ExperimentCommand: `proxima experiment` — the paper's loop in one process, for checking the learner without
+// a server: every step samples a pair per prompt (from the current policy, or with an annotation frequency F
+// from the policy at the start of the step's block), labels the pairs with the rubric simulator, and trains
+// the ensemble one step; every few steps the greedy replies to the held-out prompts are judged against the
+// initial policy's.
 
 import ArgumentParser
 import Foundation
@@ -31,7 +32,9 @@ struct ExperimentCommand: AsyncParsableCommand {
     @Option var beta = 0.1
     @Option var ensemble = 5
     @Option var rank = 16
-    @Option(help: "behavior (BPO) or initial (online DPO with a fixed reference).") var reference = "behavior"
+    @Option(help: "Annotation frequency F, 1...steps: the pairs are sampled F times, each block of steps from the policy at its start (1: offline; default: steps, on-policy).")
+    var frequency: Int?
+    @Option(help: "behavior (BPO), initial (DPO with a fixed reference), soft:<alpha> or hard:<tau> (TR-DPO).") var reference = "behavior"
     @Option(help: "dpo, ipo or slic.") var loss = "dpo"
     @Option(name: .customLong("eval-every")) var evalEvery = 25
     @Option(name: .customLong("eval-prompts")) var evalPrompts = 200
@@ -50,8 +53,8 @@ struct ExperimentCommand: AsyncParsableCommand {
                                      "seed": .number(Double(seed)), "loss": .string(loss), "reference": .string(reference)]
         let settings: PhaseSettings
         do { settings = try PhaseSettings().applying(overrides) } catch { throw CLIError(error.description) }
-        guard settings.reference == .behavior || settings.reference == .initial else {
-            throw CLIError("--reference must be behavior or initial (the experiment has no TR updates yet)")
+        guard let schedule = AnnotationSchedule(steps: steps, frequency: frequency ?? steps) else {
+            throw CLIError("--frequency: " + AnnotationSchedule.problem(steps: steps, frequency: frequency ?? steps)!)
         }
 
         let layout = LoRALayout(model: model.weights.config, lora: settings.lora)
@@ -60,15 +63,18 @@ struct ExperimentCommand: AsyncParsableCommand {
         let evaluator = GreedyEvaluator(model: model, pool: pool, lease: nil, prompts: dev, maxTokens: maxTokens)
         let decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: 2 * promptsPerStep + 256)
         let initial = ServingPolicy(id: "initial", weights: model.weights)
+        let started = Date()
         let initialReplies = try evaluator.replies(of: initial)
+        say(String(format: "initial policy's greedy replies to %d prompts: %.0fs", dev.count, Date().timeIntervalSince(started)))
         let log = jsonOut.map { _ = FileManager.default.createFile(atPath: $0, contents: nil); return FileHandle(forWritingAtPath: $0)! }
         defer { try? log?.close() }
         var rng = SeededGenerator(seed: seed)
+        var behavior: LowRankAdapter?   // the policy that samples: the merged ensemble at the start of the step's block
         let judge = try RubricSimulator()
-        say("experiment: \(steps) steps × \(promptsPerStep) prompts, E=\(ensemble) r=\(rank) lr=\(learningRate) β=\(beta) \(loss) reference=\(reference)")
+        say("experiment: \(steps) steps × \(promptsPerStep) prompts, F=\(schedule.frequency), E=\(ensemble) r=\(rank) lr=\(learningRate) β=\(beta) \(loss) reference=\(settings.reference)")
         for step in 1...steps {
             let t0 = Date()
-            let adapter = step == 1 ? nil : members.merged()
+            if schedule.annotates(at: step) { behavior = step == 1 ? nil : members.merged() }
             var sequences: [GenerationSequence] = []
             var prompts: [String] = []
             for _ in 0..<promptsPerStep {
@@ -81,7 +87,7 @@ struct ExperimentCommand: AsyncParsableCommand {
                 p.seed = rng.next()
                 sequences += [a, try GenerationSequence(prompt: ids, parameters: p, config: model.weights.config, leader: a)]
             }
-            try decoder.run(sequences, weights: model.weights, adapter: adapter, prefillBudget: 256)
+            try decoder.run(sequences, weights: model.weights, adapter: behavior, prefillBudget: 256)
             var examples: [TrainingExample] = []
             var ties = 0, identical = 0
             for (i, prompt) in prompts.enumerated() {
@@ -112,16 +118,19 @@ struct ExperimentCommand: AsyncParsableCommand {
                               "kl_to_behavior": report.klToBehavior, "train_seconds": trained]) { $1 }
             }
             if step % evalEvery == 0 || step == steps {
+                let t2 = Date()
                 let current = ServingPolicy(id: "step-\(step)", weights: model.weights, ensemble: members)
                 let replies = try evaluator.replies(of: current)
                 let result = try await evaluator.compare(replies, initialReplies, simulator: judge)
+                let evaluated = Date().timeIntervalSince(t2)
                 let finished = Double(replies.filter(\.finished).count) / Double(replies.count)
                 let words = replies.map { Double($0.text.split(whereSeparator: \.isWhitespace).count) }.reduce(0, +) / Double(replies.count)
-                line += String(format: "  | win rate vs initial %.3f (finished %.0f%%, %.0f words)", result.winRate, 100 * finished, words)
-                record.merge(["win_rate": result.winRate, "eval_finished": finished, "eval_words": words]) { $1 }
+                line += String(format: "  | win rate vs initial %.3f (finished %.0f%%, %.0f words; %.0fs)", result.winRate, 100 * finished, words, evaluated)
+                record.merge(["win_rate": result.winRate, "eval_finished": finished, "eval_words": words, "eval_seconds": evaluated]) { $1 }
             }
             say(line)
             if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) { log?.write(data + Data("\n".utf8)) }
         }
+        say(String(format: "experiment: %d steps in %.1f min", steps, Date().timeIntervalSince(started) / 60))
     }
 }

@@ -17,8 +17,9 @@ struct TrainBenchmark {
     var rank = 16
     var steps = 2
 
-    /// Runs `steps` + 1 steps (the first warms up) and returns the mean seconds per step after it.
-    func run(model: ModelBundle, pool: ComputePool, report: (String) -> Void) -> Double {
+    /// Runs `steps` + 1 steps (the first warms up) and returns the mean seconds per step after it; `profile`
+    /// gets the timed steps' time by kind of work.
+    func run(model: ModelBundle, pool: ComputePool, profile: StepProfile? = nil, report: (String) -> Void) -> Double {
         let c = model.weights.config
         var settings = PhaseSettings()
         settings.ensembleSize = ensemble
@@ -37,6 +38,7 @@ struct TrainBenchmark {
                                    settings: settings, pool: pool)
         var total = 0.0
         for s in 0...steps {
+            if s == 1 { profile?.reset(); trainer.profile = profile }
             let t0 = Date()
             let r = trainer.step(examples)
             let dt = Date().timeIntervalSince(t0)

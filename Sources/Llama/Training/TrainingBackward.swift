@@ -12,57 +12,73 @@ public struct PairLogProbGradients: Sendable, Equatable {
 }
 
 extension LlamaWeights {
-    /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, after a `trainingForward` of `batch` with `lora`.
-    /// `checkpoint` is called after every block.
+    /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, after a `trainingForward` of `batch` with `lora`
+    /// (which left each logit row's probabilities in the arena). `checkpoint` is called after every block;
+    /// `profile`, when given, gets the time of each kind of work.
     public func trainingBackward(_ batch: TrainingBatch, dLogProbs: [PairLogProbGradients], lora: LoRATensors,
                                  gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?,
-                                 checkpoint: () -> Void = {}) {
+                                 profile: StepProfile? = nil, checkpoint: () -> Void = {}) {
         precondition(dLogProbs.count == batch.pairs.count && gradients.layout == lora.layout)
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount, v = c.vocabSize
         let shape = TreeAttentionShape(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim)
 
-        // d log p(target)/d logits = onehot − p, for every target of every response.
-        let dLogits = acts.probabilities.pointer
+        // d log p(target)/d logits = onehot(target) − p, so the gradient of logit row i's normed input is
+        // Σ_targets d·W[target] − coefficient_i·(p_i·W), where coefficient_i sums the d of the targets predicted
+        // from row i (W the head, [vocab × dim]): the product runs on the probabilities as the forward left them.
         var coefficient = [Float](repeating: 0, count: m)
         for (p, g) in dLogProbs.enumerated() {
             for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { coefficient[t.logit] += d } }
         }
-        trainingRows(m, pool) { r in for i in r { scale(dLogits + i * v, v, by: -coefficient[i]) } }
-        for (p, g) in dLogProbs.enumerated() {
-            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { dLogits[t.logit * v + t.token] += d } }
-        }
+        let head = outputHead.dense, dFinal = acts.dFinal.pointer
         for start in stride(from: 0, to: m, by: headBlockRows) {
-            BLAS.gemm(.none, .none, m: min(headBlockRows, m - start), n: c.dim, k: v, a: dLogits + start * v, lda: v,
-                      b: outputHead.dense, ldb: c.dim, c: acts.dFinal.pointer + start * c.dim, ldc: c.dim, pool: pool)
+            timed(profile, .headBackward) {
+                BLAS.gemm(.none, .none, m: min(headBlockRows, m - start), n: c.dim, k: v, a: acts.probabilities.pointer + start * v,
+                          lda: v, b: head, ldb: c.dim, c: dFinal + start * c.dim, ldc: c.dim, pool: pool)
+            }
             checkpoint()
+        }
+        for i in 0..<m { scale(dFinal + i * c.dim, c.dim, by: -coefficient[i]) }
+        for (p, g) in dLogProbs.enumerated() {
+            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] {
+                for t in batch.targets[s] { add(head + t.token * c.dim, scaledBy: d, into: dFinal + t.logit * c.dim, c.dim) }
+            }
         }
         let dX = acts.dResidual.pointer
         dX.update(repeating: 0, count: n * c.dim)
         for (i, row) in batch.logitRows.enumerated() {
-            rmsNormBackward(dx: dX + row * c.dim, dy: acts.dFinal.pointer + i * c.dim, x: acts.output.pointer + row * c.dim,
+            rmsNormBackward(dx: dX + row * c.dim, dy: dFinal + i * c.dim, x: acts.output.pointer + row * c.dim,
                             weight: outputNorm.pointer, rstd: acts.finalRstd.pointer + i, rows: 1, dim: c.dim)
         }
 
         for l in layers.indices.reversed() {
             let layer = layers[l], a = acts.layers[l]
-            /// dx (=|+=) dy·W and the adapter's gradients for a linear layer whose input was x.
+            /// dx (=|+=) dy·W and the adapter's gradients for a linear layer whose input was x; no dx (nil) for
+            /// the first block's attention projections, whose input gradient nothing needs.
             func linearBackward(_ role: LinearRole, _ w: LinearWeight, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
-                BLAS.gemm(.none, .none, m: n, n: w.cols, k: w.rows, a: dy, lda: w.rows, b: w.dense, ldb: w.cols,
-                          beta: accumulate ? 1 : 0, c: dx, ldc: w.cols, pool: pool)
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool) {
+                if let dx {
+                    timed(profile, .linearBackward) {
+                        BLAS.gemm(.none, .none, m: n, n: w.cols, k: w.rows, a: dy, lda: w.rows, b: w.dense, ldb: w.cols,
+                                  beta: accumulate ? 1 : 0, c: dx, ldc: w.cols, pool: pool)
+                    }
+                }
                 guard let A = lora.a(layer: l, role: role), let B = lora.b(layer: l, role: role),
                       let dA = gradients.a(layer: l, role: role), let dB = gradients.b(layer: l, role: role) else { return }
                 let r = lora.layout.lora.rank, s = lora.layout.lora.scale
                 let u = a.loraU[role]!.pointer, dU = acts.dU.pointer
-                BLAS.gemm(.transposed, .none, m: w.rows, n: r, k: n, alpha: s, a: dy, lda: w.rows, b: u, ldb: r,
-                          beta: 1, c: dB, ldc: r, pool: pool)
-                BLAS.gemm(.none, .none, m: n, n: r, k: w.rows, alpha: s, a: dy, lda: w.rows, b: B, ldb: r,
-                          c: dU, ldc: r, pool: pool)
-                BLAS.gemm(.transposed, .none, m: r, n: w.cols, k: n, a: dU, lda: r, b: x, ldb: w.cols,
-                          beta: 1, c: dA, ldc: w.cols, pool: pool)
-                BLAS.gemm(.none, .none, m: n, n: w.cols, k: r, a: dU, lda: r, b: A, ldb: w.cols,
-                          beta: 1, c: dx, ldc: w.cols, pool: pool)
+                timed(profile, .loraBackward) {
+                    BLAS.gemm(.transposed, .none, m: w.rows, n: r, k: n, alpha: s, a: dy, lda: w.rows, b: u, ldb: r,
+                              beta: 1, c: dB, ldc: r, pool: pool)
+                    BLAS.gemm(.none, .none, m: n, n: r, k: w.rows, alpha: s, a: dy, lda: w.rows, b: B, ldb: r,
+                              c: dU, ldc: r, pool: pool)
+                    BLAS.gemm(.transposed, .none, m: r, n: w.cols, k: n, a: dU, lda: r, b: x, ldb: w.cols,
+                              beta: 1, c: dA, ldc: w.cols, pool: pool)
+                    if let dx {
+                        BLAS.gemm(.none, .none, m: n, n: w.cols, k: r, a: dU, lda: r, b: A, ldb: w.cols,
+                                  beta: 1, c: dx, ldc: w.cols, pool: pool)
+                    }
+                }
             }
 
             // Feed-forward block: dX is the gradient of the block's output.
@@ -95,22 +111,28 @@ extension LlamaWeights {
             // Attention block.
             linearBackward(.output, layer.output, dy: dMiddle, x: a.attention.pointer, dx: acts.dAttention.pointer, accumulate: false)
             acts.dq.zero(); acts.dk.zero(); acts.dv.zero()
-            treeAttentionBackward(dq: acts.dq.pointer, dk: acts.dk.pointer, dv: acts.dv.pointer, dout: acts.dAttention.pointer,
-                                  out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                  rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+            timed(profile, .attentionBackward) {
+                treeAttentionBackward(dq: acts.dq.pointer, dk: acts.dk.pointer, dv: acts.dv.pointer, dout: acts.dAttention.pointer,
+                                      out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
+                                      rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+            }
             trainingRows(n, pool) { r in
                 let table = acts.rope.pointer + r.lowerBound * c.headDim
                 ropeBackward(acts.dq.pointer + r.lowerBound * c.dim, rows: r.count, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: table)
                 ropeBackward(acts.dk.pointer + r.lowerBound * c.kvDim, rows: r.count, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
             }
-            linearBackward(.query, layer.query, dy: acts.dq.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: false)
-            linearBackward(.key, layer.key, dy: acts.dk.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: true)
-            linearBackward(.value, layer.value, dy: acts.dv.pointer, x: a.normed1.pointer, dx: acts.dNormed.pointer, accumulate: true)
-            dX.update(from: dMiddle, count: n * c.dim)
-            trainingRows(n, pool) { r in
-                let o = r.lowerBound * c.dim
-                rmsNormBackward(dx: dX + o, dy: acts.dNormed.pointer + o, x: a.input.pointer + o,
-                                weight: layer.attentionNorm.pointer, rstd: a.rstd1.pointer + r.lowerBound, rows: r.count, dim: c.dim)
+            // The first block's input is the embedding rows, which are not trained: no gradient past its projections.
+            let dNormed = l > 0 ? acts.dNormed.pointer : nil
+            linearBackward(.query, layer.query, dy: acts.dq.pointer, x: a.normed1.pointer, dx: dNormed, accumulate: false)
+            linearBackward(.key, layer.key, dy: acts.dk.pointer, x: a.normed1.pointer, dx: dNormed, accumulate: true)
+            linearBackward(.value, layer.value, dy: acts.dv.pointer, x: a.normed1.pointer, dx: dNormed, accumulate: true)
+            if l > 0 {
+                dX.update(from: dMiddle, count: n * c.dim)
+                trainingRows(n, pool) { r in
+                    let o = r.lowerBound * c.dim
+                    rmsNormBackward(dx: dX + o, dy: acts.dNormed.pointer + o, x: a.input.pointer + o,
+                                    weight: layer.attentionNorm.pointer, rstd: a.rstd1.pointer + r.lowerBound, rows: r.count, dim: c.dim)
+                }
             }
             checkpoint()
         }

@@ -6,9 +6,10 @@ import ProximaNumerics
 extension LlamaWeights {
     /// Runs `batch` through the model plus `adapter` (nil: the base model), keeping activations in `acts`.
     /// Returns, per pair, log π(chosen | prompt) and log π(rejected | prompt) (sums over response tokens).
-    /// `checkpoint` is called after every block (a caller sharing the cores can yield there).
+    /// `checkpoint` is called after every block (a caller sharing the cores can yield there); `profile`, when
+    /// given, gets the time of each kind of work.
     public func trainingForward(_ batch: TrainingBatch, adapter: (any LinearAdapter)?, activations acts: TrainingActivations,
-                                pool: ComputePool?, checkpoint: () -> Void = {}) -> [PairLogProbs] {
+                                pool: ComputePool?, profile: StepProfile? = nil, checkpoint: () -> Void = {}) -> [PairLogProbs] {
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount
         precondition(n <= acts.maxRows && m <= acts.maxLogitRows, "batch of \(n) rows / \(m) logit rows exceeds the arena")
@@ -25,9 +26,13 @@ extension LlamaWeights {
             let a = acts.layers[l]
             let next = l + 1 < layers.count ? acts.layers[l + 1].input.pointer : acts.output.pointer
             func linear(_ role: LinearRole, _ w: LinearWeight, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-                BLAS.gemm(.none, .transposed, m: n, n: w.rows, k: w.cols, a: x, lda: w.cols, b: w.dense, ldb: w.cols,
-                          c: y, ldc: w.rows, pool: pool)
-                if let delta = adapter?.delta(layer: l, role: role) { delta.apply(x, y, u: a.loraU[role]!.pointer, m: n, pool: pool) }
+                timed(profile, .linearForward) {
+                    BLAS.gemm(.none, .transposed, m: n, n: w.rows, k: w.cols, a: x, lda: w.cols, b: w.dense, ldb: w.cols,
+                              c: y, ldc: w.rows, pool: pool)
+                }
+                if let delta = adapter?.delta(layer: l, role: role) {
+                    timed(profile, .loraForward) { delta.apply(x, y, u: a.loraU[role]!.pointer, m: n, pool: pool) }
+                }
             }
             trainingRows(n, pool) { r in
                 rmsNormForward(out: a.normed1.pointer + r.lowerBound * c.dim, rstd: a.rstd1.pointer + r.lowerBound,
@@ -42,8 +47,10 @@ extension LlamaWeights {
                 ropeForward(a.q.pointer + r.lowerBound * c.dim, rows: r.count, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: table)
                 ropeForward(a.k.pointer + r.lowerBound * c.kvDim, rows: r.count, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
             }
-            treeAttentionForward(out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                 rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+            timed(profile, .attentionForward) {
+                treeAttentionForward(out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
+                                     rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+            }
             linear(.output, layer.output, a.attention.pointer, a.middle.pointer)
             add(a.input.pointer, into: a.middle.pointer, n * c.dim)
             checkpoint()
@@ -70,24 +77,28 @@ extension LlamaWeights {
                            x: acts.output.pointer + row * c.dim, weight: outputNorm.pointer, rows: 1, dim: c.dim, eps: c.normEps)
         }
         // In blocks of rows, with a checkpoint after each: the head is the largest product of the pass (768 rows
-        // × 49,152 × 576 is a third of a second here), too long to hold the cores in one piece.
+        // × 49,152 × 576 is a third of a second here), too long to hold the cores in one piece. Each row's
+        // logits become its probabilities in place (one exp per entry); the targets' logits are read first.
         let v = c.vocabSize
         let probabilities = acts.probabilities.pointer
         let targets = batch.targets.flatMap { $0 }
         var logProbs = [Double](repeating: 0, count: targets.count)
         for start in stride(from: 0, to: m, by: headBlockRows) {
             let rows = start..<min(m, start + headBlockRows)
-            BLAS.gemm(.none, .transposed, m: rows.count, n: v, k: c.dim, a: acts.finalNormed.pointer + start * c.dim, lda: c.dim,
-                      b: outputHead.dense, ldb: c.dim, c: probabilities + start * v, ldc: v, pool: pool)
+            timed(profile, .headForward) {
+                BLAS.gemm(.none, .transposed, m: rows.count, n: v, k: c.dim, a: acts.finalNormed.pointer + start * c.dim, lda: c.dim,
+                          b: outputHead.dense, ldb: c.dim, c: probabilities + start * v, ldc: v, pool: pool)
+            }
+            let inBlock = targets.indices.filter { rows.contains(targets[$0].logit) }
+            for k in inBlock { logProbs[k] = Double(probabilities[targets[k].logit * v + targets[k].token]) }
             var logSums = [Float](repeating: 0, count: rows.count)
-            logSums.withUnsafeMutableBufferPointer { lse in
-                let lse = lse
-                trainingRows(rows.count, pool) { r in for i in r { lse[i] = logSumExp(probabilities + (start + i) * v, v) } }
+            timed(profile, .softmax) {
+                logSums.withUnsafeMutableBufferPointer { lse in
+                    let lse = lse
+                    trainingRows(rows.count, pool) { r in for i in r { lse[i] = softmaxInPlace(probabilities + (start + i) * v, v) } }
+                }
             }
-            for (k, t) in targets.enumerated() where rows.contains(t.logit) {
-                logProbs[k] = Double(probabilities[t.logit * v + t.token] - logSums[t.logit - start])
-            }
-            trainingRows(rows.count, pool) { r in for i in r { expInPlace(probabilities + (start + i) * v, v, subtracting: logSums[i]) } }
+            for k in inBlock { logProbs[k] -= Double(logSums[targets[k].logit - start]) }
             checkpoint()
         }
         var results: [PairLogProbs] = []
