@@ -116,8 +116,10 @@ extension LlamaWeights {
     }
 }
 
-/// Rows of the output head computed between two checkpoints, forward and backward.
-let headBlockRows = 64
+/// Rows of the output head computed between two checkpoints, forward and backward: ≈ 50 ms of work here, like
+/// one block of a 1,024-row micro-batch. Each call packs the whole head (113 MB) for its rows, so fewer rows a
+/// call cost more: at 64 the head ran at ≈ 115 GFLOP/s against the blocks' 150 (`proxima bench --train --profile`).
+let headBlockRows = 128
 
 /// Row-parallel loop for element-wise work of a training pass.
 @inline(__always) func trainingRows(_ n: Int, _ pool: ComputePool?, _ body: (Range<Int>) -> Void) {
