@@ -41,6 +41,13 @@ struct ExperimentCommand: AsyncParsableCommand {
     @Option var seed: UInt64 = 0
     @Option(name: .customLong("json-out"), help: "Write every step's numbers here as JSON lines.") var jsonOut: String?
 
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let problem = AnnotationSchedule.problem(steps: steps, frequency: frequency ?? steps) {
+            throw ValidationError("--frequency: \(problem)")
+        }
+    }
+
     func run() async throws {
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
@@ -53,9 +60,7 @@ struct ExperimentCommand: AsyncParsableCommand {
                                      "seed": .number(Double(seed)), "loss": .string(loss), "reference": .string(reference)]
         let settings: PhaseSettings
         do { settings = try PhaseSettings().applying(overrides) } catch { throw CLIError(error.description) }
-        guard let schedule = AnnotationSchedule(steps: steps, frequency: frequency ?? steps) else {
-            throw CLIError("--frequency: " + AnnotationSchedule.problem(steps: steps, frequency: frequency ?? steps)!)
-        }
+        let schedule = AnnotationSchedule(steps: steps, frequency: frequency ?? steps)!   // checked in validate()
 
         let layout = LoRALayout(model: model.weights.config, lora: settings.lora)
         let members = LoRAEnsemble(layout: layout, memberCount: ensemble, seed: seed)
