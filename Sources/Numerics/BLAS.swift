@@ -46,4 +46,19 @@ public enum BLAS {
             pool.parallelFor((n + chunk - 1) / chunk) { i in run(0, m, i * chunk, min(n, (i + 1) * chunk)) }
         }
     }
+
+    /// y[rows] = alpha · M·x + beta · y for a row-major M [rows × cols] (sgemv: M read once); the rows are split
+    /// over the pool when the matrix is large enough to be worth it.
+    public static func gemv(rows: Int, cols: Int, alpha: Float = 1, m: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                            beta: Float = 0, y: UnsafeMutablePointer<Float>, pool: ComputePool?) {
+        _ = singleThreaded
+        if rows == 0 { return }
+        func run(_ r0: Int, _ r1: Int) {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r1 - r0), Int32(cols), alpha, m + r0 * cols, Int32(cols),
+                        x, 1, beta, y + r0, 1)
+        }
+        guard let pool, pool.threadCount > 1, rows * cols >= 1 << 15, rows >= 16 else { return run(0, rows) }
+        let chunk = ((rows + pool.threadCount - 1) / pool.threadCount + 7) / 8 * 8
+        pool.parallelFor((rows + chunk - 1) / chunk) { i in run(i * chunk, min(rows, (i + 1) * chunk)) }
+    }
 }

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Learning
 import Llama
 import ModelFiles
 import ProximaNumerics
@@ -24,6 +25,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time one BPO training step instead (E=5, rank 16, all seven targets, 16 pairs, prompt 64, responses 96).")
     var train = false
     @Flag(help: "With --train: also print where the step's time goes, by kind of work.") var profile = false
+    @Flag(help: "Generate as a learned version does: with the exact merge of 5 LoRA members (rank 16, all seven projections).")
+    var adapter = false
 
     func validate() throws {
         guard parse(promptTokens) != nil else { throw ValidationError("--prompt-tokens must be positive integers, e.g. 64,256") }
@@ -31,6 +34,7 @@ struct BenchCommand: ParsableCommand {
         if genTokens < 1 { throw ValidationError("--gen-tokens must be at least 1") }
         if repetitions < 1 { throw ValidationError("--repetitions must be at least 1") }
         if profile && !train { throw ValidationError("--profile goes with --train") }
+        if adapter && train { throw ValidationError("--adapter is for generation, not --train") }
     }
 
     private func parse(_ list: String) -> [Int]? {
@@ -66,6 +70,8 @@ struct BenchCommand: ParsableCommand {
             return
         }
 
+        let delta: LowRankAdapter? = adapter ? Self.learnedAdapter(config) : nil
+        if !json && adapter { print("with a merged adapter of rank \(delta!.rank)") }
         for p in parse(promptTokens)! {
             guard p + genTokens < config.contextLength else { throw CLIError("prompt \(p) + \(genTokens) tokens exceed the context (\(config.contextLength))") }
             // Token ids spread over the vocabulary, skipping the special tokens at the start.
@@ -82,22 +88,37 @@ struct BenchCommand: ParsableCommand {
                     var t0 = Date()
                     // Prefill one stream's prompt alone, in steps of up to the decoder's rows (its first token is
                     // sampled in the last).
-                    while sequences[0].tokens.isEmpty { try decoder.step([sequences[0]], weights: model.weights) }
+                    while sequences[0].tokens.isEmpty { try decoder.step([sequences[0]], weights: model.weights, adapter: delta) }
                     let prefill = Date().timeIntervalSince(t0)
-                    for other in sequences.dropFirst() { while other.tokens.isEmpty { try decoder.step([other], weights: model.weights) } }
+                    for other in sequences.dropFirst() { while other.tokens.isEmpty { try decoder.step([other], weights: model.weights, adapter: delta) } }
                     t0 = Date()
-                    for _ in 0..<genTokens { try decoder.step(sequences, weights: model.weights) }
+                    for _ in 0..<genTokens { try decoder.step(sequences, weights: model.weights, adapter: delta) }
                     let decode = Date().timeIntervalSince(t0)
                     if rep > 0 { prefillSeconds += prefill; decodeSeconds += decode }
                 }
                 let prefillTPS = Double(p * repetitions) / prefillSeconds
                 let decodeTPS = Double(s * genTokens * repetitions) / decodeSeconds
                 if json {
-                    print("{\"prompt_tokens\":\(p),\"gen_tokens\":\(genTokens),\"streams\":\(s),\"threads\":\(threads),\"prefill_tps\":\(String(format: "%.2f", prefillTPS)),\"decode_tps\":\(String(format: "%.2f", decodeTPS))}")
+                    print("{\"prompt_tokens\":\(p),\"gen_tokens\":\(genTokens),\"streams\":\(s),\"threads\":\(threads),\"adapter_rank\":\(delta?.rank ?? 0),\"prefill_tps\":\(String(format: "%.2f", prefillTPS)),\"decode_tps\":\(String(format: "%.2f", decodeTPS))}")
                 } else {
                     print(String(format: "prompt %4d  streams %2d  prefill %8.1f tok/s  decode %8.1f tok/s (%d tokens/stream)", p, s, prefillTPS, decodeTPS, genTokens))
                 }
             }
         }
+    }
+
+    /// A learned version's adapter: 5 members as a phase leaves them (B no longer zero), merged exactly.
+    static func learnedAdapter(_ config: LlamaConfig) -> LowRankAdapter {
+        let ensemble = LoRAEnsemble(layout: LoRALayout(model: config, lora: LoRAConfiguration(rank: 16)), memberCount: 5, seed: 1)
+        var g = SplitMix64(seed: 2)
+        for member in ensemble.members {
+            for layer in 0..<config.layerCount {
+                for role in LinearRole.allCases {
+                    let b = member.parameters.b(layer: layer, role: role)!
+                    for i in 0..<(16 * config.shape(of: role).output) { b[i] = (Float(g.next() >> 40) / Float(1 << 24) - 0.5) * 1e-3 }
+                }
+            }
+        }
+        return ensemble.merged()
     }
 }
