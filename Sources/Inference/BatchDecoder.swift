@@ -101,18 +101,13 @@ public final class BatchDecoder: @unchecked Sendable {
         return updated
     }
 
-    /// Generates until every sequence is finished: the decode loop of everything but the serving engine (which
-    /// admits and drops sequences between steps). `aroundStep` wraps each step (the gate holds the cores' lease
-    /// for one step at a time); `onToken` sees each sequence that received a token.
+    /// Generates until every sequence is finished: the decode loop of the commands and tests that run a fixed set
+    /// of sequences (the serving engine admits and drops sequences between steps, the gate refills its batch);
+    /// `onToken` sees each sequence that received a token.
     public func run(_ sequences: [GenerationSequence], weights: LlamaWeights, adapter: (any LinearAdapter)? = nil,
-                    prefillBudget: Int = .max, aroundStep: (() throws(SamplingError) -> Void) throws(SamplingError) -> Void = { try $0() },
-                    onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
+                    prefillBudget: Int = .max, onToken: (GenerationSequence) -> Void = { _ in }) throws(SamplingError) {
         while sequences.contains(where: { !$0.isFinished }) {
-            var updated: [GenerationSequence] = []
-            try aroundStep { () throws(SamplingError) in
-                updated = try step(sequences, weights: weights, adapter: adapter, prefillBudget: prefillBudget)
-            }
-            for s in updated { onToken(s) }
+            for s in try step(sequences, weights: weights, adapter: adapter, prefillBudget: prefillBudget) { onToken(s) }
         }
     }
 }
