@@ -41,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: Pure (no IO, no clock, no environment)
@@ -67,6 +68,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // The paper's comparisons: experiment runs (resumable), grids of them from YAML, their report and plots.
+        .target(name: "Experiments", dependencies: [
+            "Service", "Learning", "Llama", "Inference", "ProximaCore", "ProximaNumerics", "Sampling",
+            .product(name: "Yams", package: "Yams"),
         ]),
 
         // MARK: Edges: they implement the ports (and HTTPAPI drives the services); none imports another
@@ -96,7 +103,7 @@ let package = Package(
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
             "ProximaApp", "ProximaCore", "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "HTTPAPI",
-            "ProximaNumerics",
+            "ProximaNumerics", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -142,6 +149,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["TestSupport", "TestModels", "Experiments", "Service", "Simulators", "Learning", "Llama",
+                                                         "Inference", "ProximaCore", "ProximaNumerics", "ModelFiles"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Store", "ProximaCore", "Inference", "ModelFiles", "Learning", "Llama", "ProximaNumerics"],
                     exclude: ["Scripts"]),
     ]

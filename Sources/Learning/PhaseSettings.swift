@@ -70,6 +70,9 @@ public struct PhaseSettings: Sendable, Equatable {
     public var lora = LoRAConfiguration()
     public var optimizer = AdamWConfiguration()
     public var reference: ReferenceMode = .behavior
+    /// KTO's weights λ_D and λ_U of desirable and undesirable examples.
+    public var desirableWeight: Double = 1
+    public var undesirableWeight: Double = 1
     /// Seeds the members' initialisation and the batch order.
     public var seed: UInt64 = 0
     /// Rows per forward/backward pass (pairs are grouped into micro-batches of about this many rows).
@@ -91,6 +94,7 @@ public struct PhaseSettings: Sendable, Equatable {
             return "LoRA needs rank in 1...\(Self.maxRank), alpha > 0 and a target"
         }
         if microBatchRows > Self.maxMicroBatchRows { return "micro_batch_rows must be at most \(Self.maxMicroBatchRows)" }
+        if !(desirableWeight > 0) || !(undesirableWeight > 0) { return "desirable_weight and undesirable_weight must be positive" }
         if !(optimizer.learningRate > 0) { return "the learning rate must be positive" }
         if optimizer.weightDecay < 0 || optimizer.warmupSteps < 0 || optimizer.clipNorm < 0 { return "optimiser settings must not be negative" }
         if microBatchRows < 1 { return "micro_batch_rows must be at least 1" }
@@ -130,6 +134,7 @@ extension PhaseSettings: Codable {
         case loss, beta, steps, ensemble, rank, alpha, targets, reference, seed
         case batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
         case weightDecay = "weight_decay", clipNorm = "clip_norm", microBatchRows = "micro_batch_rows"
+        case desirableWeight = "desirable_weight", undesirableWeight = "undesirable_weight"
     }
 
     /// Absent keys keep their defaults; `alpha` absent is 2 · rank.
@@ -157,6 +162,8 @@ extension PhaseSettings: Codable {
         reference = try c.decodeIfPresent(ReferenceMode.self, forKey: .reference) ?? reference
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         microBatchRows = try c.decodeIfPresent(Int.self, forKey: .microBatchRows) ?? microBatchRows
+        desirableWeight = try c.decodeIfPresent(Double.self, forKey: .desirableWeight) ?? desirableWeight
+        undesirableWeight = try c.decodeIfPresent(Double.self, forKey: .undesirableWeight) ?? undesirableWeight
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -176,5 +183,7 @@ extension PhaseSettings: Codable {
         try c.encode(reference, forKey: .reference)
         try c.encode(seed, forKey: .seed)
         try c.encode(microBatchRows, forKey: .microBatchRows)
+        try c.encode(desirableWeight, forKey: .desirableWeight)
+        try c.encode(undesirableWeight, forKey: .undesirableWeight)
     }
 }

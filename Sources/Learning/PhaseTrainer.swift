@@ -80,6 +80,19 @@ public final class PhaseTrainer: @unchecked Sendable {
         }
     }
 
+    /// The steps taken so far (a hard reference update comes every τ of them).
+    public var stepsTaken: Int { step }
+
+    /// The TR-DPO reference ensemble (nil for the behavior and initial references).
+    public var reference: LoRAEnsemble? { referenceEnsemble }
+
+    /// Continues from a saved point: `steps` taken and, for the TR-DPO references, the reference ensemble then.
+    public func restore(stepsTaken steps: Int, reference: LoRAEnsemble?) {
+        precondition((reference == nil) == (referenceEnsemble == nil), "a reference ensemble exactly when the reference mode has one")
+        step = steps
+        referenceEnsemble = reference
+    }
+
     /// Takes one optimisation step of every member on `examples` (the batch).
     public func step(_ examples: [TrainingExample]) -> StepReport {
         precondition(!examples.isEmpty)

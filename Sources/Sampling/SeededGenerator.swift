@@ -34,6 +34,12 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     /// The [0, 1) value the sampler uses for 64 random bits, so any generator yields the same coins for the same bits.
     public static func unitInterval(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
 
+    /// The generator's whole state, to save and restore it (a resumed run continues the same stream).
+    public var words: [UInt64] {
+        get { [state.0, state.1, state.2, state.3] }
+        set { precondition(newValue.count == 4); state = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
+
     public static func == (lhs: SeededGenerator, rhs: SeededGenerator) -> Bool {
         lhs.state == rhs.state
     }

@@ -11,7 +11,7 @@ import ProximaCore
 import Tokenizer
 
 /// One greedy reply.
-public struct GreedyReply: Sendable, Equatable {
+public struct GreedyReply: Codable, Sendable, Equatable {
     public var text: String
     public var finished: Bool
 }
@@ -32,6 +32,11 @@ public struct EvaluationResult: Codable, Sendable, Equatable {
     }
     public init(prompts: Int, wins: Int, ties: Int, losses: Int) {
         self.prompts = prompts; self.wins = wins; self.ties = ties; self.losses = losses
+    }
+    /// The tally of per-prompt verdicts (a: the candidate).
+    public init(_ choices: [Verdict.Choice]) {
+        self.init(prompts: choices.count, wins: choices.count { $0 == .a }, ties: choices.count { $0 == .tie },
+                  losses: choices.count { $0 == .b })
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -110,17 +115,19 @@ public final class GreedyEvaluator: @unchecked Sendable {
     /// Judges `candidate`'s replies against `baseline`'s with `simulator` (a: candidate, b: baseline).
     public func compare(_ candidate: [GreedyReply], _ baseline: [GreedyReply], simulator: any PreferenceSimulator,
                         seed: UInt64 = 0) async throws -> EvaluationResult {
+        EvaluationResult(try await verdicts(candidate, baseline, simulator: simulator, seed: seed))
+    }
+
+    /// The verdict on each prompt, candidate as `a` and baseline as `b`.
+    public func verdicts(_ candidate: [GreedyReply], _ baseline: [GreedyReply], simulator: any PreferenceSimulator,
+                         seed: UInt64 = 0) async throws -> [Verdict.Choice] {
         var rng = SeededGenerator(seed: seed)
-        var result = EvaluationResult(prompts: prompts.count, wins: 0, ties: 0, losses: 0)
+        var choices: [Verdict.Choice] = []
         for (i, prompt) in prompts.enumerated() {
             let verdict = try await simulator.judge(prompt: prompt, a: Candidate(text: candidate[i].text, finished: candidate[i].finished),
                                                     b: Candidate(text: baseline[i].text, finished: baseline[i].finished), rng: &rng)
-            switch verdict.choice {
-            case .a: result.wins += 1
-            case .b: result.losses += 1
-            case .tie: result.ties += 1
-            }
+            choices.append(verdict.choice)
         }
-        return result
+        return choices
     }
 }

@@ -1,141 +1,164 @@
-// ExperimentCommand: `proxima experiment` — the paper's loop in one process, for checking the learner without
-// a server: every step samples a pair per prompt (from the current policy, or with an annotation frequency F
-// from the policy at the start of the step's block), labels the pairs with the rubric simulator, and trains
-// the ensemble one step; every few steps the greedy replies to the held-out prompts are judged against the
-// initial policy's.
+// ExperimentCommand: `proxima experiment` — the paper's loop in one process, for checking the learner without a
+// server (Experiments' ExperimentRun), one run or a grid of them. A single run prints a line per step; a grid
+// (`--grid FILE --out DIR`) runs every variant × seed into DIR with a progress bar, resumes after a kill with
+// `--resume`, and writes DIR/report.md with its plots (alone with `--report-only`).
 
 import ArgumentParser
+import Experiments
 import Foundation
-import Inference
-import Learning
-import Llama
-import ModelFiles
 import ProximaCore
 import ProximaNumerics
-import Sampling
 import Service
 import Simulators
-import Tokenizer
 
 struct ExperimentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
-        abstract: "Run online preference learning in-process with the rubric simulator and report win rates.")
+        abstract: "Run online preference learning in-process (one run, or a grid of runs) and report win rates.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customLong("train-prompts")) var trainPrompts: String?
-    @Option(name: .customLong("dev-prompts")) var devPrompts: String?
-    @Option var steps = 100
-    @Option(name: .customLong("prompts-per-step")) var promptsPerStep = 16
-    @Option(name: .customLong("max-tokens")) var maxTokens = 96
-    @Option(name: .customLong("lr")) var learningRate = 2e-4
-    @Option var beta = 0.1
-    @Option var ensemble = 5
-    @Option var rank = 16
+    @Option(name: .customLong("dev-prompts"), help: "The held-out prompts of the evaluations (default: the built-in dev set).") var devPrompts: String?
+    @Option(help: "Training steps T (default 100).") var steps: Int?
+    @Option(name: .customLong("prompts-per-step"), help: "Prompts per step, a pair each (default 16).") var promptsPerStep: Int?
+    @Option(name: .customLong("max-tokens"), help: "New tokens per sample and evaluation reply (default 96).") var maxTokens: Int?
+    @Option(name: .customLong("lr"), help: "Learning rate (default 2e-4).") var learningRate: Double?
+    @Option(help: "β (default 0.1).") var beta: Double?
+    @Option(help: "LoRA members E (default 5).") var ensemble: Int?
+    @Option(help: "LoRA rank (default 16).") var rank: Int?
     @Option(help: "Annotation frequency F, 1...steps: the pairs are sampled F times, each block of steps from the policy at its start (1: offline; default: steps, on-policy).")
     var frequency: Int?
-    @Option(help: "behavior (BPO), initial (DPO with a fixed reference), soft:<alpha> or hard:<tau> (TR-DPO).") var reference = "behavior"
-    @Option(help: "dpo, ipo or slic.") var loss = "dpo"
-    @Option(name: .customLong("eval-every")) var evalEvery = 25
-    @Option(name: .customLong("eval-prompts")) var evalPrompts = 200
-    @Option var seed: UInt64 = 0
+    @Option(help: "behavior (BPO), initial (a fixed reference), soft:<alpha> or hard:<tau> (TR-DPO).") var reference: String?
+    @Option(help: "dpo, ipo or slic.") var loss: String?
+    @Option(help: "The judge that labels pairs and evaluations: rubric.") var simulator: String?
+    @Option(name: .customLong("eval-every")) var evalEvery: Int?
+    @Option(name: .customLong("eval-prompts")) var evalPrompts: Int?
+    @Option var seed: UInt64?
     @Option(name: .customLong("json-out"), help: "Write every step's numbers here as JSON lines.") var jsonOut: String?
+    @Option(help: "A grid file (YAML: base, seeds, variants) to run instead of one run; needs --out.") var grid: String?
+    @Option(help: "The grid's directory: its runs, checkpoints, report and plots.") var out: String?
+    @Flag(help: "Continue the grid in --out: unfinished runs from their last step, finished ones kept.") var resume = false
+    @Flag(name: .customLong("report-only"), help: "Write --out's report from what its runs recorded, running nothing.") var reportOnly = false
+    @Option(help: "Run only these variants of the grid this time (comma-separated).") var only: String?
+
+    /// The single run's settings from the options given (the defaults are ExperimentSettings').
+    private var options: JSONObject {
+        var o: JSONObject = [:]
+        func put(_ key: ExperimentSettings.Key, _ value: JSONValue?) { if let value { o[key.rawValue] = value } }
+        put(.steps, steps.map { .number(Double($0)) })
+        put(.promptsPerStep, promptsPerStep.map { .number(Double($0)) })
+        put(.maxTokens, maxTokens.map { .number(Double($0)) })
+        put(.lr, learningRate.map { .number($0) })
+        put(.beta, beta.map { .number($0) })
+        put(.ensemble, ensemble.map { .number(Double($0)) })
+        put(.rank, rank.map { .number(Double($0)) })
+        put(.frequency, frequency.map { .number(Double($0)) })
+        put(.reference, reference.map { .string($0) })
+        put(.loss, loss.map { .string($0) })
+        put(.simulator, simulator.map { .string($0) })
+        put(.evalEvery, evalEvery.map { .number(Double($0)) })
+        put(.evalPrompts, evalPrompts.map { .number(Double($0)) })
+        put(.seed, seed.map { .number(Double($0)) })
+        return o
+    }
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if let problem = AnnotationSchedule.problem(steps: steps, frequency: frequency ?? steps) {
-            throw ValidationError("--frequency: \(problem)")
+        if grid != nil {
+            guard out != nil else { throw ValidationError("--grid needs --out DIR") }
+            if !options.isEmpty { throw ValidationError("with --grid the settings come from the grid file (drop \(options.keys.sorted().map { "--" + $0.replacingOccurrences(of: "_", with: "-") }.joined(separator: ", ")))") }
+            return
         }
+        if out != nil || resume || reportOnly || only != nil { throw ValidationError("--out, --resume, --report-only and --only go with --grid") }
+        do { _ = try ExperimentSettings().applying(options) } catch { throw ValidationError(error.description) }
     }
 
     func run() async throws {
+        if let grid, let out { return try await runGrid(file: grid, directory: out) }
+        let settings = try ExperimentSettings().applying(options)
+        let judge = try Self.judge(settings.simulator)
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
         let model = try modelOptions.load(pool: pool)
         let train = try PromptSet.load(path: trainPrompts, fallback: PromptSet.train)
-        let dev = Array(try PromptSet.load(path: devPrompts, fallback: PromptSet.dev).prefix(evalPrompts))
-        // The learner's phase settings with the experiment's: one step per loop step, every prompt's pair in it.
-        let overrides: JSONObject = ["learning_rate": .number(learningRate), "beta": .number(beta), "ensemble": .number(Double(ensemble)),
-                                     "rank": .number(Double(rank)), "batch_size": .number(Double(promptsPerStep)),
-                                     "seed": .number(Double(seed)), "loss": .string(loss), "reference": .string(reference)]
-        let settings: PhaseSettings
-        do { settings = try PhaseSettings().applying(overrides) } catch { throw CLIError(error.description) }
-        let schedule = AnnotationSchedule(steps: steps, frequency: frequency ?? steps)!   // checked in validate()
-
-        let layout = LoRALayout(model: model.weights.config, lora: settings.lora)
-        let members = LoRAEnsemble(layout: layout, memberCount: ensemble, seed: seed)
-        let trainer = PhaseTrainer(weights: model.weights, ensemble: members, settings: settings, pool: pool)
-        let evaluator = GreedyEvaluator(model: model, pool: pool, lease: nil, prompts: dev, maxTokens: maxTokens)
-        let decoder = BatchDecoder(config: model.weights.config, pool: pool, maxRows: 2 * promptsPerStep + 256)
-        let initial = ServingPolicy(id: "initial", weights: model.weights)
+        let dev = Array(try PromptSet.load(path: devPrompts, fallback: PromptSet.dev).prefix(settings.evalPrompts))
+        let evaluator = GreedyEvaluator(model: model, pool: pool, lease: nil, prompts: dev, maxTokens: settings.maxTokens)
         let started = Date()
-        let initialReplies = try evaluator.replies(of: initial)
+        let initialReplies = try evaluator.replies(of: ServingPolicy(id: "initial", weights: model.weights))
         say(String(format: "initial policy's greedy replies to %d prompts: %.0fs", dev.count, Date().timeIntervalSince(started)))
         let log = jsonOut.map { _ = FileManager.default.createFile(atPath: $0, contents: nil); return FileHandle(forWritingAtPath: $0)! }
         defer { try? log?.close() }
-        var rng = SeededGenerator(seed: seed)
-        var behavior: LowRankAdapter?   // the policy that samples: the merged ensemble at the start of the step's block
-        let judge = try RubricSimulator()
-        say("experiment: \(steps) steps × \(promptsPerStep) prompts, F=\(schedule.frequency), E=\(ensemble) r=\(rank) lr=\(learningRate) β=\(beta) \(loss) reference=\(settings.reference)")
-        for step in 1...steps {
-            let t0 = Date()
-            if schedule.annotates(at: step) { behavior = step == 1 ? nil : members.merged() }
-            var sequences: [GenerationSequence] = []
-            var prompts: [String] = []
-            for _ in 0..<promptsPerStep {
-                let prompt = train[Int(rng.next() % UInt64(train.count))]
-                prompts.append(prompt)
-                let ids = try model.promptTokens(for: [ChatMessage(role: "user", content: prompt)])
-                var p = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: maxTokens,
-                                             seed: rng.next(), stopTokens: model.stopTokens)
-                let a = try GenerationSequence(prompt: ids, parameters: p, config: model.weights.config)
-                p.seed = rng.next()
-                sequences += [a, try GenerationSequence(prompt: ids, parameters: p, config: model.weights.config, leader: a)]
-            }
-            try decoder.run(sequences, weights: model.weights, adapter: behavior, prefillBudget: 256)
-            var examples: [TrainingExample] = []
-            var ties = 0, identical = 0
-            for (i, prompt) in prompts.enumerated() {
-                let a = sequences[2 * i], b = sequences[2 * i + 1]
-                if a.tokens.map(\.id) == b.tokens.map(\.id) { identical += 1; continue }
-                func text(_ s: GenerationSequence) -> Candidate {
-                    Candidate(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop)
-                }
-                let verdict = judge.prefer(prompt: prompt, a: text(a), b: text(b), coin: 0.5)
-                guard verdict.choice != .tie else { ties += 1; continue }
-                let (w, l) = verdict.choice == .a ? (a, b) : (b, a)
-                if let example = TrainingExample(prompt: a.prompt, chosen: w.tokens.map(\.id), chosenLogprobs: w.tokens.map(\.logProb),
-                                                 rejected: l.tokens.map(\.id), rejectedLogprobs: l.tokens.map(\.logProb),
-                                                 contextLength: model.weights.config.contextLength) {
-                    examples.append(example)
-                }
-            }
-            let sampled = Date().timeIntervalSince(t0)
-            var line = String(format: "step %3d  sample %5.1fs", step, sampled)
-            var record: [String: Any] = ["step": step, "pairs": examples.count, "ties": ties, "identical": identical, "sample_seconds": sampled]
-            if !examples.isEmpty {
-                let t1 = Date()
-                let report = trainer.step(examples)
-                let trained = Date().timeIntervalSince(t1)
-                line += String(format: "  train %5.1fs  pairs %2d  loss %.4f  acc %.2f  margin %+.3f  kl %+.2f", trained, examples.count,
-                               report.loss, report.rewardAccuracy, report.margin, report.klToBehavior)
-                record.merge(["loss": report.loss, "reward_accuracy": report.rewardAccuracy, "margin": report.margin,
-                              "kl_to_behavior": report.klToBehavior, "train_seconds": trained]) { $1 }
-            }
-            if step % evalEvery == 0 || step == steps {
-                let t2 = Date()
-                let current = ServingPolicy(id: "step-\(step)", weights: model.weights, ensemble: members)
-                let replies = try evaluator.replies(of: current)
-                let result = try await evaluator.compare(replies, initialReplies, simulator: judge)
-                let evaluated = Date().timeIntervalSince(t2)
-                let finished = Double(replies.filter(\.finished).count) / Double(replies.count)
-                let words = replies.map { Double($0.text.split(whereSeparator: \.isWhitespace).count) }.reduce(0, +) / Double(replies.count)
-                line += String(format: "  | win rate vs initial %.3f (finished %.0f%%, %.0f words; %.0fs)", result.winRate, 100 * finished, words, evaluated)
-                record.merge(["win_rate": result.winRate, "eval_finished": finished, "eval_words": words, "eval_seconds": evaluated]) { $1 }
-            }
-            say(line)
-            if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) { log?.write(data + Data("\n".utf8)) }
+        let p = settings.phase
+        say("experiment: \(settings.steps) steps × \(p.batchSize) prompts, F=\(settings.annotationSchedule!.frequency), E=\(p.ensembleSize) "
+            + "r=\(p.lora.rank) lr=\(p.optimizer.learningRate) β=\(p.beta) \(p.loss) reference=\(p.reference) judge=\(judge.name)")
+        let run = ExperimentRun(settings: settings, model: model, pool: pool, trainPrompts: train, evaluator: evaluator,
+                                initialReplies: initialReplies, judge: judge)
+        while !run.isFinished {
+            let r = try await run.nextStep()
+            say(Self.line(r))
+            log?.write(try JSONEncoder().encode(r) + Data("\n".utf8))
         }
-        say(String(format: "experiment: %d steps in %.1f min", steps, Date().timeIntervalSince(started) / 60))
+        say(String(format: "experiment: %d steps in %.1f min", settings.steps, Date().timeIntervalSince(started) / 60))
+    }
+
+    static func line(_ r: StepRecord) -> String {
+        var line = String(format: "step %3d  sample %5.1fs", r.step, r.sampleSeconds)
+        if let loss = r.loss, let t = r.trainSeconds {
+            line += String(format: "  train %5.1fs  pairs %2d  loss %.4f  acc %.2f  margin %+.3f  kl %+.2f", t, r.pairs, loss,
+                           r.rewardAccuracy ?? 0, r.margin ?? 0, r.klToBehavior ?? 0)
+        }
+        if let e = r.evaluation {
+            line += String(format: "  | win rate vs initial %.3f (finished %.0f%%, %.0f words; %.0fs)", e.winRate, 100 * e.finished, e.words, e.seconds)
+        }
+        return line
+    }
+
+    /// The judge a `simulator` setting names.
+    static func judge(_ spec: String) throws -> any PreferenceSimulator {
+        switch spec {
+        case "rubric": return try RubricSimulator()
+        default: throw CLIError("unknown simulator '\(spec)' (known: rubric)")
+        }
+    }
+
+    private func runGrid(file: String, directory: String) async throws {
+        let gridFile: GridFile
+        do { gridFile = try GridFile.read(path: file) } catch { throw CLIError(error.description) }
+        let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
+        if let unknown = selected?.subtracting(gridFile.variants.map(\.name)).sorted().first {
+            throw CLIError("--only: no variant '\(unknown)' in \(file) (variants: \(gridFile.variants.map(\.name).joined(separator: ", ")))")
+        }
+        for spec in Set(gridFile.variants.map(\.settings.simulator)) { _ = try Self.judge(spec) }
+        if reportOnly {
+            let report = GridReport(grid: gridFile, directory: directory)
+            guard !report.records.isEmpty else { throw CLIError("\(directory) holds no runs of \(file)") }
+            try report.write()
+            say("wrote \(directory)/report.md")
+            return
+        }
+        if GridRunner.hasRuns(in: directory) && !resume {
+            throw CLIError("\(directory) already holds a grid's runs: pass --resume to continue it, or choose another --out")
+        }
+        let pool = ComputePool(threads: modelOptions.threadCount)
+        defer { pool.shutdown() }
+        let model = try modelOptions.load(pool: pool)
+        let train = try PromptSet.load(path: trainPrompts, fallback: PromptSet.train)
+        let dev = try PromptSet.load(path: devPrompts, fallback: PromptSet.dev)
+        let runner = GridRunner(grid: gridFile, directory: directory, model: model, pool: pool, trainPrompts: train, devPrompts: dev,
+                                makeJudge: Self.judge)
+        do { try runner.checkResumable() } catch { throw CLIError(error.description) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: directory + "/grid.yaml")
+        try FileManager.default.copyItem(atPath: file, toPath: directory + "/grid.yaml")
+        let runs = gridFile.runs.filter { selected?.contains($0.variant) ?? true }
+        say("grid: \(runs.count) runs (\(gridFile.variants.count) variants × \(gridFile.seeds.count) seeds\(selected == nil ? "" : ", --only")) into \(directory)")
+        var bar: ProgressBar?
+        try await runner.run(only: selected) { p in
+            if bar == nil { bar = ProgressBar(total: p.total - p.done + p.doneHere, label: "grid") }
+            let win = p.record.evaluation.map { String(format: "  win %.3f", $0.winRate) } ?? ""
+            bar?.update(p.doneHere, "\(p.done)/\(p.total) steps  \(p.run) step \(p.record.step)\(win)")
+        }
+        bar?.finish()
+        try GridReport(grid: gridFile, directory: directory).write()
+        say("wrote \(directory)/report.md")
     }
 }
