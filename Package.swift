@@ -132,7 +132,8 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "TestModels", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
-        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"]),
+        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"],
+                    exclude: ["Fixtures", "Scripts"]),
         .testTarget(name: "AppTests", dependencies: [
             "TestSupport", "TestModels", "ProximaApp", "ProximaCore", "Service", "HTTPAPI", "Learning", "Llama", "Inference", "ModelFiles", "ProximaNumerics", "Simulators",
             .product(name: "Hummingbird", package: "hummingbird"),

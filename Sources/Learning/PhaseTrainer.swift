@@ -5,46 +5,26 @@
 import Llama
 import ProximaNumerics
 
-/// A labelled pair with the log-probs its behavior policy gave the two responses when it sampled them.
-public struct TrainingExample: Sendable, Equatable {
-    public var pair: PreferencePair
-    public var behavior: PairLogProbs
-
-    public init(pair: PreferencePair, behavior: PairLogProbs) {
-        self.pair = pair
-        self.behavior = behavior
-    }
-
-    /// A pair from its token ids and the behavior policy's per-token log-probs of each response; nil when the
-    /// prompt or a response has no tokens, a token lacks its log-prob, or the pair does not fit `contextLength`.
-    public init?(prompt: [Int], chosen: [Int], chosenLogprobs: [Float], rejected: [Int], rejectedLogprobs: [Float],
-                 contextLength: Int) {
-        guard !prompt.isEmpty, !chosen.isEmpty, !rejected.isEmpty,
-              chosenLogprobs.count == chosen.count, rejectedLogprobs.count == rejected.count,
-              prompt.count + max(chosen.count, rejected.count) <= contextLength else { return nil }
-        self.init(pair: PreferencePair(prompt: prompt, chosen: chosen, rejected: rejected),
-                  behavior: PairLogProbs(chosen: chosenLogprobs.reduce(0) { $0 + Double($1) },
-                                         rejected: rejectedLogprobs.reduce(0) { $0 + Double($1) },
-                                         chosenTokens: chosen.count, rejectedTokens: rejected.count))
-    }
-}
-
 /// What one step measured (means over the batch and over members).
 public struct StepReport: Codable, Sendable, Equatable {
     public var step: Int
     public var loss: Double
-    /// Share of pairs whose implicit reward ranks chosen above rejected (h > 0).
+    /// Share of pairs whose implicit reward ranks chosen above rejected (h > 0); for KTO, share of responses
+    /// whose reward r − z₀ lies on their label's side of 0.
     public var rewardAccuracy: Double
-    /// Mean β·h.
+    /// Mean β·h; for KTO, mean β·(r − z₀) signed by label (positive when it agrees).
     public var margin: Double
     /// Mean over responses of log π_β(y) − log π_θ(y), an estimate of KL(π_β ‖ π_θ) per response.
     public var klToBehavior: Double
     /// Gradient L2 norm before clipping, mean over members.
     public var gradientNorm: Double
+    /// KTO's z₀ this step (nil for the pairwise losses).
+    public var ktoReferencePoint: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case step, loss, margin
         case rewardAccuracy = "reward_accuracy", klToBehavior = "kl_to_behavior", gradientNorm = "gradient_norm"
+        case ktoReferencePoint = "kto_reference_point"
     }
 }
 
@@ -93,41 +73,105 @@ public final class PhaseTrainer: @unchecked Sendable {
         referenceEnsemble = reference
     }
 
-    /// Takes one optimisation step of every member on `examples` (the batch).
+    /// Takes one optimisation step of every member on `examples` (the batch): pairs for a pairwise loss; pairs
+    /// and rated responses for KTO.
     public func step(_ examples: [TrainingExample]) -> StepReport {
-        precondition(!examples.isEmpty)
         step += 1
-        let micro = microBatches(examples)
-        let reference = referenceLogProbs(examples, micro)
-        let scale = 1 / Double(examples.count)
-        var loss = 0.0, correct = 0.0, margin = 0.0, kl = 0.0, norms = 0.0
+        let batch = prepare(examples)
+        var totals = Totals(), norms = 0.0
         for member in ensemble.members {
             gradients.storage.zero()
-            for (batch, range) in micro {
-                let acts = arena(for: batch)
-                let policy = weights.trainingForward(batch, adapter: member.parameters, activations: acts, pool: pool, profile: profile,
-                                                     checkpoint: checkpoint)
-                var d: [PairLogProbGradients] = []
-                for (i, p) in policy.enumerated() {
-                    let example = examples[range.lowerBound + i]
-                    let r = settings.loss.evaluate(policy: p, reference: reference[range.lowerBound + i], beta: settings.beta)
-                    loss += r.loss
-                    correct += r.logit > 0 ? 1 : 0
-                    margin += settings.beta * r.logit
-                    kl += ((example.behavior.chosen - p.chosen) + (example.behavior.rejected - p.rejected)) / 2
-                    d.append(PairLogProbGradients(chosen: Float(r.dChosen * scale), rejected: Float(r.dRejected * scale)))
-                }
-                weights.trainingBackward(batch, dLogProbs: d, lora: member.parameters, gradients: gradients, activations: acts,
-                                         pool: pool, profile: profile, checkpoint: checkpoint)
-            }
+            totals.add(accumulate(member, batch))
             norms += timed(profile, .optimizer) {
                 member.optimizer.update(member.parameters, gradients: gradients, configuration: settings.optimizer)
             }
         }
         updateReference()
-        let n = Double(examples.count * ensemble.members.count)
-        return StepReport(step: step, loss: loss / n, rewardAccuracy: correct / n, margin: margin / n,
-                          klToBehavior: kl / n, gradientNorm: norms / Double(ensemble.members.count))
+        let members = Double(ensemble.members.count)
+        let terms = Double(batch.terms) * members
+        return StepReport(step: step, loss: totals.loss / terms, rewardAccuracy: totals.correct / terms, margin: totals.margin / terms,
+                          klToBehavior: totals.kl / (Double(examples.count) * members), gradientNorm: norms / members,
+                          ktoReferencePoint: settings.loss.isPairwise ? nil : batch.z0)
+    }
+
+    /// One member's mean loss on `examples` and its gradient, as a step computes them (nothing is updated).
+    public func lossAndGradients(of member: LoRAMember, on examples: [TrainingExample]) -> (loss: Double, gradients: LoRATensors) {
+        let batch = prepare(examples)
+        gradients.storage.zero()
+        let totals = accumulate(member, batch)
+        return (totals.loss / Double(batch.terms), gradients.copy())
+    }
+
+    /// A step's batch, ready for every member: its micro-batches, the reference log-prob of every response (in
+    /// the flat per-response order), where each example's responses start in that order, and KTO's z₀.
+    private struct PreparedBatch {
+        var examples: [TrainingExample]
+        var micro: [(TrainingBatch, Range<Int>)]
+        var reference: [Double]
+        var offsets: [Int]
+        var z0: Double
+        /// What the loss averages over: pairs for a pairwise loss, responses for KTO.
+        var terms: Int
+    }
+
+    private struct Totals {
+        var loss = 0.0, correct = 0.0, margin = 0.0, kl = 0.0
+        mutating func add(_ o: Totals) { loss += o.loss; correct += o.correct; margin += o.margin; kl += o.kl }
+    }
+
+    private func prepare(_ examples: [TrainingExample]) -> PreparedBatch {
+        precondition(!examples.isEmpty)
+        precondition(!settings.loss.isPairwise || examples.allSatisfy { $0.label == .preference }, "a pairwise loss trains on pairs")
+        let micro = microBatches(examples.map(\.group))
+        let reference = referenceLogProbs(examples, micro)
+        var offsets = [0]
+        for e in examples { offsets.append(offsets.last! + e.responses.count) }
+        let pairwise = settings.loss.isPairwise
+        return PreparedBatch(examples: examples, micro: micro, reference: reference, offsets: offsets,
+                             z0: pairwise ? 0 : ktoReferencePoint(examples, reference), terms: pairwise ? examples.count : offsets.last!)
+    }
+
+    /// Adds `member`'s gradient of the batch's mean loss to `gradients`; returns the sums the report averages.
+    private func accumulate(_ member: LoRAMember, _ b: PreparedBatch) -> Totals {
+        var totals = Totals()
+        let scale = 1 / Double(b.terms)
+        for (batch, range) in b.micro {
+            let acts = arena(for: batch)
+            let policy = weights.trainingForwardSequences(batch, adapter: member.parameters, activations: acts, pool: pool,
+                                                          profile: profile, checkpoint: checkpoint).map(\.logProb)
+            var d: [Float] = []
+            for e in range {
+                let example = b.examples[e]
+                let local = b.offsets[e] - b.offsets[range.lowerBound], global = b.offsets[e]
+                for k in example.responses.indices {
+                    totals.kl += (example.behavior[k] - policy[local + k]) / Double(example.responses.count)
+                }
+                if settings.loss.isPairwise {
+                    let p = PairLogProbs(chosen: policy[local], rejected: policy[local + 1], chosenTokens: example.responses[0].count,
+                                         rejectedTokens: example.responses[1].count)
+                    let ref = PairLogProbs(chosen: b.reference[global], rejected: b.reference[global + 1],
+                                           chosenTokens: p.chosenTokens, rejectedTokens: p.rejectedTokens)
+                    let r = settings.loss.evaluate(policy: p, reference: ref, beta: settings.beta)
+                    totals.loss += r.loss
+                    totals.correct += r.logit > 0 ? 1 : 0
+                    totals.margin += settings.beta * r.logit
+                    d += [Float(r.dChosen * scale), Float(r.dRejected * scale)]
+                } else {
+                    for (k, desirable) in example.desirability.enumerated() {
+                        let t = KTOLoss.evaluate(policy: policy[local + k], reference: b.reference[global + k], desirable: desirable,
+                                                 referencePoint: b.z0, beta: settings.beta, desirableWeight: settings.desirableWeight,
+                                                 undesirableWeight: settings.undesirableWeight)
+                        totals.loss += t.loss
+                        totals.correct += (desirable ? t.reward > 0 : t.reward < 0) ? 1 : 0
+                        totals.margin += settings.beta * (desirable ? t.reward : -t.reward)
+                        d.append(Float(t.dPolicy * scale))
+                    }
+                }
+            }
+            weights.trainingBackward(batch, dSequences: d, lora: member.parameters, gradients: gradients, activations: acts,
+                                     pool: pool, profile: profile, checkpoint: checkpoint)
+        }
+        return totals
     }
 
     /// The phase: `settings.steps` steps on batches of `examples` in `BatchSchedule` order, `onStep` after
@@ -147,17 +191,43 @@ public final class PhaseTrainer: @unchecked Sendable {
 
     // MARK: - Reference log-probs
 
-    private func referenceLogProbs(_ examples: [TrainingExample], _ micro: [(TrainingBatch, Range<Int>)]) -> [PairLogProbs] {
-        let adapter: (any LinearAdapter)?
+    /// The reference log-prob of every response, in the flat per-response order.
+    private func referenceLogProbs(_ examples: [TrainingExample], _ micro: [(TrainingBatch, Range<Int>)]) -> [Double] {
         switch settings.reference {
-        case .behavior: return examples.map(\.behavior)
-        case .initial: adapter = nil
-        case .softUpdate, .hardUpdate: adapter = referenceEnsemble!.merged()
+        case .behavior: return examples.flatMap(\.behavior)
+        case .initial: return logProbs(micro, adapter: nil)
+        case .softUpdate, .hardUpdate: return logProbs(micro, adapter: referenceEnsemble!.merged())
         }
-        return micro.flatMap { batch, _ in
-            weights.trainingForward(batch, adapter: adapter, activations: arena(for: batch), pool: pool, profile: profile,
-                                    checkpoint: checkpoint)
+    }
+
+    /// Forward only: every response's log-prob under the base model plus `adapter`.
+    private func logProbs(_ micro: [(TrainingBatch, Range<Int>)], adapter: (any LinearAdapter)?) -> [Double] {
+        micro.flatMap { batch, _ in
+            weights.trainingForwardSequences(batch, adapter: adapter, activations: arena(for: batch), pool: pool, profile: profile,
+                                             checkpoint: checkpoint).map(\.logProb)
         }
+    }
+
+    /// KTO's z₀, an estimate of KL(π_θ ‖ π_ref) clipped at 0, made once per step with the ensemble's merged policy
+    /// (the one served). With a model as reference (initial, TR), as the KTO paper does: each prompt with the next
+    /// example's response (mismatched pairs), under the policy and the reference. With the behavior reference,
+    /// which has log-probs only for the responses it sampled: the batch's own responses (matched), whose
+    /// behavior log-probs are recorded (METHOD.md's documented variant).
+    private func ktoReferencePoint(_ examples: [TrainingExample], _ reference: [Double]) -> Double {
+        let merged = ensemble.merged()
+        if case .behavior = settings.reference {
+            return KTOLoss.referencePoint(policy: logProbs(microBatches(examples.map(\.group)), adapter: merged), reference: reference)
+        }
+        let n = examples.count
+        let mismatched = examples.indices.compactMap { i -> PromptResponses? in
+            let response = examples[(i + 1) % n].responses[0]
+            guard n > 1, examples[i].prompt.count + response.count <= weights.config.contextLength else { return nil }
+            return PromptResponses(prompt: examples[i].prompt, responses: [response])
+        }
+        guard !mismatched.isEmpty else { return 0 }
+        let micro = microBatches(mismatched)
+        let referenceAdapter: (any LinearAdapter)? = referenceEnsemble.map { $0.merged() }
+        return KTOLoss.referencePoint(policy: logProbs(micro, adapter: merged), reference: logProbs(micro, adapter: referenceAdapter))
     }
 
     /// TR-DPO: soft (EMA of every member's A and B) or hard (copy every τ steps) reference updates.
@@ -178,21 +248,21 @@ public final class PhaseTrainer: @unchecked Sendable {
 
     // MARK: - Micro-batches and the arena
 
-    /// Consecutive pairs grouped so each group has about `microBatchRows` rows (at least one pair each).
-    private func microBatches(_ examples: [TrainingExample]) -> [(TrainingBatch, Range<Int>)] {
-        var groups: [(TrainingBatch, Range<Int>)] = []
+    /// Consecutive prompts grouped so each micro-batch has about `microBatchRows` rows (at least one prompt each).
+    private func microBatches(_ groups: [PromptResponses]) -> [(TrainingBatch, Range<Int>)] {
+        var batches: [(TrainingBatch, Range<Int>)] = []
         var start = 0, rows = 0
-        for (i, e) in examples.enumerated() {
-            let r = e.pair.prompt.count + e.pair.chosen.count + e.pair.rejected.count - 2
+        for (i, g) in groups.enumerated() {
+            let r = g.prompt.count + g.responses.map { $0.count - 1 }.reduce(0, +)
             if i > start && rows + r > settings.microBatchRows {
-                groups.append((TrainingBatch(pairs: examples[start..<i].map(\.pair)), start..<i))
+                batches.append((TrainingBatch(groups: Array(groups[start..<i])), start..<i))
                 start = i
                 rows = 0
             }
             rows += r
         }
-        groups.append((TrainingBatch(pairs: examples[start...].map(\.pair)), start..<examples.count))
-        return groups
+        batches.append((TrainingBatch(groups: Array(groups[start...])), start..<groups.count))
+        return batches
     }
 
     /// The activation arena, grown when a micro-batch needs more room (the one made with the trainer fits any

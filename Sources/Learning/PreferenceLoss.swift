@@ -1,5 +1,6 @@
-// PreferenceLoss: the direct-alignment losses of METHOD.md on one pair's sequence log-probs — DPO (softplus
-// form), IPO (length-normalised log-probs), SLiC (hinge) — with their derivatives for the backward pass.
+// PreferenceLoss: the direct-alignment losses of METHOD.md — the pairwise ones on one pair's sequence log-probs
+// (DPO in its softplus form, IPO on length-normalised log-probs, SLiC's hinge) and KTO on single desirable or
+// undesirable responses (Ethayarajh et al. 2024) — with their derivatives for the backward pass.
 
 import Llama
 #if canImport(Glibc)
@@ -10,7 +11,10 @@ import Darwin
 
 /// Which direct-alignment loss to train with.
 public enum PreferenceLoss: String, Codable, Sendable, CaseIterable {
-    case dpo, ipo, slic
+    case dpo, ipo, slic, kto
+
+    /// Whether the loss compares the two responses of a pair (KTO rates each response on its own).
+    public var isPairwise: Bool { self != .kto }
 }
 
 /// The loss of one pair and its derivatives with respect to the policy's two log-probs.
@@ -23,7 +27,7 @@ public struct PairLoss: Sendable, Equatable {
 }
 
 extension PreferenceLoss {
-    /// Evaluates the loss for policy log-probs `policy` against reference log-probs `reference`.
+    /// Evaluates a pairwise loss for policy log-probs `policy` against reference log-probs `reference`.
     public func evaluate(policy: PairLogProbs, reference: PairLogProbs, beta: Double) -> PairLoss {
         switch self {
         case .dpo:
@@ -42,6 +46,8 @@ extension PreferenceLoss {
             return margin > 0
                 ? PairLoss(loss: margin, dChosen: -beta, dRejected: beta, logit: h)
                 : PairLoss(loss: 0, dChosen: 0, dRejected: 0, logit: h)
+        case .kto:
+            preconditionFailure("KTO is not a pairwise loss: use KTOLoss")
         }
     }
 }

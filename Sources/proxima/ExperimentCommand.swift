@@ -29,7 +29,7 @@ struct ExperimentCommand: AsyncParsableCommand {
     @Option(help: "Annotation frequency F, 1...steps: the pairs are sampled F times, each block of steps from the policy at its start (1: offline; default: steps, on-policy).")
     var frequency: Int?
     @Option(help: "behavior (BPO), initial (a fixed reference), soft:<alpha> or hard:<tau> (TR-DPO).") var reference: String?
-    @Option(help: "dpo, ipo or slic.") var loss: String?
+    @Option(help: "dpo, ipo, slic or kto (a pair as one desirable and one undesirable response).") var loss: String?
     @Option(help: "The judge that labels pairs and evaluations: rubric.") var simulator: String?
     @Option(name: .customLong("eval-every")) var evalEvery: Int?
     @Option(name: .customLong("eval-prompts")) var evalPrompts: Int?

@@ -66,7 +66,7 @@ final class PhaseTrainerTests: XCTestCase {
                 let trainer = PhaseTrainer(weights: w, ensemble: ensemble, settings: settings, pool: pool)
                 let first = trainer.step(data)
                 var last = first
-                for _ in 0..<15 { last = trainer.step(data) }
+                for _ in 0..<16 { last = trainer.step(data) }   // the last step is 2 after a hard update (τ = 3)
                 if reference == .behavior || reference == .initial {
                     XCTAssertLessThan(last.loss, first.loss, "\(loss) \(reference)")
                 }
@@ -74,6 +74,51 @@ final class PhaseTrainerTests: XCTestCase {
                 XCTAssertTrue(last.loss.isFinite && last.gradientNorm.isFinite)
             }
         }
+    }
+
+    /// KTO through the whole model: a member's gradient of the batch's mean loss (pairs and single thumbs mixed)
+    /// against central differences of that loss. Behavior log-probs of 0 put every log-ratio below 0, so z₀ is
+    /// clipped to 0 and does not move with the parameters.
+    func testKTOGradientMatchesFiniteDifferences() {
+        let pool = ComputePool(threads: 2)
+        defer { pool.shutdown() }
+        let w = Self.tinyWeights(pool: pool)
+        var settings = PhaseSettings()
+        settings.loss = .kto
+        settings.ensembleSize = 1
+        settings.beta = 0.5
+        settings.undesirableWeight = 1.5
+        settings.lora = LoRAConfiguration(rank: 2, alpha: 4)
+        settings.microBatchRows = 8
+        let layout = LoRALayout(model: w.config, lora: settings.lora)
+        let member = LoRAMember(layout: layout, seed: 3)
+        var state: UInt64 = 9
+        for i in 0..<layout.count where member.parameters.storage.pointer[i] == 0 {   // B ≠ 0, so A has a gradient too
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            member.parameters.storage.pointer[i] = 0.2 * (Float(state >> 40) / Float(1 << 24) - 0.5)
+        }
+        let trainer = PhaseTrainer(weights: w, ensemble: LoRAEnsemble(layout: layout, members: [member]), settings: settings, pool: pool)
+        let data = [
+            TrainingExample(prompt: [1, 2, 3], chosen: [4, 5, 6, 7], chosenLogprobs: [0, 0, 0, 0], rejected: [8, 9], rejectedLogprobs: [0, 0], contextLength: 64)!,
+            TrainingExample(prompt: [10, 11], response: [12, 13], logprobs: [0, 0], desirable: true, contextLength: 64)!,
+            TrainingExample(prompt: [20, 21, 22], response: [25, 26, 27], logprobs: [0, 0, 0], desirable: false, contextLength: 64)!,
+        ]
+        let (_, g) = trainer.lossAndGradients(of: member, on: data)
+        var squaredError = 0.0, squaredNorm = 0.0
+        let p = member.parameters.storage.pointer
+        for i in stride(from: 0, to: layout.count, by: max(1, layout.count / 40)) {
+            let saved = p[i], h: Float = 1e-2
+            p[i] = saved + h
+            let up = trainer.lossAndGradients(of: member, on: data).loss
+            p[i] = saved - h
+            let down = trainer.lossAndGradients(of: member, on: data).loss
+            p[i] = saved
+            let fd = (up - down) / Double(2 * h), analytic = Double(g.storage.pointer[i])
+            squaredError += (fd - analytic) * (fd - analytic)
+            squaredNorm += analytic * analytic
+        }
+        XCTAssertGreaterThan(squaredNorm, 0)
+        XCTAssertLessThan((squaredError / squaredNorm).squareRoot(), 1e-2, "relative error of the sampled gradient")
     }
 
     func testMembersDifferAndTheMergeIsTheExactMeanDelta() {

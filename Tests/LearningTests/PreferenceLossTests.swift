@@ -46,7 +46,7 @@ final class PreferenceLossTests: XCTestCase {
     }
 
     func testDerivativesMatchFiniteDifferences() {
-        for loss in PreferenceLoss.allCases {
+        for loss in PreferenceLoss.allCases where loss.isPairwise {
             for beta in [0.1, 0.3] {   // (β = 0.5 puts SLiC exactly on its hinge here)
                 let r = loss.evaluate(policy: policy, reference: reference, beta: beta)
                 let h = 1e-6
@@ -58,6 +58,40 @@ final class PreferenceLossTests: XCTestCase {
                 let dr = (loss.evaluate(policy: up, reference: reference, beta: beta).loss - loss.evaluate(policy: down, reference: reference, beta: beta).loss) / (2 * h)
                 XCTAssertEqual(r.dChosen, dc, accuracy: 1e-6, "\(loss) β=\(beta)")
                 XCTAssertEqual(r.dRejected, dr, accuracy: 1e-6, "\(loss) β=\(beta)")
+            }
+        }
+    }
+
+    func testKTOByHand() {
+        // r = −10 − (−11) = 1, z₀ = 0.5, β = 0.1: desirable v = σ(0.05), undesirable v = 1.5·σ(−0.05).
+        let good = KTOLoss.evaluate(policy: -10, reference: -11, desirable: true, referencePoint: 0.5, beta: 0.1,
+                                    desirableWeight: 1, undesirableWeight: 1.5)
+        let s = 1 / (1 + exp(-0.05))
+        XCTAssertEqual(good.reward, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(good.loss, 1 - s, accuracy: 1e-12)
+        XCTAssertEqual(good.dPolicy, -0.1 * s * (1 - s), accuracy: 1e-12)
+        let bad = KTOLoss.evaluate(policy: -10, reference: -11, desirable: false, referencePoint: 0.5, beta: 0.1,
+                                   desirableWeight: 1, undesirableWeight: 1.5)
+        let t = 1 / (1 + exp(0.05))
+        XCTAssertEqual(bad.loss, 1.5 * (1 - t), accuracy: 1e-12)
+        XCTAssertEqual(bad.dPolicy, 1.5 * 0.1 * t * (1 - t), accuracy: 1e-12)
+        // z₀: the mean log-ratio clipped at 0.
+        XCTAssertEqual(KTOLoss.referencePoint(policy: [-1, -2], reference: [-2, -2]), 0.5)
+        XCTAssertEqual(KTOLoss.referencePoint(policy: [-3, -2], reference: [-2, -2]), 0)
+        XCTAssertEqual(KTOLoss.referencePoint(policy: [], reference: []), 0)
+    }
+
+    func testKTODerivativeMatchesFiniteDifferences() {
+        for desirable in [true, false] {
+            for (beta, z0) in [(0.1, 0.0), (0.5, 2.0), (1.0, -0.5)] {
+                func loss(_ p: Double) -> Double {
+                    KTOLoss.evaluate(policy: p, reference: -11, desirable: desirable, referencePoint: z0, beta: beta,
+                                     desirableWeight: 0.7, undesirableWeight: 1.3).loss
+                }
+                let h = 1e-6
+                let d = KTOLoss.evaluate(policy: -10, reference: -11, desirable: desirable, referencePoint: z0, beta: beta,
+                                         desirableWeight: 0.7, undesirableWeight: 1.3).dPolicy
+                XCTAssertEqual(d, (loss(-10 + h) - loss(-10 - h)) / (2 * h), accuracy: 1e-8, "desirable \(desirable) β \(beta) z₀ \(z0)")
             }
         }
     }

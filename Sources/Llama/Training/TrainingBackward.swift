@@ -12,13 +12,23 @@ public struct PairLogProbGradients: Sendable, Equatable {
 }
 
 extension LlamaWeights {
-    /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, after a `trainingForward` of `batch` with `lora`
-    /// (which left each logit row's probabilities in the arena). `checkpoint` is called after every block;
-    /// `profile`, when given, gets the time of each kind of work.
+    /// The backward of a batch of pairs, with dLoss/d(log π) per pair's chosen and rejected response.
     public func trainingBackward(_ batch: TrainingBatch, dLogProbs: [PairLogProbGradients], lora: LoRATensors,
                                  gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?,
                                  profile: StepProfile? = nil, checkpoint: () -> Void = {}) {
-        precondition(dLogProbs.count == batch.pairs.count && gradients.layout == lora.layout)
+        precondition(dLogProbs.count == batch.groups.count && batch.groups.allSatisfy { $0.responses.count == 2 })
+        trainingBackward(batch, dSequences: dLogProbs.flatMap { [$0.chosen, $0.rejected] }, lora: lora, gradients: gradients,
+                         activations: acts, pool: pool, profile: profile, checkpoint: checkpoint)
+    }
+
+    /// Adds dLoss/dA and dLoss/dB of `lora` to `gradients`, given dLoss/d(log π) of each response of `batch`
+    /// (in the batch's order), after a forward of `batch` with `lora` (which left each logit row's
+    /// probabilities in the arena). `checkpoint` is called after every block; `profile`, when given, gets the
+    /// time of each kind of work.
+    public func trainingBackward(_ batch: TrainingBatch, dSequences: [Float], lora: LoRATensors,
+                                 gradients: LoRATensors, activations acts: TrainingActivations, pool: ComputePool?,
+                                 profile: StepProfile? = nil, checkpoint: () -> Void = {}) {
+        precondition(dSequences.count == batch.sequenceCount && gradients.layout == lora.layout)
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount, v = c.vocabSize
         let shape = TreeAttentionShape(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim)
@@ -27,9 +37,7 @@ extension LlamaWeights {
         // Σ_targets d·W[target] − coefficient_i·(p_i·W), where coefficient_i sums the d of the targets predicted
         // from row i (W the head, [vocab × dim]): the product runs on the probabilities as the forward left them.
         var coefficient = [Float](repeating: 0, count: m)
-        for (p, g) in dLogProbs.enumerated() {
-            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] { for t in batch.targets[s] { coefficient[t.logit] += d } }
-        }
+        for (s, d) in dSequences.enumerated() { for t in batch.targets[s] { coefficient[t.logit] += d } }
         let head = outputHead.dense, dFinal = acts.dFinal.pointer
         for start in stride(from: 0, to: m, by: headBlockRows) {
             timed(profile, .headBackward) {
@@ -39,10 +47,8 @@ extension LlamaWeights {
             checkpoint()
         }
         for i in 0..<m { scale(dFinal + i * c.dim, c.dim, by: -coefficient[i]) }
-        for (p, g) in dLogProbs.enumerated() {
-            for (s, d) in [(2 * p, g.chosen), (2 * p + 1, g.rejected)] {
-                for t in batch.targets[s] { add(head + t.token * c.dim, scaledBy: d, into: dFinal + t.logit * c.dim, c.dim) }
-            }
+        for (s, d) in dSequences.enumerated() {
+            for t in batch.targets[s] { add(head + t.token * c.dim, scaledBy: d, into: dFinal + t.logit * c.dim, c.dim) }
         }
         let dX = acts.dResidual.pointer
         dX.update(repeating: 0, count: n * c.dim)
@@ -114,7 +120,7 @@ extension LlamaWeights {
             timed(profile, .attentionBackward) {
                 treeAttentionBackward(dq: acts.dq.pointer, dk: acts.dk.pointer, dv: acts.dv.pointer, dout: acts.dAttention.pointer,
                                       out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                      rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+                                      rowCount: n, groups: batch.attentionGroups, shape: shape, pool: pool)
             }
             trainingRows(n, pool) { r in
                 let table = acts.rope.pointer + r.lowerBound * c.headDim

@@ -4,12 +4,23 @@
 import ProximaNumerics
 
 extension LlamaWeights {
-    /// Runs `batch` through the model plus `adapter` (nil: the base model), keeping activations in `acts`.
-    /// Returns, per pair, log π(chosen | prompt) and log π(rejected | prompt) (sums over response tokens).
-    /// `checkpoint` is called after every block (a caller sharing the cores can yield there); `profile`, when
-    /// given, gets the time of each kind of work.
+    /// Runs a batch of pairs through the model plus `adapter` (nil: the base model): per pair, log π(chosen |
+    /// prompt) and log π(rejected | prompt) (sums over response tokens). See `trainingForwardSequences`.
     public func trainingForward(_ batch: TrainingBatch, adapter: (any LinearAdapter)?, activations acts: TrainingActivations,
                                 pool: ComputePool?, profile: StepProfile? = nil, checkpoint: () -> Void = {}) -> [PairLogProbs] {
+        precondition(batch.groups.allSatisfy { $0.responses.count == 2 }, "a batch of pairs")
+        let s = trainingForwardSequences(batch, adapter: adapter, activations: acts, pool: pool, profile: profile, checkpoint: checkpoint)
+        return batch.groups.indices.map { p in
+            PairLogProbs(chosen: s[2 * p].logProb, rejected: s[2 * p + 1].logProb, chosenTokens: s[2 * p].tokens, rejectedTokens: s[2 * p + 1].tokens)
+        }
+    }
+
+    /// Runs `batch` through the model plus `adapter` (nil: the base model), keeping activations in `acts`.
+    /// Returns each response's log π(response | prompt), in the batch's order. `checkpoint` is called after
+    /// every block (a caller sharing the cores can yield there); `profile`, when given, gets the time of each
+    /// kind of work.
+    public func trainingForwardSequences(_ batch: TrainingBatch, adapter: (any LinearAdapter)?, activations acts: TrainingActivations,
+                                         pool: ComputePool?, profile: StepProfile? = nil, checkpoint: () -> Void = {}) -> [SequenceLogProb] {
         let c = config
         let n = batch.rowCount, m = batch.logitRowCount
         precondition(n <= acts.maxRows && m <= acts.maxLogitRows, "batch of \(n) rows / \(m) logit rows exceeds the arena")
@@ -49,7 +60,7 @@ extension LlamaWeights {
             }
             timed(profile, .attentionForward) {
                 treeAttentionForward(out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                     rowCount: n, groups: batch.groups, shape: shape, pool: pool)
+                                     rowCount: n, groups: batch.attentionGroups, shape: shape, pool: pool)
             }
             linear(.output, layer.output, a.attention.pointer, a.middle.pointer)
             add(a.input.pointer, into: a.middle.pointer, n * c.dim)
@@ -101,16 +112,11 @@ extension LlamaWeights {
             for k in inBlock { logProbs[k] -= Double(logSums[targets[k].logit - start]) }
             checkpoint()
         }
-        var results: [PairLogProbs] = []
+        var results: [SequenceLogProb] = []
         var next = 0
-        func sequence(_ s: Int) -> Double {
-            defer { next += batch.targets[s].count }
-            return logProbs[next..<(next + batch.targets[s].count)].reduce(0, +)
-        }
-        for p in batch.pairs.indices {
-            let chosen = sequence(2 * p), rejected = sequence(2 * p + 1)
-            results.append(PairLogProbs(chosen: chosen, rejected: rejected,
-                                        chosenTokens: batch.targets[2 * p].count, rejectedTokens: batch.targets[2 * p + 1].count))
+        for sequence in batch.targets {
+            results.append(SequenceLogProb(logProb: logProbs[next..<(next + sequence.count)].reduce(0, +), tokens: sequence.count))
+            next += sequence.count
         }
         return results
     }
