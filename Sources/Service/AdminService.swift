@@ -64,7 +64,7 @@ public final class AdminService: Sendable {
     /// Throws `SettingsError` for an unknown key, a value of the wrong type or settings that cannot train.
     public func startPhase(overrides: JSONObject) async throws -> PhaseView {
         let settings = try learner.defaults.applying(overrides)
-        guard try await store.countLabelledPairs(LabelledPairQuery(unusedOnly: true)) > 0 else { throw AdminError.noPairs }
+        guard try await TrainingData.countUnused(in: store, loss: settings.loss) > 0 else { throw AdminError.noPairs }
         return PhaseView(record: try await learner.requestPhase(settings), progress: nil)
     }
 

@@ -147,7 +147,7 @@ public final class LearnerService: Service, @unchecked Sendable {
     // MARK: - Triggers and labels
 
     private func dueTrigger(lastScheduled: ContinuousClock.Instant) async throws -> PhaseTrigger? {
-        let waiting = try await store.countLabelledPairs(LabelledPairQuery(unusedOnly: true))
+        let waiting = try await TrainingData.countUnused(in: store, loss: configuration.settings.phase.loss)
         if configuration.settings.triggerPairs > 0 && waiting >= configuration.settings.triggerPairs { return .pairs }
         if let every = configuration.schedule, waiting > 0, ContinuousClock.now - lastScheduled >= every { return .schedule }
         return nil
@@ -189,9 +189,9 @@ public final class LearnerService: Service, @unchecked Sendable {
             }
             let phase = try await store.startPhase(id: queued.id, at: clock.now())
             let base = try await registry.policy(id: phase.baseVersion)
-            let pairs = try await store.labelledPairs(LabelledPairQuery(unusedOnly: true, limit: configuration.settings.maxPairsPerPhase))
-            try await store.recordPhasePairs(phaseID: phase.id, requestIDs: pairs.map(\.requestID))
-            let examples = pairs.compactMap { $0.example(contextLength: weights.config.contextLength) }
+            let (used, examples) = try await TrainingData.read(from: store, loss: settings.loss, limit: configuration.settings.maxPairsPerPhase,
+                                                                      contextLength: weights.config.contextLength)
+            try await store.recordPhasePairs(phaseID: phase.id, requestIDs: used)
             guard !examples.isEmpty else { throw LearnerError.noPairs }
             let model = weights.config
             let stored = try await registry.ensemble(of: base.id)

@@ -122,17 +122,72 @@ extension SQLiteProximaStore {
               AND c.token_ids <> x.token_ids
               AND f.source IN (\(databaseQuestionMarks(count: sources.count)))
             """
+        if query.choicesOnly { sql += " AND f.kind = 'choice'" }
         var arguments = StatementArguments(sources)
-        if query.unusedOnly {
-            let statuses = StoreRules.statusesUsingPairs.map(\.rawValue).sorted()
-            sql += """
-
-                  AND NOT EXISTS (SELECT 1 FROM phase_pairs pp JOIN phases p ON p.id = pp.phase_id
-                                  WHERE pp.request_id = r.id AND p.status IN (\(databaseQuestionMarks(count: statuses.count))))
-                """
-            arguments += StatementArguments(statuses)
-        }
+        sql += unusedFilter(query, &arguments)
         return (sql, arguments)
+    }
+
+    public func ratedResponses(_ query: LabelledPairQuery) async throws -> [RatedResponse] {
+        guard !query.sources.isEmpty else { return [] }
+        return try await read("reading rated responses") { db in
+            var (sql, arguments) = Self.ratedResponsesQuery(query, columns: """
+                r.*, f.id AS feedback_id, f.source AS feedback_source, f.created_at AS labelled_at, f.value AS rating,
+                s.sample_index AS rated_index, s.token_ids AS rated_token_ids, s.logprobs AS rated_logprobs,
+                s.text AS rated_text, s.finish_reason AS rated_finish_reason
+                """)
+            sql += " ORDER BY f.id"
+            if let limit = query.limit {
+                sql += " LIMIT ?"
+                arguments += [max(0, limit)]
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let request = try SQLiteRows.request(row)
+                let rating: ThumbRating = try row.enumValue("rating", in: "feedback")
+                return RatedResponse(requestID: request.id, policyVersion: request.policyVersion, messages: request.messages,
+                                     promptTokenIDs: request.promptTokenIDs, sample: try SQLiteRows.pairSample(row, prefix: "rated"),
+                                     desirable: rating == .up, source: try row.enumValue("feedback_source", in: "feedback"),
+                                     feedbackID: try row.value("feedback_id", in: "feedback"), labelledAt: try row.date("labelled_at", in: "feedback"))
+            }
+        }
+    }
+
+    public func countRatedResponses(_ query: LabelledPairQuery) async throws -> Int {
+        guard !query.sources.isEmpty else { return 0 }
+        return try await read("counting rated responses") { db in
+            let (sql, arguments) = Self.ratedResponsesQuery(query, columns: "COUNT(*)")
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+
+    /// The rated responses: requests whose latest feedback event is a thumb, completed, the rated sample not
+    /// cancelled; then the query's filters.
+    private static func ratedResponsesQuery(_ query: LabelledPairQuery, columns: String) -> (String, StatementArguments) {
+        let sources = query.sources.map(\.rawValue).sorted()
+        var sql = """
+            SELECT \(columns)
+            FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest
+            JOIN feedback f ON f.id = latest.id
+            JOIN requests r ON r.id = f.request_id
+            JOIN samples s ON s.request_id = r.id AND s.sample_index = f.rated_index
+            WHERE f.kind = 'thumb' AND r.status = 'completed' AND s.finish_reason <> 'cancelled'
+              AND f.source IN (\(databaseQuestionMarks(count: sources.count)))
+            """
+        var arguments = StatementArguments(sources)
+        sql += unusedFilter(query, &arguments)
+        return (sql, arguments)
+    }
+
+    /// With `unusedOnly`, leaves out requests a phase that keeps its pairs recorded.
+    private static func unusedFilter(_ query: LabelledPairQuery, _ arguments: inout StatementArguments) -> String {
+        guard query.unusedOnly else { return "" }
+        let statuses = StoreRules.statusesUsingPairs.map(\.rawValue).sorted()
+        arguments += StatementArguments(statuses)
+        return """
+
+              AND NOT EXISTS (SELECT 1 FROM phase_pairs pp JOIN phases p ON p.id = pp.phase_id
+                              WHERE pp.request_id = r.id AND p.status IN (\(databaseQuestionMarks(count: statuses.count))))
+            """
     }
 
     public func unlabelledPairs(limit: Int) async throws -> [UnlabelledPair] {

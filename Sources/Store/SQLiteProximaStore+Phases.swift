@@ -59,11 +59,12 @@ extension SQLiteProximaStore {
             }
             let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO phase_pairs (phase_id, request_id) VALUES (?, ?)")
             for requestID in requestIDs {
-                let pairID = try String?.fetchOne(db, sql: "SELECT pair_id FROM requests WHERE id = ?", arguments: [requestID])
-                guard let pairID else { throw StoreError.unknownResponse(id: requestID) }
-                guard pairID != nil else {
-                    throw StoreError.invalidRecord(what: "request \(requestID) has no pair",
-                                                   hint: "record the request ids of labelled pairs")
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM requests WHERE id = ?)", arguments: [requestID]) == true else {
+                    throw StoreError.unknownResponse(id: requestID)
+                }
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM feedback WHERE request_id = ?)", arguments: [requestID]) == true else {
+                    throw StoreError.invalidRecord(what: "request \(requestID) has no verdict",
+                                                   hint: "record the request ids of labelled pairs and rated responses")
                 }
                 try insert.execute(arguments: [phaseID, requestID])
             }

@@ -100,13 +100,13 @@ struct TrainCommand: AsyncParsableCommand {
         let registry = PolicyRegistry(files: PolicyDirectory(URL(fileURLWithPath: db!).deletingLastPathComponent().appendingPathComponent("policies")),
                                       store: store, weights: model.weights, baseModelName: model.name, logger: logger) { _ in }
         let base = try await registry.servingPolicy()
-        let labelled = try await store.labelledPairs(LabelledPairQuery(unusedOnly: newOnly))
-        let examples = labelled.compactMap { $0.example(contextLength: model.weights.config.contextLength) }
-        guard !examples.isEmpty else { throw CLIError("\(db!) holds no usable labelled pairs") }
+        let (used, examples) = try await TrainingData.read(from: store, loss: settings.loss, unusedOnly: newOnly,
+                                                           contextLength: model.weights.config.contextLength)
+        guard !examples.isEmpty else { throw CLIError("\(db!) holds no usable labelled pairs\(settings.loss.isPairwise ? "" : " or rated responses")") }
         var phase = try await store.createPhase(PhaseDraft(trigger: .offline, config: try JSONObject(encoding: settings), baseVersion: base.id, createdAt: Date()))
         phase = try await store.startPhase(id: phase.id, at: Date())
-        try await store.recordPhasePairs(phaseID: phase.id, requestIDs: labelled.map(\.requestID))
-        say("phase \(phase.id): \(examples.count) pairs, training from \(base.id)")
+        try await store.recordPhasePairs(phaseID: phase.id, requestIDs: used)
+        say("phase \(phase.id): \(examples.count) examples, training from \(base.id)")
         let ensemble = LearnerService.startingEnsemble(try await registry.ensemble(of: base.id), settings: settings, model: model.weights.config)
         let reports = train(ensemble, examples, settings, model, pool)
         let metrics = try JSONObject(encoding: ["final_loss": reports.last!.loss, "final_reward_accuracy": reports.last!.rewardAccuracy])

@@ -96,6 +96,38 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// With `learner.loss: kto` thumbs train on their own: thumbs on greedy replies (one sample, no pair) make a
+    /// phase, which a pairwise loss refuses for want of pairs; a choice on a pair adds one desirable and one
+    /// undesirable response.
+    func testKTOTrainsOnThumbsOfGreedyRepliesAndChoices() async throws {
+        let server = try await server(settings { $0.learner.phase.loss = .kto })
+        try await server.app.test(.router) { client in
+            for k in 0..<3 {
+                let chat = try await client.json("/v1/chat/completions", method: .post, body: """
+                    {"messages": [{"role": "user", "content": "Greedy \(k)."}], "max_tokens": 6, "temperature": 0}
+                    """)
+                let info = try XCTUnwrap(chat["proxima"] as? [String: Any])
+                XCTAssertNil(info["pair_id"] as? String, "a greedy reply has no pair")
+                let id = try XCTUnwrap(chat["id"] as? String)
+                let rating = k == 1 ? "down" : "up"
+                _ = try await client.json("/v1/feedback", method: .post, body: #"{"response_id": "\#(id)", "rating": "\#(rating)"}"#)
+            }
+            let pairwise = try await client.execute(uri: "/admin/phases", method: .post, headers: [.contentType: "application/json"],
+                                                    body: ByteBuffer(string: #"{"loss": "dpo"}"#))
+            XCTAssertEqual(pairwise.status, .conflict, "thumbs on greedy replies make no pairs: \(String(buffer: pairwise.body))")
+            let (pair, _) = try await client.chatPair(seed: 4)
+            try await client.choose(pair, 1)
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+            XCTAssertEqual(phase["pairs_used"] as? Int, 4, "three thumbed replies and one chosen pair")
+            let config = try XCTUnwrap(phase["config"] as? [String: Any])
+            XCTAssertEqual(config["loss"] as? String, "kto")
+            let metrics = try XCTUnwrap(phase["metrics"] as? [String: Any])
+            let steps = try XCTUnwrap(metrics["steps"] as? [[String: Any]])
+            XCTAssertNotNil(steps.last?["kto_reference_point"], "\(steps)")
+        }
+    }
+
     /// Overrides are checked before a phase is queued; with no pair to train on the request is refused (409);
     /// a phase whose pairs turn out unusable (here: longer than the model's context) fails, saying why.
     func testOverridesAreCheckedAndAPhaseWithoutUsablePairsFails() async throws {

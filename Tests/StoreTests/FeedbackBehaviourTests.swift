@@ -150,6 +150,39 @@ import Testing
         #expect(try await store.countLabelledPairs(.init()) == 1)
     }
 
+    /// KTO's reading: thumbs as rated responses (greedy replies included, the other sample assumed nothing),
+    /// choices as pairs; the latest verdict decides which a request is.
+    @Test(arguments: StoreKind.allCases)
+    func thumbsAreRatedResponsesAndChoicesPairs(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        for id in ["up", "down2", "greedy", "chosen", "cut", "rethought"] { try await Fixtures.log(store, id, pair: id != "greedy") }
+        try await Fixtures.log(store, "cut-greedy", pair: false, finish: .cancelled)
+        _ = try await store.recordFeedback(Fixtures.thumb("up", .up))
+        _ = try await store.recordFeedback(Fixtures.thumb("down2", .down, sample: 1))
+        _ = try await store.recordFeedback(Fixtures.thumb("greedy", .up, source: .simulator))
+        _ = try await store.recordFeedback(Fixtures.choice("pair-chosen", .second))
+        _ = try await store.recordFeedback(Fixtures.thumb("cut-greedy", .down))
+        _ = try await store.recordFeedback(Fixtures.thumb("rethought", .down))
+        _ = try await store.recordFeedback(Fixtures.choice("pair-rethought", .first))
+        let samples = Fixtures.request("down2").1
+        let rated = try await store.ratedResponses(.init())
+        #expect(rated.map(\.requestID) == ["up", "down2", "greedy"])
+        #expect(rated.map(\.desirable) == [true, false, true])
+        #expect(rated.map(\.sample.index) == [0, 1, 0])
+        #expect(rated[1].sample.tokenIDs == samples[1].tokenIDs && rated[1].sample.logprobs == samples[1].logprobs)
+        #expect(rated[2].source == .simulator && rated[2].policyVersion == "v0")
+        #expect(try await store.countRatedResponses(.init()) == 3)
+        #expect(try await store.ratedResponses(.init(sources: [.user], limit: 1)).map(\.requestID) == ["up"])
+        #expect(try await store.labelledPairs(.init(choicesOnly: true)).map(\.requestID) == ["chosen", "rethought"])
+        #expect(try await store.countLabelledPairs(.init(choicesOnly: true)) == 2)
+        #expect(try await store.labelledPairs(.init()).map(\.requestID) == ["up", "down2", "chosen", "rethought"], "pairwise: thumbs on pairs too")
+        // A phase that used a thumbed request makes it old.
+        let phase = try await store.createPhase(PhaseDraft(trigger: .pairs, config: [:], baseVersion: "v0", createdAt: Fixtures.time(3)))
+        try await store.recordPhasePairs(phaseID: phase.id, requestIDs: ["greedy"])
+        #expect(try await store.ratedResponses(.init(unusedOnly: true)).map(\.requestID) == ["up", "down2"])
+        #expect(try await store.countRatedResponses(.init(unusedOnly: false)) == 3)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func sourcesLimitAndOrderFilterThePairs(kind: StoreKind) async throws {
         let store = try await Fixtures.seeded(kind, in: folder)

@@ -181,6 +181,33 @@ public struct LabelledPair: Sendable, Hashable {
     }
 }
 
+/// A response whose request's latest verdict is a thumb on it: one KTO example (desirable when up). The request
+/// may have a second sample (then the thumb also implies a pair for the pairwise losses) or not (greedy).
+public struct RatedResponse: Sendable, Hashable {
+    public var requestID: String
+    public var policyVersion: String
+    public var messages: [ChatMessage]
+    public var promptTokenIDs: [Int]
+    public var sample: PairSample
+    public var desirable: Bool
+    public var source: FeedbackSource
+    public var feedbackID: Int64
+    public var labelledAt: Date
+
+    public init(requestID: String, policyVersion: String, messages: [ChatMessage], promptTokenIDs: [Int], sample: PairSample,
+                desirable: Bool, source: FeedbackSource, feedbackID: Int64, labelledAt: Date) {
+        self.requestID = requestID
+        self.policyVersion = policyVersion
+        self.messages = messages
+        self.promptTokenIDs = promptTokenIDs
+        self.sample = sample
+        self.desirable = desirable
+        self.source = source
+        self.feedbackID = feedbackID
+        self.labelledAt = labelledAt
+    }
+}
+
 /// A pair nobody has judged yet (what the preference simulator labels).
 public struct UnlabelledPair: Sendable, Hashable {
     public var requestID: String
@@ -215,11 +242,15 @@ public struct LabelledPairQuery: Sendable, Hashable {
     public var sources: Set<FeedbackSource>
     /// At most this many pairs, oldest verdict first.
     public var limit: Int?
+    /// Only pairs labelled by an A/B choice, not by a thumb (KTO reads thumbs as rated responses instead).
+    public var choicesOnly: Bool
 
-    public init(unusedOnly: Bool = true, sources: Set<FeedbackSource> = Set(FeedbackSource.allCases), limit: Int? = nil) {
+    public init(unusedOnly: Bool = true, sources: Set<FeedbackSource> = Set(FeedbackSource.allCases), limit: Int? = nil,
+                choicesOnly: Bool = false) {
         self.unusedOnly = unusedOnly
         self.sources = sources
         self.limit = limit
+        self.choicesOnly = choicesOnly
     }
 }
 

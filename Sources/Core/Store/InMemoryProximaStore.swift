@@ -153,6 +153,7 @@ public actor InMemoryProximaStore: ProximaStore {
             guard let preference = event.preference, let logged = requests[event.requestID],
                   let pairID = logged.request.pairID, logged.request.status == .completed,
                   query.sources.contains(event.source), !(query.unusedOnly && isUsed(event.requestID)) else { return nil }
+            if query.choicesOnly, case .thumb = event.verdict { return nil }
             let chosen = logged.samples[preference.chosenIndex], rejected = logged.samples[preference.rejectedIndex]
             guard chosen.finishReason != .cancelled, rejected.finishReason != .cancelled,
                   chosen.tokenIDs != rejected.tokenIDs else { return nil }
@@ -169,6 +170,28 @@ public actor InMemoryProximaStore: ProximaStore {
     }
 
     public func countLabelledPairs(_ query: LabelledPairQuery) -> Int { matchingPairs(query).count }
+
+    /// The same selection as the SQLite query: latest event per request a thumb, completed, the rated sample not
+    /// cancelled, then the query's filters; oldest verdict first.
+    private func matchingRatedResponses(_ query: LabelledPairQuery) -> [RatedResponse] {
+        var latest: [String: FeedbackRecord] = [:]
+        for event in feedbackEvents { latest[event.requestID] = event }
+        return latest.values.sorted { $0.id < $1.id }.compactMap { event -> RatedResponse? in
+            guard case let .thumb(index, rating) = event.verdict, let logged = requests[event.requestID],
+                  logged.request.status == .completed, index < logged.samples.count, logged.samples[index].finishReason != .cancelled,
+                  query.sources.contains(event.source), !(query.unusedOnly && isUsed(event.requestID)) else { return nil }
+            return RatedResponse(requestID: logged.request.id, policyVersion: logged.request.policyVersion, messages: logged.request.messages,
+                                 promptTokenIDs: logged.request.promptTokenIDs, sample: PairSample(logged.samples[index]),
+                                 desirable: rating == .up, source: event.source, feedbackID: event.id, labelledAt: event.createdAt)
+        }
+    }
+
+    public func ratedResponses(_ query: LabelledPairQuery) -> [RatedResponse] {
+        let rated = matchingRatedResponses(query)
+        return query.limit.map { Array(rated.prefix(max(0, $0))) } ?? rated
+    }
+
+    public func countRatedResponses(_ query: LabelledPairQuery) -> Int { matchingRatedResponses(query).count }
 
     public func unlabelledPairs(limit: Int) -> [UnlabelledPair] {
         let judged = Set(feedbackEvents.map(\.requestID))
@@ -230,8 +253,9 @@ public actor InMemoryProximaStore: ProximaStore {
         }
         for requestID in requestIDs {
             guard let logged = requests[requestID] else { throw StoreError.unknownResponse(id: requestID) }
-            guard logged.request.pairID != nil else {
-                throw StoreError.invalidRecord(what: "request \(requestID) has no pair", hint: "record the request ids of labelled pairs")
+            guard feedbackEvents.contains(where: { $0.requestID == logged.request.id }) else {
+                throw StoreError.invalidRecord(what: "request \(requestID) has no verdict",
+                                               hint: "record the request ids of labelled pairs and rated responses")
             }
         }
         phasePairs[phaseID, default: []].formUnion(requestIDs)

@@ -54,6 +54,11 @@ public protocol ProximaStore: Sendable {
     func labelledPairs(_ query: LabelledPairQuery) async throws -> [LabelledPair]
     /// How many pairs `labelledPairs(query)` would return without its limit (the N-new-pairs trigger).
     func countLabelledPairs(_ query: LabelledPairQuery) async throws -> Int
+    /// Responses rated by a thumb (the latest event of their request), oldest verdict first: what KTO trains on
+    /// besides pairs labelled by a choice. The query's `choicesOnly` does not apply.
+    func ratedResponses(_ query: LabelledPairQuery) async throws -> [RatedResponse]
+    /// How many responses `ratedResponses(query)` would return without its limit.
+    func countRatedResponses(_ query: LabelledPairQuery) async throws -> Int
     /// Completed pairs (two samples, neither cancelled, different token sequences) with no feedback at all,
     /// oldest first.
     func unlabelledPairs(limit: Int) async throws -> [UnlabelledPair]
@@ -64,7 +69,8 @@ public protocol ProximaStore: Sendable {
     func createPhase(_ draft: PhaseDraft) async throws -> PhaseRecord
     /// queued → running.
     func startPhase(id: Int64, at date: Date) async throws -> PhaseRecord
-    /// Records the labelled pairs (request ids) a queued or running phase takes, and sets its `pairsUsed`.
+    /// Records the labelled pairs and rated responses (request ids, each with a verdict) a queued or running phase
+    /// takes, and sets its `pairsUsed`.
     func recordPhasePairs(phaseID: Int64, requestIDs: [String]) async throws
     /// Replaces the progress report of a running phase.
     func updatePhaseProgress(id: Int64, progress: JSONObject) async throws
