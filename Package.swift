@@ -78,7 +78,7 @@ let package = Package(
 
         // MARK: Edges: they implement the ports (and HTTPAPI drives the services); none imports another
         .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "ChatTemplate", "ProximaCore", "Inference", "Learning", "Service", "CZlib"]),
-        .target(name: "Simulators", dependencies: ["ProximaCore"]),
+        .target(name: "Simulators", dependencies: ["ProximaCore", "Inference"]),
         .target(name: "Store", dependencies: ["ProximaCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "HTTPAPI", dependencies: [
             "Service", "ProximaCore", "Sampling", "CZlib",
@@ -130,7 +130,12 @@ let package = Package(
         .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
         .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "TestModels", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
-        .testTarget(name: "SimulatorsTests", dependencies: ["TestSupport", "Simulators", "ProximaCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "SimulatorsTests", dependencies: [
+            "TestSupport", "Simulators", "ProximaCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
         .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"],
                     exclude: ["Fixtures", "Scripts"]),

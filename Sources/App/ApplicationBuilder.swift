@@ -26,7 +26,7 @@ public struct ServerDependencies: Sendable {
     public var pool: ComputePool
     /// Where learned versions' files go (on disk: the learner's `policies_dir`, else `policies/` beside the database).
     public var policyFiles: any PolicyFileStore
-    /// Judges the gate's greedy replies (and labels pairs when `learner.simulator` names a simulator).
+    /// Judges the gate's greedy replies (the rubric; pairs are labelled by the judge `learner.simulator` names).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
     public var metricsFactory: any MetricsFactory
@@ -90,7 +90,8 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     }
     // The learner sleeps until feedback, a labeller's pairs or an operator give it work.
     let learnerBell = Doorbell()
-    let labeller: (any PreferenceSimulator)? = settings.learner.enabled && settings.learner.simulator != "none" ? deps.judge : nil
+    let labeller: (any PreferenceSimulator)? = settings.learner.enabled && settings.learner.simulator != "none"
+        ? try Judges.make(settings.learner.simulator, pool: deps.pool) : nil
     let onPairLogged: @Sendable () -> Void = { if labeller != nil { learnerBell.ring() } }
     let chat = ChatService(model: model, engine: engine, store: store, configuration: settings.chat,
                            metricsFactory: deps.metricsFactory, clock: clock, onPairLogged: onPairLogged)

@@ -1,7 +1,7 @@
 // ExperimentRun: the paper's loop in one process, one step at a time. Each step samples a pair per prompt
 // (from the policy at the start of the step's annotation block), labels the pairs with the judge, and trains
 // the ensemble one step; every `eval_every` steps the greedy replies to the held-out prompts are judged
-// against the initial policy's. A run can be saved after any step and continued from there with the same
+// against the initial policy's by the referee (the rubric in `proxima experiment`, whatever labels the pairs). A run can be saved after any step and continued from there with the same
 // numbers (`checkpoint()`, `init(... resumingFrom:)`): the grid runner does so after every step.
 
 import Foundation
@@ -59,7 +59,10 @@ public final class ExperimentRun: @unchecked Sendable {
     private let trainPrompts: [String]
     private let evaluator: GreedyEvaluator
     private let initialReplies: [GreedyReply]
+    /// Labels the sampled pairs (the run's `simulator`).
     private let judge: any PreferenceSimulator
+    /// Judges the evaluations: the same yardstick for every run, whatever labels its pairs.
+    private let referee: any PreferenceSimulator
     private let schedule: AnnotationSchedule
     private let members: LoRAEnsemble
     private let trainer: PhaseTrainer
@@ -70,7 +73,7 @@ public final class ExperimentRun: @unchecked Sendable {
 
     /// A run from step 0, or from `checkpoint` (made by a run of the same settings).
     public init(name: String = "run", settings: ExperimentSettings, model: ModelBundle, pool: ComputePool, trainPrompts: [String], evaluator: GreedyEvaluator,
-                initialReplies: [GreedyReply], judge: any PreferenceSimulator, resumingFrom checkpoint: RunCheckpoint? = nil) {
+                initialReplies: [GreedyReply], judge: any PreferenceSimulator, referee: any PreferenceSimulator, resumingFrom checkpoint: RunCheckpoint? = nil) {
         precondition(settings.problem == nil && !trainPrompts.isEmpty && initialReplies.count == evaluator.prompts.count)
         self.settings = settings
         self.name = name
@@ -80,6 +83,7 @@ public final class ExperimentRun: @unchecked Sendable {
         self.evaluator = evaluator
         self.initialReplies = initialReplies
         self.judge = judge
+        self.referee = referee
         schedule = settings.annotationSchedule!
         let layout = LoRALayout(model: model.weights.config, lora: settings.phase.lora)
         members = checkpoint?.members ?? LoRAEnsemble(layout: layout, memberCount: settings.phase.ensembleSize, seed: settings.phase.seed)
@@ -160,7 +164,7 @@ public final class ExperimentRun: @unchecked Sendable {
         let t0 = Date()
         let current = ServingPolicy(id: "\(name)/step-\(step)", weights: model.weights, ensemble: members)
         let replies = try evaluator.replies(of: current)
-        let choices = try await evaluator.verdicts(replies, initialReplies, simulator: judge)
+        let choices = try await evaluator.verdicts(replies, initialReplies, simulator: referee)
         let result = EvaluationResult(choices)
         let words = replies.map { Double($0.text.split(whereSeparator: \.isWhitespace).count) }.reduce(0, +) / Double(replies.count)
         return StepRecord.Evaluation(winRate: result.winRate, outcomes: String(choices.map { $0 == .a ? "w" : $0 == .b ? "l" : "t" }),

@@ -93,6 +93,7 @@ public struct ExperimentSettings: Sendable, Equatable {
         if !(1...4096).contains(maxTokens) { return SettingsError(key: Key.maxTokens.rawValue, "max_tokens must be in 1...4096 (got \(maxTokens))") }
         if evalEvery < 1 { return SettingsError(key: Key.evalEvery.rawValue, "eval_every must be at least 1 (got \(evalEvery))") }
         if evalPrompts < 1 { return SettingsError(key: Key.evalPrompts.rawValue, "eval_prompts must be at least 1 (got \(evalPrompts))") }
+        do { _ = try JudgeSpec(parsing: simulator) } catch { return SettingsError(key: Key.simulator.rawValue, "simulator: \(error.description)") }
         return nil
     }
 

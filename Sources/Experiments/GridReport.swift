@@ -47,7 +47,7 @@ public struct GridReport {
         var md = "# Grid report\n\n"
         let finished = grid.runs.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0.directory + "/finished").path) }
         md += "\(finished.count) of \(grid.runs.count) runs finished (\(grid.variants.count) variants × seeds \(grid.seeds.map(String.init).joined(separator: ", "))). "
-        md += "Win rate: greedy replies to the held-out prompts against the initial policy's, judged by each run's simulator, ties ½; "
+        md += "Win rate: greedy replies to the held-out prompts against the initial policy's, judged by the rubric (whatever judge labelled the run's pairs), ties ½; "
         md += "mean ± half-width of the 95 % interval over seeds (Student's t), with the number of seeds.\n\n"
 
         let steps = Set(grid.variants.flatMap { v in evaluations(of: v.name).map(\.step) }).sorted()

@@ -37,9 +37,10 @@ public final class GridRunner: @unchecked Sendable {
     private let trainPrompts: [String]
     private let devPrompts: [String]
     private let makeJudge: (String) throws -> any PreferenceSimulator
+    private let referee: any PreferenceSimulator
 
     public init(grid: GridFile, directory: String, model: ModelBundle, pool: ComputePool, trainPrompts: [String], devPrompts: [String],
-                makeJudge: @escaping (String) throws -> any PreferenceSimulator) {
+                makeJudge: @escaping (String) throws -> any PreferenceSimulator, referee: any PreferenceSimulator) {
         self.grid = grid
         self.directory = URL(fileURLWithPath: directory)
         self.model = model
@@ -47,6 +48,7 @@ public final class GridRunner: @unchecked Sendable {
         self.trainPrompts = trainPrompts
         self.devPrompts = devPrompts
         self.makeJudge = makeJudge
+        self.referee = referee
     }
 
     /// Whether `directory` already holds runs of a grid.
@@ -126,7 +128,7 @@ public final class GridRunner: @unchecked Sendable {
             let (evaluator, initialReplies) = evaluators[key]!
             let experiment = ExperimentRun(name: run.directory, settings: run.settings, model: model, pool: pool, trainPrompts: trainPrompts,
                                            evaluator: evaluator, initialReplies: initialReplies, judge: try makeJudge(run.settings.simulator),
-                                           resumingFrom: checkpoint)
+                                           referee: referee, resumingFrom: checkpoint)
             let file = try FileHandle(forWritingTo: log)
             defer { try? file.close() }
             try file.seekToEnd()

@@ -48,6 +48,9 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let cancelling = Atomic<Int64>(0)
     private let progressLock = NSLock()
     private var currentProgress: PhaseProgress?
+    /// After the labeller failed (a remote judge down), when to ask it again; only the run loop touches it.
+    private var labellerPausedUntil: ContinuousClock.Instant?
+    static let labellerPause: Duration = .seconds(60)
 
     /// `judge` gates candidates (and is the labeller's fallback); `doorbell` is shared with the services whose
     /// writes give the learner work.
@@ -153,15 +156,27 @@ public final class LearnerService: Service, @unchecked Sendable {
         return nil
     }
 
-    /// Judges unlabelled pairs with the configured simulator and records its verdicts as feedback.
+    /// Judges unlabelled pairs with the configured simulator and records its verdicts as feedback. When the
+    /// judge fails (a remote judge unreachable), the pair and the rest stay unlabelled, the learner goes on with
+    /// the pairs it has, and the judge is asked again a minute later.
     private func labelPairs() async throws {
         guard let labeller = configuration.labeller else { return }
+        if let until = labellerPausedUntil, ContinuousClock.now < until { return }
+        labellerPausedUntil = nil
         var rng = SplitMix64(seed: UInt64(clock.now().timeIntervalSince1970 * 1000))
         for pair in try await store.unlabelledPairs(limit: 256) where pair.samples.count == 2 {
             let prompt = pair.messages.last(where: { $0.role == "user" })?.content ?? ""
             let a = pair.samples[0], b = pair.samples[1]
-            let verdict = try await labeller.judge(prompt: prompt, a: Candidate(text: a.text, finished: a.finishReason == .stop),
+            let verdict: Verdict
+            do {
+                verdict = try await labeller.judge(prompt: prompt, a: Candidate(text: a.text, finished: a.finishReason == .stop),
                                                    b: Candidate(text: b.text, finished: b.finishReason == .stop), rng: &rng)
+            } catch {
+                logger.error("labeller \(labeller.name) failed: \(error); pairs stay unlabelled, asking again in \(Self.labellerPause)")
+                Counter(label: "proxima_labeller_failures_total").increment()
+                labellerPausedUntil = .now + Self.labellerPause
+                return
+            }
             let choice: PairChoice = verdict.choice == .a ? .first : verdict.choice == .b ? .second : .tie
             _ = try await store.recordFeedback(FeedbackEvent(eventID: "simulator-\(pair.requestID)",
                                                              subject: .choice(pairID: pair.pairID, choice: choice),

@@ -12,7 +12,7 @@ public struct LearnerSettings: Sendable, Equatable {
     public var triggerPairs = 64
     public var scheduleSeconds = 0
     public var maxPairsPerPhase = 1024
-    /// `none` or `rubric`.
+    /// Labels pairs nobody labelled: `none`, `rubric`, `llm:<gguf>` or `remote:<url>` (JudgeSpec).
     public var simulator = "none"
     /// The phase settings (loss, beta, steps, …), flat in this section.
     public var phase = PhaseSettings()
@@ -29,8 +29,6 @@ public struct LearnerSettings: Sendable, Equatable {
     public var maxPhaseMemoryMB = 4096
 
     public init() {}
-
-    public static let simulators = ["none", "rubric"]
 }
 
 extension LearnerSettings: Decodable {
@@ -78,8 +76,10 @@ extension LearnerSettings: Decodable {
             return SettingsError(key: key(k), "\(key(k)) must be in \(range) (got \(value))")
         }
         guard (0...1).contains(gateThreshold) else { return SettingsError(key: key(.gateThreshold), "\(key(.gateThreshold)) must be in 0...1") }
-        guard Self.simulators.contains(simulator) else {
-            return SettingsError(key: key(.simulator), "\(key(.simulator)) must be \(Self.simulators.joined(separator: " or ")) (got \(simulator))")
+        if simulator != "none" {
+            do { _ = try JudgeSpec(parsing: simulator) } catch {
+                return SettingsError(key: key(.simulator), "\(key(.simulator)) must be none, \(JudgeSpec.forms): \(error.description)")
+            }
         }
         if let problem = phase.problem { return SettingsError(key: nil, "learner settings: \(problem)") }
         return nil

@@ -6,7 +6,9 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import ProximaApp
 import ProximaCore
+import Sampling
 import ProximaNumerics
 import Service
 import Simulators
@@ -30,7 +32,7 @@ struct ExperimentCommand: AsyncParsableCommand {
     var frequency: Int?
     @Option(help: "behavior (BPO), initial (a fixed reference), soft:<alpha> or hard:<tau> (TR-DPO).") var reference: String?
     @Option(help: "dpo, ipo, slic or kto (a pair as one desirable and one undesirable response).") var loss: String?
-    @Option(help: "The judge that labels pairs and evaluations: rubric.") var simulator: String?
+    @Option(help: "The judge that labels pairs and evaluations: rubric (default), llm:<gguf> or remote:<url>[?model=<name>].") var simulator: String?
     @Option(name: .customLong("eval-every")) var evalEvery: Int?
     @Option(name: .customLong("eval-prompts")) var evalPrompts: Int?
     @Option var seed: UInt64?
@@ -75,9 +77,9 @@ struct ExperimentCommand: AsyncParsableCommand {
     func run() async throws {
         if let grid, let out { return try await runGrid(file: grid, directory: out) }
         let settings = try ExperimentSettings().applying(options)
-        let judge = try Self.judge(settings.simulator)
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
+        let judge = try await Self.readyJudge(settings.simulator, pool: pool)
         let model = try modelOptions.load(pool: pool)
         let train = try PromptSet.load(path: trainPrompts, fallback: PromptSet.train)
         let dev = Array(try PromptSet.load(path: devPrompts, fallback: PromptSet.dev).prefix(settings.evalPrompts))
@@ -91,7 +93,7 @@ struct ExperimentCommand: AsyncParsableCommand {
         say("experiment: \(settings.steps) steps × \(p.batchSize) prompts, F=\(settings.annotationSchedule!.frequency), E=\(p.ensembleSize) "
             + "r=\(p.lora.rank) lr=\(p.optimizer.learningRate) β=\(p.beta) \(p.loss) reference=\(p.reference) judge=\(judge.name)")
         let run = ExperimentRun(settings: settings, model: model, pool: pool, trainPrompts: train, evaluator: evaluator,
-                                initialReplies: initialReplies, judge: judge)
+                                initialReplies: initialReplies, judge: judge, referee: try RubricSimulator())
         while !run.isFinished {
             let r = try await run.nextStep()
             say(Self.line(r))
@@ -112,12 +114,19 @@ struct ExperimentCommand: AsyncParsableCommand {
         return line
     }
 
-    /// The judge a `simulator` setting names.
-    static func judge(_ spec: String) throws -> any PreferenceSimulator {
-        switch spec {
-        case "rubric": return try RubricSimulator()
-        default: throw CLIError("unknown simulator '\(spec)' (known: rubric)")
+    /// The judge a `simulator` setting names, asked one question first so that one that cannot answer (a
+    /// remote judge unreachable) stops the command before anything is written.
+    static func readyJudge(_ spec: String, pool: ComputePool) async throws -> any PreferenceSimulator {
+        let judge: any PreferenceSimulator
+        do { judge = try Judges.make(spec, pool: pool) } catch { throw CLIError("\(error)") }
+        var rng = SeededGenerator(seed: 0)
+        do {
+            _ = try await judge.judge(prompt: "Say hello.", a: Candidate(text: "Hello!", finished: true),
+                                      b: Candidate(text: "Goodbye.", finished: true), rng: &rng)
+        } catch {
+            throw CLIError("the judge \(spec) cannot judge: \(error)")
         }
+        return judge
     }
 
     private func runGrid(file: String, directory: String) async throws {
@@ -127,7 +136,6 @@ struct ExperimentCommand: AsyncParsableCommand {
         if let unknown = selected?.subtracting(gridFile.variants.map(\.name)).sorted().first {
             throw CLIError("--only: no variant '\(unknown)' in \(file) (variants: \(gridFile.variants.map(\.name).joined(separator: ", ")))")
         }
-        for spec in Set(gridFile.variants.map(\.settings.simulator)) { _ = try Self.judge(spec) }
         if reportOnly {
             let report = GridReport(grid: gridFile, directory: directory)
             guard !report.records.isEmpty else { throw CLIError("\(directory) holds no runs of \(file)") }
@@ -140,11 +148,15 @@ struct ExperimentCommand: AsyncParsableCommand {
         }
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
+        var judges: [String: any PreferenceSimulator] = [:]
+        for spec in Set(gridFile.runs.filter { selected?.contains($0.variant) ?? true }.map(\.settings.simulator)).sorted() {
+            judges[spec] = try await Self.readyJudge(spec, pool: pool)
+        }
         let model = try modelOptions.load(pool: pool)
         let train = try PromptSet.load(path: trainPrompts, fallback: PromptSet.train)
         let dev = try PromptSet.load(path: devPrompts, fallback: PromptSet.dev)
         let runner = GridRunner(grid: gridFile, directory: directory, model: model, pool: pool, trainPrompts: train, devPrompts: dev,
-                                makeJudge: Self.judge)
+                                makeJudge: { [judges] spec in judges[spec]! }, referee: try RubricSimulator())
         do { try runner.checkResumable() } catch { throw CLIError(error.description) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: directory + "/grid.yaml")

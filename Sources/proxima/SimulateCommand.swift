@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import ProximaCore
+import ProximaNumerics
 import Sampling
 import Service
 import Simulators
@@ -22,7 +23,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .customLong("eval-count"), help: "How many held-out prompts to evaluate on.") var evalCount = 200
     @Option var requests = 1600
     @Option var concurrency = 8
-    @Option(help: "The preference simulator (rubric).") var simulator = "rubric"
+    @Option(help: "The judge that labels the pairs: rubric, llm:<gguf> or remote:<url>[?model=<name>] (win rates are always the rubric's).")
+    var simulator = "rubric"
     @Option(name: .customLong("max-tokens")) var maxTokens = 96
     @Option var temperature = 1.0
     @Option var seed: UInt64 = 0
@@ -33,7 +35,7 @@ struct SimulateCommand: AsyncParsableCommand {
     var waitForPhases = false
 
     func validate() throws {
-        guard simulator == "rubric" else { throw ValidationError("--simulator: only 'rubric' is available") }
+        do { _ = try JudgeSpec(parsing: simulator) } catch { throw ValidationError("--simulator: \(error)") }
         guard requests > 0, concurrency > 0, evalCount > 0, evalEvery > 0 else {
             throw ValidationError("--requests, --concurrency, --eval-count and --eval-every must be positive")
         }
@@ -44,7 +46,10 @@ struct SimulateCommand: AsyncParsableCommand {
         let client = APIClient(base: base, apiKey: apiKey)
         let train = try PromptSet.load(path: prompts, fallback: PromptSet.train)
         let dev = Array(try PromptSet.load(path: evalPrompts, fallback: PromptSet.dev).prefix(evalCount))
-        let judge = try RubricSimulator()
+        let judge = try RubricSimulator()   // the referee of the win rates
+        let pool = ComputePool(threads: ProcessInfo.processInfo.activeProcessorCount)
+        defer { pool.shutdown() }
+        let labeller = try await ExperimentCommand.readyJudge(simulator, pool: pool)
         try await client.waitUntilReady(timeout: .seconds(120))
 
         let initial = try await evaluate(client, dev)
@@ -61,8 +66,9 @@ struct SimulateCommand: AsyncParsableCommand {
                         let (prompt, requestSeed) = work[i]
                         let c = try await client.chat(prompt: prompt, n: 2, temperature: temperature, maxTokens: maxTokens, seed: requestSeed)
                         guard c.choices.count == 2, let pair = c.pairID else { throw CLIError("the server did not return a pair (is pairing on?)") }
-                        let verdict = judge.prefer(prompt: prompt, a: Candidate(text: c.choices[0].text, finished: c.choices[0].finishReason == "stop"),
-                                                   b: Candidate(text: c.choices[1].text, finished: c.choices[1].finishReason == "stop"), coin: 0.5)
+                        var coins = SeededGenerator(seed: requestSeed)
+                        let verdict = try await labeller.judge(prompt: prompt, a: Candidate(text: c.choices[0].text, finished: c.choices[0].finishReason == "stop"),
+                                                               b: Candidate(text: c.choices[1].text, finished: c.choices[1].finishReason == "stop"), rng: &coins)
                         let choice: Any = verdict.choice == .a ? 0 : verdict.choice == .b ? 1 : "tie"
                         try await client.choose(pairID: pair, choice: choice, eventID: "simulate-\(c.id)")
                         if let version = await tracker.observe(c.policyVersion, every: evalEvery) {

@@ -128,6 +128,24 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// A labeller that cannot be reached (a remote judge down) labels nothing — no pair gets a verdict it did
+    /// not give — and the learner goes on training on the pairs users labelled.
+    func testAnUnreachableJudgeLabelsNothingAndLearningGoesOn() async throws {
+        let server = try await server(settings { $0.learner.simulator = "remote:http://127.0.0.1:1/v1?attempts=1&timeout=2" })
+        try await server.app.test(.router) { client in
+            let unlabelled = try await client.chatPair(seed: 20).pair
+            for k in 0..<3 {
+                let (pair, _) = try await client.chatPair(seed: k)
+                try await client.choose(pair, 0)
+            }
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+            XCTAssertEqual(phase["pairs_used"] as? Int, 3)
+            let export = try await client.execute(uri: "/admin/pairs/export", method: .get)
+            XCTAssertFalse(String(buffer: export.body).contains(unlabelled), "the judge's pair stays unlabelled")
+        }
+    }
+
     /// Overrides are checked before a phase is queued; with no pair to train on the request is refused (409);
     /// a phase whose pairs turn out unusable (here: longer than the model's context) fails, saying why.
     func testOverridesAreCheckedAndAPhaseWithoutUsablePairsFails() async throws {

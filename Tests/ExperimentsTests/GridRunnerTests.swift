@@ -34,7 +34,7 @@ final class GridRunnerTests: XCTestCase {
 
     private func runner(_ dir: String, _ model: ModelBundle, _ pool: ComputePool) throws -> GridRunner {
         GridRunner(grid: try GridFile.parse(Self.gridText), directory: dir, model: model, pool: pool, trainPrompts: train, devPrompts: dev,
-                   makeJudge: { _ in try RubricSimulator() })
+                   makeJudge: { _ in try RubricSimulator() }, referee: try RubricSimulator())
     }
 
     /// Records without their timings.
@@ -104,7 +104,7 @@ final class GridRunnerTests: XCTestCase {
             try await runner(dir, model, pool).run(only: ["offline"]) { _ in }
             let changed = GridRunner(grid: try GridFile.parse(Self.gridText.replacingOccurrences(of: "lr: 1e-2", with: "lr: 1e-3")),
                                      directory: dir, model: model, pool: pool, trainPrompts: train, devPrompts: dev,
-                                     makeJudge: { _ in try RubricSimulator() })
+                                     makeJudge: { _ in try RubricSimulator() }, referee: try RubricSimulator())
             XCTAssertThrowsError(try changed.checkResumable()) { XCTAssertTrue("\($0)".contains("runs/offline/seed-0 was started with other settings")) }
             XCTAssertNoThrow(try runner(dir, model, pool).checkResumable())
         }
