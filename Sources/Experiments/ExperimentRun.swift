@@ -114,30 +114,15 @@ public final class ExperimentRun: @unchecked Sendable {
         let t0 = Date()
         if schedule.annotates(at: step) { blockStart = step == 1 ? nil : members.members.map { $0.parameters.copy() } }
         let behavior = blockStart.map { LowRankAdapter(members: $0) }
-        let batch = settings.phase.batchSize
-        var sequences: [GenerationSequence] = []
-        var prompts: [String] = []
-        for _ in 0..<batch {
-            let prompt = trainPrompts[Int(generator.next() % UInt64(trainPrompts.count))]
-            prompts.append(prompt)
-            let ids = try model.promptTokens(for: [ChatMessage(role: "user", content: prompt)])
-            var p = GenerationParameters(sampling: SamplingParameters(temperature: 1), maxTokens: settings.maxTokens,
-                                         seed: generator.next(), stopTokens: model.stopTokens)
-            let a = try GenerationSequence(prompt: ids, parameters: p, config: model.weights.config)
-            p.seed = generator.next()
-            sequences += [a, try GenerationSequence(prompt: ids, parameters: p, config: model.weights.config, leader: a)]
-        }
-        try decoder.run(sequences, weights: model.weights, adapter: behavior, prefillBudget: 256)
+        let pairs = try PairSampler.sample(drawing: settings.phase.batchSize, from: trainPrompts, model: model, decoder: decoder,
+                                           adapter: behavior, maxTokens: settings.maxTokens, generator: &generator)
         var examples: [TrainingExample] = []
         var ties = 0, identical = 0
         var judgeGenerator = SeededGenerator(seed: settings.phase.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
-        for (i, prompt) in prompts.enumerated() {
-            let a = sequences[2 * i], b = sequences[2 * i + 1]
-            if a.tokens.map(\.id) == b.tokens.map(\.id) { identical += 1; continue }
-            func candidate(_ s: GenerationSequence) -> Candidate {
-                Candidate(text: model.tokenizer.decode(s.visibleTokens.map(\.id)), finished: s.finishReason == .stop)
-            }
-            let verdict = try await judge.judge(prompt: prompt, a: candidate(a), b: candidate(b), rng: &judgeGenerator)
+        for pair in pairs {
+            let a = pair.a, b = pair.b
+            if pair.identical { identical += 1; continue }
+            let verdict = try await judge.judge(prompt: pair.prompt, a: pair.candidate(a, model), b: pair.candidate(b, model), rng: &judgeGenerator)
             guard verdict.choice != .tie else { ties += 1; continue }
             let (w, l) = verdict.choice == .a ? (a, b) : (b, a)
             if let example = TrainingExample(prompt: a.prompt, chosen: w.tokens.map(\.id), chosenLogprobs: w.tokens.map(\.logProb),

@@ -1,4 +1,4 @@
-// Proxima: the root command and its subcommands (serve, generate, bench, train, simulate, experiment, policies).
+// Proxima: the root command and its subcommands (serve, generate, bench, train, simulate, experiment, judges, policies).
 
 import ArgumentParser
 
@@ -7,5 +7,5 @@ struct Proxima: AsyncParsableCommand {
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
         subcommands: [ServeCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self,
-                      ExperimentCommand.self, PoliciesCommand.self])
+                      ExperimentCommand.self, JudgesCommand.self, PoliciesCommand.self])
 }
