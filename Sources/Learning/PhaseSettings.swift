@@ -141,7 +141,13 @@ extension PhaseSettings: Codable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: Key.self)
-        loss = try c.decodeIfPresent(PreferenceLoss.self, forKey: .loss) ?? loss
+        if let name = try c.decodeIfPresent(String.self, forKey: .loss) {
+            guard let value = PreferenceLoss(rawValue: name) else {
+                let known = PreferenceLoss.allCases.map(\.rawValue).joined(separator: ", ")
+                throw DecodingError.dataCorruptedError(forKey: .loss, in: c, debugDescription: "the loss must be one of \(known) (got \(name))")
+            }
+            loss = value
+        }
         beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? beta
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize

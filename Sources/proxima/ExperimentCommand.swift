@@ -71,7 +71,11 @@ struct ExperimentCommand: AsyncParsableCommand {
             return
         }
         if out != nil || resume || reportOnly || only != nil { throw ValidationError("--out, --resume, --report-only and --only go with --grid") }
-        do { _ = try ExperimentSettings().applying(options) } catch { throw ValidationError(error.description) }
+        do { _ = try ExperimentSettings().applying(options) } catch {
+            // Name the option as typed: `--max-tokens`, not `max_tokens`.
+            guard let key = error.key, error.description.hasPrefix(key) else { throw ValidationError(error.description) }
+            throw ValidationError("--" + key.replacingOccurrences(of: "_", with: "-") + error.description.dropFirst(key.count))
+        }
     }
 
     func run() async throws {
