@@ -78,7 +78,7 @@ extension LearnerSettings: Decodable {
         guard (0...1).contains(gateThreshold) else { return SettingsError(key: key(.gateThreshold), "\(key(.gateThreshold)) must be in 0...1") }
         if simulator != "none" {
             do { _ = try JudgeSpec(parsing: simulator) } catch {
-                return SettingsError(key: key(.simulator), "\(key(.simulator)) must be none, \(JudgeSpec.forms): \(error.description)")
+                return SettingsError(key: key(.simulator), "\(key(.simulator)): \(error.description); or none, for no labeller")
             }
         }
         if let problem = phase.problem { return SettingsError(key: nil, "learner settings: \(problem)") }
