@@ -137,7 +137,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
-        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"],
+        .testTarget(name: "LearningTests", dependencies: ["TestSupport", "TestModels", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"],
                     exclude: ["Fixtures", "Scripts"]),
         .testTarget(name: "AppTests", dependencies: [
             "TestSupport", "TestModels", "ProximaApp", "ProximaCore", "Service", "HTTPAPI", "Learning", "Llama", "Inference", "ModelFiles", "ProximaNumerics", "Simulators",

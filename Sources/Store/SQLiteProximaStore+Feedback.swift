@@ -107,15 +107,20 @@ extension SQLiteProximaStore {
         }
     }
 
+    /// Each request's latest feedback event (`f`, the verdict that counts) with its request (`r`).
+    private static let latestVerdicts = """
+        FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest
+        JOIN feedback f ON f.id = latest.id
+        JOIN requests r ON r.id = f.request_id
+        """
+
     /// The labelled pairs: requests whose latest feedback event (largest id) implies a strict preference,
     /// completed, with neither sample cancelled and different token sequences; then the query's filters.
     private static func labelledPairsQuery(_ query: LabelledPairQuery, columns: String) -> (String, StatementArguments) {
         let sources = query.sources.map(\.rawValue).sorted()
         var sql = """
             SELECT \(columns)
-            FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest
-            JOIN feedback f ON f.id = latest.id
-            JOIN requests r ON r.id = f.request_id
+            \(latestVerdicts)
             JOIN samples c ON c.request_id = r.id AND c.sample_index = f.chosen_index
             JOIN samples x ON x.request_id = r.id AND x.sample_index = f.rejected_index
             WHERE r.status = 'completed' AND c.finish_reason <> 'cancelled' AND x.finish_reason <> 'cancelled'
@@ -166,9 +171,7 @@ extension SQLiteProximaStore {
         let sources = query.sources.map(\.rawValue).sorted()
         var sql = """
             SELECT \(columns)
-            FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest
-            JOIN feedback f ON f.id = latest.id
-            JOIN requests r ON r.id = f.request_id
+            \(latestVerdicts)
             JOIN samples s ON s.request_id = r.id AND s.sample_index = f.rated_index
             WHERE f.kind = 'thumb' AND r.status = 'completed' AND s.finish_reason <> 'cancelled'
               AND f.source IN (\(databaseQuestionMarks(count: sources.count)))

@@ -9,6 +9,7 @@ import Llama
 import Inference
 import ModelFiles
 import ProximaNumerics
+import TestModels
 import TestSupport
 
 final class DPOGoldenTests: XCTestCase {
@@ -20,21 +21,7 @@ final class DPOGoldenTests: XCTestCase {
         let model = try ModelBundle(path: try TestPaths.defaultModel(), pool: pool)
         let c = model.weights.config
         let layout = LoRALayout(model: c, lora: LoRAConfiguration(rank: 4, alpha: 8, targets: [.query, .value]))
-        let lora = LoRATensors(layout: layout)
-        // A[i, j] = sin(0.01 i + 0.003 j)·0.01; B[i, j] = cos(0.007 i + 0.002 j)·0.01 with i a row in Hugging
-        // Face order: GGUF stores q's rows of each head interleaved (HF row h·d + half·d/2 + i is GGUF row
-        // h·d + 2i + half), so B's rows for q are permuted the same way.
-        for layer in 0..<c.layerCount {
-            for role in [LinearRole.query, .value] {
-                let (input, output) = c.shape(of: role)
-                let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
-                for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
-                for hfRow in 0..<output {
-                    let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
-                    for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01) }
-                }
-            }
-        }
+        let lora = GoldenLoRA.tensors(layout)
         let pair = PreferencePair(prompt: golden["prompt_ids"] as! [Int], chosen: golden["chosen_response_ids"] as! [Int],
                                   rejected: golden["rejected_response_ids"] as! [Int])
         let batch = TrainingBatch(pairs: [pair])

@@ -10,6 +10,7 @@ import Llama
 import Inference
 import ModelFiles
 import ProximaNumerics
+import TestModels
 import TestSupport
 
 final class KTOGoldenTests: XCTestCase {
@@ -28,19 +29,7 @@ final class KTOGoldenTests: XCTestCase {
         settings.undesirableWeight = golden["undesirable_weight"] as! Double
         settings.lora = LoRAConfiguration(rank: 4, alpha: 8, targets: [.query, .value])
         let layout = LoRALayout(model: c, lora: settings.lora)
-        let lora = LoRATensors(layout: layout)
-        // The script's LoRA in Hugging Face row order; GGUF's q rows are permuted (see DPOGoldenTests).
-        for layer in 0..<c.layerCount {
-            for role in [LinearRole.query, .value] {
-                let (input, output) = c.shape(of: role)
-                let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
-                for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
-                for hfRow in 0..<output {
-                    let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
-                    for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.3) }
-                }
-            }
-        }
+        let lora = GoldenLoRA.tensors(layout, bScale: 0.3)   // the script's LoRA, B larger so that z₀ > 0
         let member = LoRAMember(parameters: lora, optimizer: AdamWState(layout: layout))
         let trainer = PhaseTrainer(weights: model.weights, ensemble: LoRAEnsemble(layout: layout, members: [member]), settings: settings, pool: pool)
         // The pair, then the thumbs; behavior log-probs do not enter a loss against the base model.

@@ -3,6 +3,7 @@
 // the Q4_1 file quantises activations, so agreement with it is reported and checked only loosely.
 
 import Foundation
+import TestModels
 import XCTest
 import Inference
 import Llama
@@ -115,18 +116,7 @@ final class ExactnessTests: XCTestCase {
         let c = model.weights.config
         for (file, scale, bound) in [("llamacpp_greedy_f32_lora_s1.json", Float(1), 0.015), ("llamacpp_greedy_f32_lora_s30.json", 30, 0.04)] {
             let layout = LoRALayout(model: c, lora: LoRAConfiguration(rank: 4, alpha: 8 * scale, targets: [.query, .value]))
-            let lora = LoRATensors(layout: layout)
-            for layer in 0..<c.layerCount {
-                for role in [LinearRole.query, .value] {
-                    let (input, output) = c.shape(of: role)
-                    let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
-                    for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
-                    for hfRow in 0..<output {
-                        let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
-                        for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01) }
-                    }
-                }
-            }
+            let lora = GoldenLoRA.tensors(layout)
             var worst = 0.0
             for g in try GoldenFiles.cases(file) {
                 let tokens = g.promptIDs + g.greedyIDs
