@@ -117,7 +117,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     }
 
     // MARK: HTTP
-    let router = ProximaAPI.router(chat: chat, feedback: feedback, admin: admin, registry: deps.metrics,
+    let router = ProximaAPI.router(chat: chat, feedback: feedback, admin: admin, versions: policies, registry: deps.metrics,
                                    metricsFactory: deps.metricsFactory,
                                    configuration: APIConfiguration(keys: settings.auth, http: settings.http),
                                    warnings: { await policies.fallback.map { [$0] } ?? [] })

@@ -23,8 +23,16 @@ struct StreamOptions: Decodable {
     enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
 }
 
-/// The request body. Unknown fields are ignored, as OpenAI's API does for forward compatibility; `model`
-/// may name anything (the server has one model and reports its name in the response).
+/// Proxima's own request options: `"proxima": {"learn": false}` keeps a request out of learning.
+struct ProximaOptions: Decodable {
+    var learn: Bool?
+}
+
+/// The request body. Harmless unknown fields are ignored, as OpenAI's API does for forward compatibility;
+/// fields that would change what the response means and that Proxima does not implement are refused
+/// (`unsupportedFields`). `model` may name anything (the server has one model and reports its name in the
+/// response), with two suffixes that mean something: `@<version>` pins a version, `:no-learn` keeps the
+/// request out of learning.
 struct ChatCompletionRequest: Decodable {
     var model: String?
     var messages: [ChatMessage]
@@ -41,9 +49,10 @@ struct ChatCompletionRequest: Decodable {
     var n: Int?
     var logprobs: Bool?
     var topLogprobs: Int?
+    var proxima: ProximaOptions?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stop, stream, n, logprobs
+        case model, messages, temperature, seed, stop, stream, n, logprobs, proxima
         case topP = "top_p", topK = "top_k", minP = "min_p", maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens", streamOptions = "stream_options", topLogprobs = "top_logprobs"
     }
@@ -51,6 +60,9 @@ struct ChatCompletionRequest: Decodable {
     /// Integer fields are decoded strictly: `5.5`, `"5"` or a number out of range is 400 naming the field (the
     /// seed takes any 64-bit value, negative ones as their bit pattern).
     init(from decoder: any Decoder) throws {
+        if let raw = try? decoder.singleValueContainer().decode([String: JSONValue].self), let refused = Self.unsupported(raw) {
+            throw APIError.invalidRequest(refused.message, param: refused.field, code: "unsupported_parameter")
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         messages = try c.decode([ChatMessage].self, forKey: .messages)
@@ -71,7 +83,60 @@ struct ChatCompletionRequest: Decodable {
         n = try c.decodeInteger(Int.self, forKey: .n)
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeInteger(Int.self, forKey: .topLogprobs)
+        proxima = try c.decodeIfPresent(ProximaOptions.self, forKey: .proxima)
     }
+
+    // MARK: What Proxima does not implement
+
+    /// Fields whose presence (with a value that asks for something) changes what a response means, and which
+    /// this server does not implement: refused rather than silently ignored. `docs/api.md` lists them.
+    static let unsupportedFields = ["tools", "tool_choice", "functions", "function_call", "response_format", "logit_bias",
+                                    "audio", "modalities", "prediction", "web_search_options", "presence_penalty",
+                                    "frequency_penalty", "best_of", "echo", "suffix"]
+
+    /// The first field of `raw` this server cannot honour, with why; nil when there is none. Values that ask
+    /// for nothing are accepted (`tools: []`, `response_format: {"type": "text"}`, `modalities: ["text"]`,
+    /// penalties of 0, `n` 1 or 2).
+    static func unsupported(_ raw: [String: JSONValue]) -> (field: String, message: String)? {
+        func asksForNothing(_ field: String, _ value: JSONValue) -> Bool {
+            switch (field, value) {
+            case (_, .null): return true
+            case ("tools", .array(let items)), ("functions", .array(let items)): return items.isEmpty
+            case ("tool_choice", .string("none")), ("function_call", .string("none")): return true
+            case ("response_format", .object(let format)): return format["type"] == .string("text") && format.count == 1
+            case ("logit_bias", .object(let biases)): return biases.isEmpty
+            case ("modalities", .array(let kinds)): return kinds.allSatisfy { $0 == .string("text") }
+            case ("presence_penalty", .number(0)), ("frequency_penalty", .number(0)), ("echo", .bool(false)), ("best_of", .number(1)):
+                return true
+            default: return false
+            }
+        }
+        for field in unsupportedFields.sorted() {
+            guard let value = raw[field], !asksForNothing(field, value) else { continue }
+            return (field, "'\(field)' is not supported by this server: it serves plain chat completions (see docs/api.md).")
+        }
+        if case let .number(n)? = raw["n"], n > 2, n == n.rounded() {
+            return ("n", "n = \(Int(n)) is not supported: this server returns 1 or 2 choices.")
+        }
+        return nil
+    }
+
+    // MARK: The model name
+
+    /// `<name>[@<version>][:no-learn]`: the version it pins (nil: the serving one) and whether it may teach.
+    var modelOptions: (version: String?, learn: Bool) {
+        var name = model ?? ""
+        var learn = proxima?.learn ?? true
+        if name.hasSuffix(Self.noLearnSuffix) {
+            name.removeLast(Self.noLearnSuffix.count)
+            learn = false
+        }
+        guard let at = name.lastIndex(of: "@") else { return (nil, learn) }
+        let version = String(name[name.index(after: at)...])
+        return (version.isEmpty ? nil : version, learn)
+    }
+
+    static let noLearnSuffix = ":no-learn"
 
     /// Whether the final stream chunk should carry usage.
     var includeUsage: Bool { streamOptions?.includeUsage ?? false }
@@ -85,11 +150,13 @@ struct ChatCompletionRequest: Decodable {
         let sampling = SamplingParameters(temperature: temperature.map(Float.init) ?? defaults.temperature,
                                           topK: topK ?? defaults.topK, topP: topP.map(Float.init) ?? defaults.topP,
                                           minP: minP.map(Float.init) ?? defaults.minP)
-        return ChatRequest(messages: messages,
+        var request = ChatRequest(messages: messages,
                            sampling: sampling, maxTokens: maxCompletionTokens ?? maxTokens,
                            seed: seed.map { UInt64(bitPattern: $0) }, stop: stop?.values ?? [], n: n ?? 1,
                            logprobs: logprobs ?? false, topLogprobs: topLogprobs ?? 0, stream: stream ?? false,
                            apiKeyID: apiKeyID)
+        request.learn = modelOptions.learn
+        return request
     }
 }
 

@@ -11,12 +11,18 @@ struct ChatCompletionsController {
     /// The served model's name, reported in every response whatever the request's `model` said.
     let modelName: String
     let bodyLimit: Int
+    /// Where a pinned version (`model: "<name>@<version>"`) is found; nil: no pinning (404 for any version).
+    let versions: PolicyRegistry?
 
     func create(_ request: Request, context: ProximaRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(ChatCompletionRequest.self, from: request, limit: bodyLimit)
+        var chatRequest = body.chatRequest(apiKeyID: context.apiKey?.id)
+        if let version = body.modelOptions.version {
+            chatRequest.pinned = try await pinned(version, model: body.model ?? "")
+        }
         let session: ChatSession
         do {
-            session = try chat.start(body.chatRequest(apiKeyID: context.apiKey?.id))
+            session = try chat.start(chatRequest)
         } catch {
             throw APIError(error)
         }
@@ -37,6 +43,19 @@ struct ChatCompletionsController {
         }
         guard let completion else { throw APIError.server("The completion ended without a result.") }
         return try JSONResponse.make(ChatCompletionResponse(completion, model: modelName))
+    }
+
+    /// The policy of `version`, or 404 `model_not_found` when there is no such version or its files are gone.
+    private func pinned(_ version: String, model: String) async throws -> ServingPolicy {
+        do {
+            guard let versions else { throw RegistryError.unknownVersion(version) }
+            return try await versions.policy(id: version)
+        } catch let error as RegistryError {
+            var notFound = APIError.notFound("The model '\(model)' does not exist: \(error). GET /v1/models lists the versions that can be pinned.",
+                                             param: "model")
+            notFound.code = "model_not_found"
+            throw notFound
+        }
     }
 
     // MARK: Streaming

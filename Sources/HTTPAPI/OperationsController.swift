@@ -15,6 +15,8 @@ struct OperationsController {
     let startedAt: Date
     /// What /ready reports beside "ready" (a version served in place of a damaged one).
     let warnings: @Sendable () async -> [String]
+    /// The versions `/v1/models` lists as pinnable (`<name>@<version>`); nil lists none.
+    var versions: PolicyRegistry? = nil
 
     // MARK: Models
 
@@ -26,9 +28,13 @@ struct OperationsController {
         enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
     }
 
-    /// GET /v1/models: the one served model.
-    func models(_ request: Request, context: ProximaRequestContext) throws -> Response {
-        try JSONResponse.make(ListJSON(data: [Model(id: modelName, created: Int(startedAt.timeIntervalSince1970))]))
+    /// GET /v1/models: the served model (whatever version serves), its no-learn alias for requests that must not
+    /// teach (an Open WebUI task model), and `<name>@<version>` for every version that can be pinned.
+    func models(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let created = Int(startedAt.timeIntervalSince1970)
+        var ids = [modelName, modelName + ChatCompletionRequest.noLearnSuffix]
+        if let versions { ids += try await versions.pinnable().map { "\(modelName)@\($0)" } }
+        return try JSONResponse.make(ListJSON(data: ids.map { Model(id: $0, created: created) }))
     }
 
     // MARK: Probes

@@ -72,14 +72,15 @@ public enum ProximaAPI {
     /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST|GET /admin/phases`,
     ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
     ///   with `admin`, i.e. when the learner runs).
-    public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil,
+    public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil, versions: PolicyRegistry? = nil,
                               registry: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory,
                               configuration: APIConfiguration, startedAt: Date = Date(),
                               warnings: @escaping @Sendable () async -> [String] = { [] }) -> Router<ProximaRequestContext> {
         let modelName = chat.model.name
         let operations = OperationsController(chat: chat, store: chat.store, registry: registry, modelName: modelName,
-                                              startedAt: startedAt, warnings: warnings)
-        let completions = ChatCompletionsController(chat: chat, modelName: modelName, bodyLimit: configuration.bodyLimitBytes)
+                                              startedAt: startedAt, warnings: warnings, versions: versions)
+        let completions = ChatCompletionsController(chat: chat, modelName: modelName, bodyLimit: configuration.bodyLimitBytes,
+                                                    versions: versions)
         let feedbackRoutes = FeedbackController(feedback: feedback, bodyLimit: configuration.bodyLimitBytes)
 
         let router = Router(context: ProximaRequestContext.self, options: .autoGenerateHeadEndpoints)

@@ -53,6 +53,11 @@ public struct PolicyDirectory: PolicyFileStore {
         return bytes
     }
 
+    public func exists(_ state: StoredFile) -> Bool {
+        guard let name = Self.directoryName(state) else { return false }
+        return FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path)
+    }
+
     public func remove(_ state: StoredFile) throws -> Bool {
         guard let name = Self.directoryName(state) else { return false }
         let directory = url.appendingPathComponent(name)

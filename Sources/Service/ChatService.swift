@@ -52,8 +52,9 @@ public final class ChatService: Sendable {
         let prompt = try promptTokens(for: request.messages)
         let maxTokens = try effectiveMaxTokens(request.maxTokens, promptTokens: prompt.count)
         let seed = request.seed ?? UInt64.random(in: 0...UInt64.max)
-        // A greedy request's hidden twin would repeat it token for token: a pair the learner must drop.
-        let sampleCount = request.n == 2 || (configuration.pairing && request.sampling.temperature > 0) ? 2 : 1
+        // A greedy request's hidden twin would repeat it token for token: a pair the learner must drop. A request
+        // that must not teach gets no hidden sample.
+        let sampleCount = request.n == 2 || (request.learn && configuration.pairing && request.sampling.temperature > 0) ? 2 : 1
         let samples = (0..<sampleCount).map { i in
             GenerationParameters(sampling: request.sampling, maxTokens: maxTokens, seed: seed &+ UInt64(i),
                                  stopTokens: model.stopTokens, topLogprobs: request.logprobs ? request.topLogprobs : 0)
@@ -61,8 +62,9 @@ public final class ChatService: Sendable {
         let streamed: Set<Int> = request.stream ? Set(0..<request.n) : []
         let handle: EngineHandle
         do {
-            handle = try engine.submit(EngineRequest(promptTokens: prompt, samples: samples, streamedSamples: streamed,
-                                                     stopStrings: request.stop))
+            var engineRequest = EngineRequest(promptTokens: prompt, samples: samples, streamedSamples: streamed, stopStrings: request.stop)
+            engineRequest.policy = request.pinned
+            handle = try engine.submit(engineRequest)
         } catch {
             switch error {
             case let .overloaded(seconds): throw .overloaded(retryAfterSeconds: seconds)
@@ -74,7 +76,7 @@ public final class ChatService: Sendable {
                                     topK: request.sampling.topK, minP: Double(request.sampling.minP),
                                     maxTokens: maxTokens, seed: seed, stop: request.stop)
         return ChatSession(service: self, handle: handle, id: "chatcmpl-" + suffix,
-                           pairID: sampleCount == 2 ? "pair-" + suffix : nil, request: request, promptTokens: prompt,
+                           pairID: sampleCount == 2 && request.learn ? "pair-" + suffix : nil, request: request, promptTokens: prompt,
                            sampling: record, sampleCount: sampleCount, created: clock.now())
     }
 

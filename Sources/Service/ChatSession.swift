@@ -94,10 +94,13 @@ public struct ChatEventIterator {
                          text: outcome.text, finishReason: outcome.finishReason,
                          shown: i < request.n)
         }
-        do {
-            try await session.service.store.logRequest(record, samples: samples)
-        } catch {
-            throw .loggingFailed("\(error)")
+        // A request that must not teach is not logged: no feedback can name it, no phase can train on it.
+        if request.learn {
+            do {
+                try await session.service.store.logRequest(record, samples: samples)
+            } catch {
+                throw .loggingFailed("\(error)")
+            }
         }
         if record.pairID != nil { session.service.onPairLogged() }
         let choices = outcomes.prefix(request.n).enumerated().map { i, outcome in

@@ -26,6 +26,11 @@ public struct ChatRequest: Sendable {
     public var stream: Bool
     /// The id of the API key that made the request, logged with it.
     public var apiKeyID: String?
+    /// False for requests that must not teach (an Open WebUI task, `<model>:no-learn`): no hidden sample, nothing
+    /// logged, so nothing of them reaches the learner.
+    public var learn = true
+    /// The version that serves this request instead of the serving one (`<model>@<version>`).
+    public var pinned: ServingPolicy?
 
     public init(messages: [ChatMessage], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int? = nil,
                 seed: UInt64? = nil, stop: [String] = [], n: Int = 1, logprobs: Bool = false, topLogprobs: Int = 0,

@@ -187,6 +187,7 @@ public final class EngineService: ChatEngine, Service, @unchecked Sendable {
             queue.removeFirst()
             updateWaiting(-1)
             do {
+                let policy = next.request.policy ?? policy
                 let request = try ActiveRequest(next, policy: policy, tokenizer: tokenizer)
                 active.append(request)
                 running += request.sequences.count

@@ -37,6 +37,8 @@ public struct EngineRequest: Sendable {
     public var streamedSamples: Set<Int>
     /// Text at which a sample ends (not included in its text).
     public var stopStrings: [String]
+    /// The policy to serve it with instead of the serving one (a pinned version).
+    public var policy: ServingPolicy?
 
     public init(promptTokens: [Int], samples: [GenerationParameters], streamedSamples: Set<Int>, stopStrings: [String] = []) {
         self.promptTokens = promptTokens; self.samples = samples

@@ -15,6 +15,8 @@ public protocol PolicyFileStore: Sendable {
     func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble
     /// Checks that `file` is there and matches its sha256 (the same errors).
     func verify(_ file: StoredFile, version: String) throws
+    /// Whether the files stored with `state` are there (not whether they are intact: `verify` reads them).
+    func exists(_ state: StoredFile) -> Bool
     /// Removes the files stored with `state`; false when they were gone already.
     func remove(_ state: StoredFile) throws -> Bool
     /// Removes what a crash can leave: half-written files and anything no file of `referenced` belongs to.
@@ -52,6 +54,8 @@ public final class InMemoryPolicyFiles: PolicyFileStore, @unchecked Sendable {
     public func verify(_ file: StoredFile, version: String) throws {
         guard lock.withLock({ ensembles[file.sha256] != nil }) else { throw RegistryError.missingFile(version: version, path: file.path) }
     }
+
+    public func exists(_ state: StoredFile) -> Bool { lock.withLock { ensembles[state.sha256] != nil } }
 
     public func remove(_ state: StoredFile) throws -> Bool {
         lock.withLock { ensembles.removeValue(forKey: state.sha256) != nil }

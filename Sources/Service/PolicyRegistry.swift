@@ -67,6 +67,11 @@ public actor PolicyRegistry {
         return policy
     }
 
+    /// The versions a request can pin (`model: "<name>@<id>"`): the base and every version whose files are kept.
+    public func pinnable() async throws -> [String] {
+        try await store.policyVersions().filter { $0.state.map(files.exists) ?? true }.map(\.id)
+    }
+
     /// The LoRA ensemble of version `id` (members and AdamW moments) read from its state file, for a phase to
     /// start from; nil for the base model. Not cached: it is three times the size of the merge serving needs,
     /// and a phase reads it once.

@@ -146,6 +146,101 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    // MARK: Requests that must not teach, pinned versions, unsupported fields
+
+    /// The `:no-learn` alias and the `"proxima": {"learn": false}` flag: one sampled response, no pair, nothing
+    /// logged (feedback on it is 404), so nothing to train on.
+    func testNoLearnRequestsLogNothingAndTeachNothing() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            let listed = try await client.json("/v1/models")
+            let models = try XCTUnwrap(listed["data"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            let name = models[0]
+            XCTAssertEqual(models.prefix(2), [name, name + ":no-learn"])
+            for body in [#"{"model": "\#(name):no-learn", "messages": [{"role": "user", "content": "Title?"}], "max_tokens": 4}"#,
+                         #"{"messages": [{"role": "user", "content": "Tags?"}], "max_tokens": 4, "proxima": {"learn": false}}"#] {
+                let chat = try await client.json("/v1/chat/completions", method: .post, body: body)
+                let info = try XCTUnwrap(chat["proxima"] as? [String: Any])
+                XCTAssertNil(info["pair_id"] as? String, body)
+                XCTAssertEqual((chat["choices"] as? [Any])?.count, 1)
+                let id = try XCTUnwrap(chat["id"] as? String)
+                let thumb = try await client.execute(uri: "/v1/feedback", method: .post, headers: [.contentType: "application/json"],
+                                                     body: ByteBuffer(string: #"{"response_id": "\#(id)", "rating": "up"}"#))
+                XCTAssertEqual(thumb.status, .notFound, "a no-learn request is not logged")
+            }
+            let phase = try await client.execute(uri: "/admin/phases", method: .post)
+            XCTAssertEqual(phase.status, .conflict, "nothing to train on")
+        }
+    }
+
+    /// `<name>@<version>` is served by that version, also after a swap; an unknown one is 404 model_not_found;
+    /// /v1/models lists the versions; a pinned request's pair is logged under its version.
+    func testPinnedVersionsServeAcrossASwap() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            for k in 0..<4 { try await client.choose(try await client.chatPair(seed: k).pair, 0) }
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["result_version"] as? String, "v1", "\(phase)")
+            let listed = try await client.json("/v1/models")
+            let models = try XCTUnwrap(listed["data"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            let name = models[0]
+            XCTAssertEqual(Set(models), [name, name + ":no-learn", name + "@v0", name + "@v1"])
+            func version(_ model: String) async throws -> String {
+                let chat = try await client.json("/v1/chat/completions", method: .post, body: """
+                    {"model": "\(model)", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "seed": 1}
+                    """)
+                return try XCTUnwrap((chat["proxima"] as? [String: Any])?["policy_version"] as? String)
+            }
+            let pinnedOld = try await version(name + "@v0")
+            let unpinned = try await version(name)
+            XCTAssertEqual([pinnedOld, unpinned], ["v0", "v1"])
+            _ = try await client.json("/admin/policies/v0/activate", method: .post)
+            let pinnedNew = try await version(name + "@v1")
+            let servingNow = try await version("anything")
+            XCTAssertEqual([pinnedNew, servingNow], ["v1", "v0"], "the pin holds across the swap")
+            let missing = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"model": "\#(name)@v9", "messages": [{"role": "user", "content": "Hi"}]}"#))
+            XCTAssertEqual(missing.status, .notFound)
+            XCTAssertTrue(String(buffer: missing.body).contains("model_not_found"), String(buffer: missing.body))
+            // A pinned pair is logged and labelled under the version that sampled it.
+            let pinnedPair = try await client.json("/v1/chat/completions", method: .post, body: """
+                {"model": "\(name)@v1", "messages": [{"role": "user", "content": "Pick"}], "n": 2, "max_tokens": 4, "seed": 3}
+                """)
+            let pair = try XCTUnwrap((pinnedPair["proxima"] as? [String: Any])?["pair_id"] as? String)
+            try await client.choose(pair, 1)
+            let export = String(buffer: try await client.execute(uri: "/admin/pairs/export", method: .get).body)
+            let line = try XCTUnwrap(export.split(separator: "\n").first { $0.contains(pair) })
+            XCTAssertTrue(line.contains(#""policy_version":"v1""#), String(line))
+        }
+    }
+
+    /// Fields that would change what a response means and are not implemented: 400 unsupported_parameter naming
+    /// the field; the harmless ones and values that ask for nothing pass.
+    func testUnsupportedFieldsAreRefusedAndHarmlessOnesIgnored() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            let messages = #""messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2"#
+            for (extra, field) in [(#""tools": [{"type": "function", "function": {"name": "f"}}]"#, "tools"),
+                                   (#""tool_choice": "auto""#, "tool_choice"), (#""functions": [{"name": "f"}]"#, "functions"),
+                                   (#""response_format": {"type": "json_object"}"#, "response_format"),
+                                   (#""logit_bias": {"50": 5}"#, "logit_bias"), (#""n": 3"#, "n"), (#""audio": {"voice": "x"}"#, "audio"),
+                                   (#""presence_penalty": 0.5"#, "presence_penalty")] {
+                let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: "{\(messages), \(extra)}"))
+                XCTAssertEqual(r.status, .badRequest, extra)
+                let error = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any])?["error"] as? [String: Any])
+                XCTAssertEqual(error["code"] as? String, "unsupported_parameter", extra)
+                XCTAssertEqual(error["param"] as? String, field, extra)
+            }
+            for extra in [#""tools": []"#, #""response_format": {"type": "text"}"#, #""logit_bias": {}"#, #""user": "u1""#,
+                          #""metadata": {"k": "v"}"#, #""store": false"#, #""parallel_tool_calls": true"#, #""frequency_penalty": 0"#] {
+                let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: "{\(messages), \(extra)}"))
+                XCTAssertEqual(r.status, .ok, "\(extra): \(String(buffer: r.body))")
+            }
+        }
+    }
+
     /// Overrides are checked before a phase is queued; with no pair to train on the request is refused (409);
     /// a phase whose pairs turn out unusable (here: longer than the model's context) fails, saying why.
     func testOverridesAreCheckedAndAPhaseWithoutUsablePairsFails() async throws {

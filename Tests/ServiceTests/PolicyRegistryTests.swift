@@ -28,6 +28,7 @@ private final class CountingFiles: PolicyFileStore, @unchecked Sendable {
         return try inner.ensemble(in: state, version: version)
     }
     func verify(_ file: StoredFile, version: String) throws { try inner.verify(file, version: version) }
+    func exists(_ state: StoredFile) -> Bool { inner.exists(state) }
     func remove(_ state: StoredFile) throws -> Bool { try inner.remove(state) }
     func removeLeftovers(keeping referenced: [StoredFile]) throws -> [String] { try inner.removeLeftovers(keeping: referenced) }
 }
