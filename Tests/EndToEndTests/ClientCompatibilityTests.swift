@@ -33,7 +33,10 @@ final class ClientCompatibilityTests: XCTestCase {
         XCTAssertGreaterThan(streamed["chunks"] as? Int ?? 0, 2)
         let streamUsage = try XCTUnwrap(streamed["usage"] as? [String: Any])
         XCTAssertGreaterThan(streamUsage["completion_tokens"] as? Int ?? 0, 0)
-        XCTAssertEqual((result["models"] as? [String])?.count, 1)
+        // The served model, its no-learn alias and the one version that can be pinned, through the OpenAI client.
+        let models = try XCTUnwrap(result["models"] as? [String])
+        XCTAssertEqual(models.count, 3, "\(models)")
+        XCTAssertEqual(Set(models.dropFirst()), [models[0] + ":no-learn", models[0] + "@v0"])
 
         // The key is required: without it, 401 in OpenAI's shape.
         let refused = try Curl.postJSON("\(server.baseURL)/v1/chat/completions", #"{"messages": [{"role": "user", "content": "hi"}]}"#)
