@@ -87,6 +87,9 @@ public enum ProximaAPI {
         router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: APIErrorMiddleware(routes: routeMethods))
 
+        let pages = WebPages()
+        router.get("/", use: pages.chat)
+        router.get("/assets/{name}", use: pages.asset)
         router.get("/health", use: operations.health)
         router.get("/ready", use: operations.ready)
         if configuration.http.metricsRequireKey {
@@ -119,7 +122,7 @@ public enum ProximaAPI {
 
     /// The methods of every route by path (for 405 answers).
     static let routeMethods: [String: [HTTPRequest.Method]] = [
-        "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
+        "/": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
         "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
         "/admin/policies": [.get, .head], "/admin/phases": [.get, .head, .post],
         "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
