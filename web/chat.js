@@ -109,9 +109,9 @@
     turn.appendChild(bubble(m.content));
     const meta = document.createElement("div");
     meta.className = "meta";
-    if (m.responseId && !m.stopped) {
-      const up = button("👍", "Good response", () => rate(m, "up"));
-      const down = button("👎", "Bad response", () => rate(m, "down"));
+    if (m.responseId && !m.stopped && !m.streaming) {
+      const up = button("Good", "Good response", () => rate(m, "up"));
+      const down = button("Bad", "Bad response", () => rate(m, "down"));
       up.setAttribute("aria-pressed", String(m.rating === "up"));
       down.setAttribute("aria-pressed", String(m.rating === "down"));
       meta.append(up, down);
@@ -186,7 +186,7 @@
     const compare = $("compare").checked;
     const body = { messages: requestMessages(c), stream: !compare };
     if (compare) body.n = 2;
-    const answer = { role: "assistant", content: "" };
+    const answer = { role: "assistant", content: "", streaming: true };
     c.messages.push(answer);
     controller = new AbortController();
     setBusy(true);
@@ -210,6 +210,7 @@
         showError(e.message);
       }
     } finally {
+      delete answer.streaming;
       controller = null;
       setBusy(false);
       save();

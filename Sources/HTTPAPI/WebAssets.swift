@@ -12,6 +12,7 @@ enum WebAssets {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>Proxima</title>
             <link rel="stylesheet" href="/assets/style.css">
+            <link rel="icon" href="data:,">
             <script src="/assets/markdown.js" defer></script>
             <script src="/assets/chat.js" defer></script>
             </head>
@@ -154,9 +155,9 @@ enum WebAssets {
                 turn.appendChild(bubble(m.content));
                 const meta = document.createElement("div");
                 meta.className = "meta";
-                if (m.responseId && !m.stopped) {
-                  const up = button("👍", "Good response", () => rate(m, "up"));
-                  const down = button("👎", "Bad response", () => rate(m, "down"));
+                if (m.responseId && !m.stopped && !m.streaming) {
+                  const up = button("Good", "Good response", () => rate(m, "up"));
+                  const down = button("Bad", "Bad response", () => rate(m, "down"));
                   up.setAttribute("aria-pressed", String(m.rating === "up"));
                   down.setAttribute("aria-pressed", String(m.rating === "down"));
                   meta.append(up, down);
@@ -231,7 +232,7 @@ enum WebAssets {
                 const compare = $("compare").checked;
                 const body = { messages: requestMessages(c), stream: !compare };
                 if (compare) body.n = 2;
-                const answer = { role: "assistant", content: "" };
+                const answer = { role: "assistant", content: "", streaming: true };
                 c.messages.push(answer);
                 controller = new AbortController();
                 setBusy(true);
@@ -255,6 +256,7 @@ enum WebAssets {
                     showError(e.message);
                   }
                 } finally {
+                  delete answer.streaming;
                   controller = null;
                   setBusy(false);
                   save();
@@ -437,16 +439,16 @@ enum WebAssets {
             button { font: inherit; cursor: pointer; border: 1px solid #c8c8d0; background: #fff; border-radius: 6px; padding: 0.35em 0.8em; }
             button:focus-visible, textarea:focus-visible, input:focus-visible, a:focus-visible { outline: 2px solid #2f5bd3; outline-offset: 2px; }
             button[aria-pressed="true"] { background: #2f5bd3; color: #fff; border-color: #2f5bd3; }
-            .app { display: flex; min-height: 100vh; }
-            .sidebar { width: 16rem; padding: 0.8rem; background: #fff; border-right: 1px solid #e2e2e8; display: flex; flex-direction: column; gap: 0.6rem; }
+            .app { display: flex; height: 100vh; height: 100dvh; }
+            .sidebar { width: 16rem; padding: 0.8rem; background: #fff; border-right: 1px solid #e2e2e8; display: flex; flex-direction: column; gap: 0.6rem; overflow-y: auto; }
             .sidebar ul { list-style: none; margin: 0; padding: 0; overflow-y: auto; flex: 1; }
             .sidebar li { display: flex; gap: 0.3rem; margin-bottom: 0.3rem; }
             .sidebar li button.open { flex: 1; text-align: left; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
             .sidebar li.current button.open { border-color: #2f5bd3; }
             .settings label { display: block; margin: 0.4rem 0; }
             .settings textarea, .settings input[type=password] { width: 100%; }
-            .chat { flex: 1; display: flex; flex-direction: column; max-width: 60rem; margin: 0 auto; padding: 0.8rem; width: 100%; }
-            #messages { flex: 1; overflow-y: auto; }
+            .chat { flex: 1; display: flex; flex-direction: column; max-width: 60rem; margin: 0 auto; padding: 0.8rem; width: 100%; min-height: 0; }
+            #messages { flex: 1; overflow-y: auto; min-height: 0; }
             .turn { margin: 0.8rem 0; }
             .turn.user .bubble { background: #e7ecfb; }
             .bubble { background: #fff; border: 1px solid #e2e2e8; border-radius: 8px; padding: 0.6rem 0.8rem; overflow-wrap: anywhere; }
@@ -460,8 +462,8 @@ enum WebAssets {
             #error { color: #a40000; }
             @media (max-width: 700px) {
               .app { flex-direction: column; }
-              .sidebar { width: 100%; border-right: none; border-bottom: 1px solid #e2e2e8; }
-              .sidebar ul { max-height: 8rem; }
+              .sidebar { width: 100%; border-right: none; border-bottom: 1px solid #e2e2e8; max-height: 35vh; flex: none; }
+              .sidebar ul { max-height: 6rem; flex: none; }
               .pair { grid-template-columns: 1fr; }
             }
 
