@@ -123,7 +123,8 @@ public struct GridReport {
         let series = grid.variants.compactMap { v -> SVGChart.Series? in
             let evals = evaluations(of: v.name)
             guard !evals.isEmpty else { return nil }
-            var points: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
+            // Step 0: the initial policy against itself, whose identical replies all tie (½).
+            var points: [(x: Double, y: Double)] = [(0, 0.5)], band: [(x: Double, low: Double, high: Double)] = [(0, 0.5, 0.5)]
             for (step, rates) in evals {
                 let (mean, half) = Statistics.meanInterval(rates)
                 points.append((Double(step), mean))
