@@ -1,6 +1,6 @@
 // AdminController: the operator routes (admin key): policy versions and their activation (promote, roll
 // back), phases (start with overrides, list, inspect with live progress), and labelled pairs out (JSON lines,
-// optionally gzip) and in.
+// optionally gzip) and in, and activity over time.
 
 import Foundation
 import Hummingbird
@@ -56,15 +56,16 @@ struct AdminController {
         var metrics: JSONObject?
         var error: String?
         var progress: PhaseProgress?
+        var curve: [PhaseStepReport]?
         enum CodingKeys: String, CodingKey {
-            case id, object, status, trigger, steps, created, started, finished, config, metrics, error, progress
+            case id, object, status, trigger, steps, created, started, finished, config, metrics, error, progress, curve
             case pairsUsed = "pairs_used", baseVersion = "base_version", resultVersion = "result_version"
         }
         init(_ view: PhaseView) {
             let r = view.record
             id = r.id; status = r.status.rawValue; trigger = r.trigger.rawValue; pairsUsed = r.pairsUsed
             baseVersion = r.baseVersion; resultVersion = r.resultVersion; config = r.config; metrics = r.metrics
-            error = r.error; progress = view.progress
+            error = r.error; progress = view.progress; curve = view.curve
             created = Int(r.createdAt.timeIntervalSince1970)
             started = r.startedAt.map { Int($0.timeIntervalSince1970) }
             finished = r.finishedAt.map { Int($0.timeIntervalSince1970) }
@@ -114,6 +115,49 @@ struct AdminController {
         } catch AdminError.unknownPhase {
             throw APIError.notFound("No phase \(id).", param: "id")
         }
+    }
+
+    // MARK: Activity
+
+    private struct ActivityJSON: Encodable {
+        var start: Int
+        var requests: Int
+        var pairs: Int
+        var feedback: [String: Int]
+        var labelledPairs: Int
+        enum CodingKeys: String, CodingKey { case start, requests, pairs, feedback, labelledPairs = "labelled_pairs" }
+        init(_ b: ActivityBucket) {
+            start = Int(b.start.timeIntervalSince1970); requests = b.requests; pairs = b.pairs; labelledPairs = b.labelledPairs
+            feedback = Dictionary(uniqueKeysWithValues: FeedbackSource.allCases.map { ($0.rawValue, b.feedback[$0] ?? 0) })
+        }
+    }
+
+    /// The bucket widths `GET /admin/activity` takes.
+    static let activityBuckets = ["minute": 60, "hour": 3600, "day": 86_400]
+    /// At most this many buckets in one answer (a week of hours is 168).
+    static let maxActivityBuckets = 2000
+
+    /// GET /admin/activity[?bucket=minute|hour|day][&since=<unix seconds>]: requests, feedback by source and
+    /// labelled pairs per bucket (non-empty buckets, oldest first); by default the last 168 buckets.
+    func activity(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        let name = request.uri.queryParameters.get("bucket") ?? "hour"
+        guard let width = Self.activityBuckets[name] else {
+            throw APIError.invalidRequest("bucket must be minute, hour or day.", param: "bucket")
+        }
+        let now = admin.now.timeIntervalSince1970
+        var since = now - Double(168 * width)
+        if let raw = request.uri.queryParameters.get("since") {
+            guard let value = Double(raw), value.isFinite, value >= 0 else {
+                throw APIError.invalidRequest("since must be a time in seconds since 1970.", param: "since")
+            }
+            guard (now - value) / Double(width) <= Double(Self.maxActivityBuckets) else {
+                throw APIError.invalidRequest("since is more than \(Self.maxActivityBuckets) \(name)s ago; use a wider bucket.", param: "since")
+            }
+            since = value
+        }
+        struct Body: Encodable { var object = "list"; var bucket: Int; var since: Int; var data: [ActivityJSON] }
+        let buckets = try await admin.activity(since: Date(timeIntervalSince1970: since), bucketSeconds: width)
+        return try JSONResponse.make(Body(bucket: width, since: Int(since), data: buckets.map(ActivityJSON.init)))
     }
 
     // MARK: Pairs

@@ -112,6 +112,7 @@ public enum ProximaAPI {
             adminRoutes.get("/phases", use: controller.phases)
             adminRoutes.get("/phases/{id}", use: controller.phase)
             adminRoutes.post("/phases/{id}/cancel", use: controller.cancelPhase)
+            adminRoutes.get("/activity", use: controller.activity)
             adminRoutes.get("/pairs/export", use: controller.exportPairs)
             adminRoutes.post("/pairs/import", use: controller.importPairs)
         } else {
@@ -125,7 +126,7 @@ public enum ProximaAPI {
         "/": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
         "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
         "/admin/policies": [.get, .head], "/admin/phases": [.get, .head, .post],
-        "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
+        "/admin/activity": [.get, .head], "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
     ]
 
     /// A Prometheus factory over `registry` with buckets for this service: durations from 5 ms to 30 s, batch

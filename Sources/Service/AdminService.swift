@@ -1,15 +1,25 @@
 // AdminService: what operators do, behind the admin routes: list versions, activate one (promote or roll
-// back), start and inspect phases (with the running phase's live progress), export labelled pairs and
-// import pairs from elsewhere.
+// back), start and inspect phases (with the running phase's live progress), count activity over time, export
+// labelled pairs and import pairs from elsewhere.
 
 import Foundation
 import Learning
 import ProximaCore
 
+/// One training step's numbers, as the admin routes show them.
+public typealias PhaseStepReport = StepReport
+
 /// A phase as operators see it: the stored record plus live progress while it runs.
 public struct PhaseView: Sendable {
     public var record: PhaseRecord
     public var progress: PhaseProgress?
+    /// While it runs, the step reports so far (a finished phase has them in its metrics' `steps`).
+    public var curve: [StepReport]?
+
+    init(record: PhaseRecord, live: (progress: PhaseProgress, curve: [StepReport])?) {
+        self.record = record
+        if let live, live.progress.phaseID == record.id { progress = live.progress; curve = live.curve }
+    }
 }
 
 public enum AdminError: Error, CustomStringConvertible {
@@ -50,14 +60,13 @@ public final class AdminService: Sendable {
     // MARK: Phases
 
     public func phases() async throws -> [PhaseView] {
-        let live = learner.progress
-        return try await store.phases().map { PhaseView(record: $0, progress: live?.phaseID == $0.id ? live : nil) }
+        let live = learner.progressAndCurve
+        return try await store.phases().map { PhaseView(record: $0, live: live) }
     }
 
     public func phase(_ id: Int64) async throws -> PhaseView {
         guard let record = try await store.phase(id: id) else { throw AdminError.unknownPhase(id) }
-        let live = learner.progress
-        return PhaseView(record: record, progress: live?.phaseID == id ? live : nil)
+        return PhaseView(record: record, live: learner.progressAndCurve)
     }
 
     /// Queues a phase with the learner's defaults, overridden by `overrides` (PhaseSettings' flat keys).
@@ -65,7 +74,7 @@ public final class AdminService: Sendable {
     public func startPhase(overrides: JSONObject) async throws -> PhaseView {
         let settings = try learner.defaults.applying(overrides)
         guard try await TrainingData.countUnused(in: store, loss: settings.loss) > 0 else { throw AdminError.noPairs }
-        return PhaseView(record: try await learner.requestPhase(settings), progress: nil)
+        return PhaseView(record: try await learner.requestPhase(settings), live: nil)
     }
 
     /// Cancels phase `id` (see `LearnerService.cancelPhase`): a queued one at once, a running one at its next step.
@@ -76,9 +85,18 @@ public final class AdminService: Sendable {
         } catch StoreError.unknownPhase {
             throw AdminError.unknownPhase(id)
         }
-        let live = learner.progress
-        return PhaseView(record: record, progress: live?.phaseID == id ? live : nil)
+        return PhaseView(record: record, live: learner.progressAndCurve)
     }
+
+    // MARK: Activity
+
+    /// Requests, feedback and labelled pairs per bucket of `bucketSeconds` from `since` on (the dashboard's
+    /// "over time" chart); see `ProximaStore.activity`.
+    public func activity(since: Date, bucketSeconds: Int) async throws -> [ActivityBucket] {
+        try await store.activity(since: since, bucketSeconds: bucketSeconds)
+    }
+
+    public var now: Date { clock.now() }
 
     // MARK: Pairs
 

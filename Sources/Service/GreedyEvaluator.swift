@@ -54,7 +54,8 @@ public final class GreedyEvaluator: @unchecked Sendable {
     private let decoder: BatchDecoder
     private let lease: ComputeLease?
     private let batchSize: Int
-    /// Replies by version, most recent last, at most `cacheLimit`.
+    /// Replies by version, most recent last, at most `cacheLimit`; the initial version's are never evicted
+    /// (every gate also compares with it).
     private var cache: [(id: String, replies: [GreedyReply])] = []
     private let lock = NSLock()
     static let cacheLimit = 4
@@ -108,7 +109,9 @@ public final class GreedyEvaluator: @unchecked Sendable {
         lock.withLock {
             cache.removeAll { $0.id == id }
             cache.append((id, replies))
-            if cache.count > Self.cacheLimit { cache.removeFirst(cache.count - Self.cacheLimit) }
+            while cache.count > Self.cacheLimit, let oldest = cache.firstIndex(where: { $0.id != PolicyVersionRecord.initialID }) {
+                cache.remove(at: oldest)
+            }
         }
     }
 

@@ -48,6 +48,8 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let cancelling = Atomic<Int64>(0)
     private let progressLock = NSLock()
     private var currentProgress: PhaseProgress?
+    /// The running phase's step reports so far (its curve; a finished phase keeps them in its metrics).
+    private var currentCurve: [StepReport] = []
     /// After the labeller failed (a remote judge down), when to ask it again; only the run loop touches it.
     private var labellerPausedUntil: ContinuousClock.Instant?
     static let labellerPause: Duration = .seconds(60)
@@ -112,6 +114,11 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     /// The running phase's progress, if any.
     public var progress: PhaseProgress? { progressLock.withLock { currentProgress } }
+
+    /// The running phase's progress with its step reports so far, read together.
+    public var progressAndCurve: (progress: PhaseProgress, curve: [StepReport])? {
+        progressLock.withLock { currentProgress.map { ($0, currentCurve) } }
+    }
 
     // MARK: - Service
 
@@ -220,12 +227,14 @@ public final class LearnerService: Service, @unchecked Sendable {
             let candidate = try await onOwnThread("proxima-learner") {
                 ServingPolicy(id: "candidate-\(phase.id)", weights: baseWeights, ensemble: ensemble)
             }
-            let gate = try await evaluate(candidate, against: base)
+            let (gate, vsInitial) = try await evaluate(candidate, against: base)
             if cancelRequested(phase.id) { throw LearnerError.cancelled(stage: "gating") }
             var metrics = try JSONObject(encoding: PhaseMetrics(steps: reports, gate: gate, pairs: examples.count,
                                                                  seconds: (ContinuousClock.now - started).seconds))
             metrics["gate_threshold"] = .number(configuration.settings.gateThreshold)
-            let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: try JSONObject(encoding: gate))
+            var versionMetrics = try JSONObject(encoding: gate)
+            versionMetrics["vs_initial"] = try JSONValue(encoding: vsInitial)
+            let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: versionMetrics)
             evaluator.rename(candidate.id, to: version.id)
             if gate.winRate >= configuration.settings.gateThreshold {
                 _ = try await store.finishPhase(id: phase.id, outcome: .promoted(versionID: version.id, metrics: metrics), at: clock.now())
@@ -253,7 +262,13 @@ public final class LearnerService: Service, @unchecked Sendable {
         setProgress(nil)
     }
 
-    private func setProgress(_ p: PhaseProgress?) { progressLock.withLock { currentProgress = p } }
+    private func setProgress(_ p: PhaseProgress?) {
+        progressLock.withLock {
+            if p?.phaseID != currentProgress?.phaseID { currentCurve = [] }
+            if let report = p?.report, report.step > (currentCurve.last?.step ?? 0) { currentCurve.append(report) }
+            currentProgress = p
+        }
+    }
 
     /// The training steps, on a thread of their own (they block for minutes), holding the compute lease in
     /// chunks; each step's report is stored as the phase's progress.
@@ -301,10 +316,16 @@ public final class LearnerService: Service, @unchecked Sendable {
         return reports
     }
 
-    private func evaluate(_ candidate: ServingPolicy, against base: ServingPolicy) async throws -> EvaluationResult {
+    /// The gate (the candidate against its base) and the candidate against the initial policy (the dashboard's
+    /// win rate against v0; the same comparison when the base is v0). Greedy replies are cached per version.
+    private func evaluate(_ candidate: ServingPolicy, against base: ServingPolicy) async throws -> (gate: EvaluationResult, vsInitial: EvaluationResult) {
         let evaluator = self.evaluator
-        let (mine, theirs) = try await onOwnThread("proxima-gate") { (try evaluator.replies(of: candidate), try evaluator.replies(of: base)) }
-        return try await evaluator.compare(mine, theirs, simulator: judge)
+        let initial = base.id == PolicyVersionRecord.initialID ? base : try await registry.policy(id: PolicyVersionRecord.initialID)
+        let (mine, theirs, first) = try await onOwnThread("proxima-gate") {
+            (try evaluator.replies(of: candidate), try evaluator.replies(of: base), try evaluator.replies(of: initial))
+        }
+        let gate = try await evaluator.compare(mine, theirs, simulator: judge)
+        return (gate, initial.id == base.id ? gate : try await evaluator.compare(mine, first, simulator: judge))
     }
 
     // MARK: - Ensembles

@@ -107,6 +107,34 @@ extension SQLiteProximaStore {
         }
     }
 
+    public func activity(since: Date, bucketSeconds: Int) async throws -> [ActivityBucket] {
+        try await read("counting activity") { db in
+            var buckets = ActivityBuckets(widthSeconds: bucketSeconds)
+            let width = buckets.widthMilliseconds, from = StoredTime.milliseconds(since)
+            // Integer division rounds toward zero; times before 1970 are not stored, so that is the floor.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT created_at / ? AS bucket, COUNT(*) AS n, SUM(pair_id IS NOT NULL) AS paired
+                FROM requests WHERE created_at >= ? GROUP BY bucket
+                """, arguments: [width, from]) {
+                buckets.add(index: row["bucket"]) { $0.requests = row["n"]; $0.pairs = row["paired"] }
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT created_at / ? AS bucket, source, COUNT(*) AS n FROM feedback WHERE created_at >= ? GROUP BY bucket, source
+                """, arguments: [width, from]) {
+                let source: FeedbackSource = try row.enumValue("source", in: "feedback")
+                buckets.add(index: row["bucket"]) { $0.feedback[source] = row["n"] }
+            }
+            var (sql, arguments) = Self.labelledPairsQuery(LabelledPairQuery(unusedOnly: false),
+                                                           columns: "f.created_at / \(width) AS bucket, COUNT(*) AS n")
+            sql += " AND f.created_at >= ? GROUP BY bucket"
+            arguments += [from]
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                buckets.add(index: row["bucket"]) { $0.labelledPairs = row["n"] }
+            }
+            return buckets.sorted
+        }
+    }
+
     /// Each request's latest feedback event (`f`, the verdict that counts) with its request (`r`).
     private static let latestVerdicts = """
         FROM (SELECT request_id, MAX(id) AS id FROM feedback GROUP BY request_id) AS latest

@@ -96,6 +96,51 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// What the dashboard reads besides the lineage: each version's win rate against v0 (the gate's own when the
+    /// base is v0), and requests, feedback and labelled pairs over time.
+    func testVersionsCarryTheirWinRateAgainstV0AndActivityIsCounted() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            for round in 0..<2 {
+                for k in 0..<4 {
+                    let (pair, _) = try await client.chatPair(seed: 10 * round + k)
+                    try await client.choose(pair, k % 2)
+                }
+                let phase = try await client.runPhase()
+                XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+            }
+            let policies = try await client.json("/admin/policies")
+            let versions = try XCTUnwrap(policies["data"] as? [[String: Any]])
+            XCTAssertEqual(versions.map { $0["id"] as? String }, ["v0", "v1", "v2"])
+            for version in versions.dropFirst() {
+                let metrics = try XCTUnwrap(version["metrics"] as? [String: Any])
+                let vsInitial = try XCTUnwrap(metrics["vs_initial"] as? [String: Any], "\(metrics)")
+                XCTAssertEqual(vsInitial["prompts"] as? Int, 3)
+                XCTAssertEqual((vsInitial["wins"] as? Int ?? 0) + (vsInitial["ties"] as? Int ?? 0) + (vsInitial["losses"] as? Int ?? 0), 3)
+                if version["parent"] as? String == "v0" {
+                    XCTAssertEqual(vsInitial["win_rate"] as? Double, metrics["win_rate"] as? Double, "v1's gate is against v0")
+                }
+            }
+
+            let activity = try await client.json("/admin/activity?bucket=minute")
+            XCTAssertEqual(activity["bucket"] as? Int, 60)
+            let buckets = try XCTUnwrap(activity["data"] as? [[String: Any]])
+            func total(_ key: String) -> Int { buckets.reduce(0) { $0 + ($1[key] as? Int ?? 0) } }
+            XCTAssertEqual(total("requests"), 8)
+            XCTAssertEqual(total("pairs"), 8)
+            XCTAssertEqual(total("labelled_pairs"), 8)
+            XCTAssertEqual(buckets.reduce(0) { $0 + (($1["feedback"] as? [String: Int])?["user"] ?? 0) }, 8)
+            XCTAssertEqual(buckets.map { $0["start"] as? Int ?? 0 }, buckets.map { $0["start"] as? Int ?? 0 }.sorted())
+            XCTAssertTrue(buckets.allSatisfy { ($0["start"] as? Int ?? 1) % 60 == 0 })
+
+            for (query, param) in [("bucket=week", "bucket"), ("since=yesterday", "since"), ("bucket=minute&since=0", "since")] {
+                let bad = try await client.execute(uri: "/admin/activity?\(query)", method: .get)
+                XCTAssertEqual(bad.status, .badRequest, query)
+                XCTAssertTrue(String(buffer: bad.body).contains("\"param\":\"\(param)\""), String(buffer: bad.body))
+            }
+        }
+    }
+
     /// With `learner.loss: kto` thumbs train on their own: thumbs on greedy replies (one sample, no pair) make a
     /// phase, which a pairwise loss refuses for want of pairs; a choice on a pair adds one desirable and one
     /// undesirable response.
@@ -338,6 +383,18 @@ final class InProcessServiceTests: XCTestCase {
                 if phase["status"] as? String == "running", (phase["pairs_used"] as? Int ?? 0) > 0 { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
+            // While it runs, its curve is every step so far (the dashboard draws it).
+            var curve: [[String: Any]] = []
+            while ContinuousClock.now < deadline {
+                curve = try await client.json("/admin/phases/\(running)")["curve"] as? [[String: Any]] ?? []
+                if curve.count >= 2 {
+                    XCTAssertEqual(curve.prefix(2).map { $0["step"] as? Int }, [1, 2])
+                    XCTAssertNotNil(curve.first?["loss"] as? Double)
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            XCTAssertGreaterThanOrEqual(curve.count, 2, "the running phase shows its curve")
             let (more, _) = try await client.chatPair(seed: 10)
             try await client.choose(more, 1)
             let secondPhase = try await client.json("/admin/phases", method: .post)

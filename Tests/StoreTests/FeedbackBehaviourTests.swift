@@ -246,6 +246,29 @@ import Testing
         #expect(pairs.first?.samples.map(\.text) == ["answer 0", "answer 1"])
         #expect(try await store.unlabelledPairs(limit: 1).map(\.requestID) == ["a"])
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func activityCountsPerBucket(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        // Hour buckets: time(0) is 400 s after the hour 1_749_999_600, so time(0..<3200) and time(3200..<6800).
+        for (id, pair, at) in [("old", true, -100_000.0), ("a", true, 1), ("b", true, 3300), ("single", false, 3400)] {
+            let (request, samples) = Fixtures.request(id, pair: pair, at: at)
+            try await store.logRequest(request, samples: samples)
+        }
+        _ = try await store.recordFeedback(Fixtures.thumb("a", .up, at: 2))
+        _ = try await store.recordFeedback(Fixtures.choice("pair-b", .second, source: .simulator, at: 3500))
+        _ = try await store.recordFeedback(Fixtures.thumb("single", .up, at: 3600))
+        _ = try await store.recordFeedback(Fixtures.thumb("a", .down, at: 3700))   // a's verdict now counts in the second hour
+
+        let buckets = try await store.activity(since: Fixtures.time(-50), bucketSeconds: 3600)
+        #expect(buckets.map(\.start) == [Date(timeIntervalSince1970: 1_749_999_600), Date(timeIntervalSince1970: 1_750_003_200)])
+        #expect(buckets.map(\.requests) == [1, 2])
+        #expect(buckets.map(\.pairs) == [1, 1])
+        #expect(buckets.map(\.feedback) == [[.user: 1], [.user: 2, .simulator: 1]])
+        #expect(buckets.map(\.labelledPairs) == [0, 2])
+        #expect(try await store.activity(since: Fixtures.time(-200_000), bucketSeconds: 86_400).map(\.requests).reduce(0, +) == 4)
+        #expect(try await store.activity(since: Fixtures.time(4_000), bucketSeconds: 60).isEmpty)
+    }
 }
 
 // MARK: - Importing labelled pairs

@@ -193,6 +193,21 @@ public actor InMemoryProximaStore: ProximaStore {
 
     public func countRatedResponses(_ query: LabelledPairQuery) -> Int { matchingRatedResponses(query).count }
 
+    public func activity(since: Date, bucketSeconds: Int) -> [ActivityBucket] {
+        var buckets = ActivityBuckets(widthSeconds: bucketSeconds)
+        let from = StoredTime.normalized(since)
+        for logged in requests.values where logged.request.createdAt >= from {
+            buckets.add(at: logged.request.createdAt) { $0.requests += 1; if logged.request.pairID != nil { $0.pairs += 1 } }
+        }
+        for event in feedbackEvents where event.createdAt >= from {
+            buckets.add(at: event.createdAt) { $0.feedback[event.source, default: 0] += 1 }
+        }
+        for pair in matchingPairs(LabelledPairQuery(unusedOnly: false)) where pair.labelledAt >= from {
+            buckets.add(at: pair.labelledAt) { $0.labelledPairs += 1 }
+        }
+        return buckets.sorted
+    }
+
     public func unlabelledPairs(limit: Int) -> [UnlabelledPair] {
         let judged = Set(feedbackEvents.map(\.requestID))
         let pairs = requestOrder.lazy.compactMap { id -> UnlabelledPair? in

@@ -62,6 +62,9 @@ public protocol ProximaStore: Sendable {
     /// Completed pairs (two samples, neither cancelled, different token sequences) with no feedback at all,
     /// oldest first.
     func unlabelledPairs(limit: Int) async throws -> [UnlabelledPair]
+    /// Requests, feedback and labelled pairs per bucket of `bucketSeconds` (aligned to multiples of it since
+    /// 1970), from `since` on; only buckets where something happened, oldest first.
+    func activity(since: Date, bucketSeconds: Int) async throws -> [ActivityBucket]
 
     // MARK: Phases
 
@@ -91,8 +94,8 @@ public protocol ProximaStore: Sendable {
 }
 
 extension ProximaStore {
-    /// `ensureBaseVersion` with the conventional id "v0".
+    /// `ensureBaseVersion` with the conventional id `PolicyVersionRecord.initialID` ("v0").
     public func ensureBaseVersion(baseModelSHA256: String, at date: Date) async throws -> PolicyVersionRecord {
-        try await ensureBaseVersion(id: "v0", baseModelSHA256: baseModelSHA256, at: date)
+        try await ensureBaseVersion(id: PolicyVersionRecord.initialID, baseModelSHA256: baseModelSHA256, at: date)
     }
 }

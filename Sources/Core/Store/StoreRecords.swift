@@ -56,6 +56,11 @@ public struct PolicyVersionRecord: Sendable, Hashable {
     }
 }
 
+extension PolicyVersionRecord {
+    /// The base model's version: the initial policy every win rate on the dashboard is measured against.
+    public static let initialID = "v0"
+}
+
 /// What the learner hands over to create a candidate: the store assigns the next id ("v<N+1>") and
 /// copies the base model hash from the parent.
 public struct CandidateVersion: Sendable, Hashable {
