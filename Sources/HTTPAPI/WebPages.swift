@@ -1,6 +1,7 @@
-// WebPages: the browser pages the binary carries (web/, embedded by ops/embed-web): the chat page at `/` and
-// its scripts and styles under `/assets/`. Every page answer forbids inline scripts and every other origin
-// (Content-Security-Policy), so nothing a model writes can run, and no request leaves for a third party.
+// WebPages: the browser pages the binary carries (web/, embedded by ops/embed-web): the chat page at `/`, the
+// operator's dashboard at `/dashboard`, and their scripts and styles under `/assets/`. Every page answer forbids
+// inline scripts and every other origin (Content-Security-Policy), so nothing a model writes can run, and no
+// request leaves for a third party.
 
 import Foundation
 import HTTPTypes
@@ -17,6 +18,11 @@ struct WebPages {
     /// GET /: the chat page.
     func chat(_ request: Request, context: ProximaRequestContext) throws -> Response {
         try Self.file("chat.html")
+    }
+
+    /// GET /dashboard: the operator's page (its data comes from the admin routes, with the admin key).
+    func dashboard(_ request: Request, context: ProximaRequestContext) throws -> Response {
+        try Self.file("dashboard.html")
     }
 
     /// GET /assets/{name}: a script or a style of the pages.
