@@ -123,6 +123,7 @@ extension APIError {
         case let .invalidParameter(name, _): self = .invalidRequest(error.description, param: name)
         case .unknownResponse: self = .notFound(error.description, param: "response_id")
         case .unknownPair: self = .notFound(error.description, param: "pair_id")
+        case .unknownClientRef: self = .notFound(error.description, param: "client_ref")
         case .conflict: self = .conflict(error.description, param: "event_id")
         case .notYours: self = .forbidden(error.description)
         case .hiddenSample: self = .invalidRequest(error.description, param: "pair_id", code: "hidden_sample")

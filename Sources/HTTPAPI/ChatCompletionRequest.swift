@@ -23,9 +23,12 @@ struct StreamOptions: Decodable {
     enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
 }
 
-/// Proxima's own request options: `"proxima": {"learn": false}` keeps a request out of learning.
+/// Proxima's own request options: `"proxima": {"learn": false}` keeps a request out of learning;
+/// `"client_ref"` names the response for the client's own later feedback.
 struct ProximaOptions: Decodable {
     var learn: Bool?
+    var clientRef: String?
+    enum CodingKeys: String, CodingKey { case learn, clientRef = "client_ref" }
 }
 
 /// The request body. Harmless unknown fields are ignored, as OpenAI's API does for forward compatibility;
@@ -156,6 +159,7 @@ struct ChatCompletionRequest: Decodable {
                            logprobs: logprobs ?? false, topLogprobs: topLogprobs ?? 0, stream: stream ?? false,
                            apiKeyID: apiKeyID)
         request.learn = modelOptions.learn
+        request.clientRef = proxima?.clientRef
         return request
     }
 }

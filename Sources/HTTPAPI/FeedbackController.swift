@@ -1,5 +1,6 @@
-// FeedbackController: POST /v1/feedback: a thumb on a response ({response_id, rating}) or a choice on a pair
-// ({pair_id, choice}), with an optional comment and event_id; 200 once committed, also for a retry.
+// FeedbackController: POST /v1/feedback: a thumb on a response ({response_id, rating}, or {client_ref, rating}
+// naming it by the client's own reference) or a choice on a pair ({pair_id, choice}), with an optional comment
+// and event_id; 200 once committed, also for a retry.
 
 import Foundation
 import Hummingbird
@@ -28,6 +29,7 @@ struct ChoiceValue: Decodable {
 
 struct FeedbackBody: Decodable {
     var responseID: String?
+    var clientRef: String?
     var rating: String?
     var pairID: String?
     var choice: ChoiceValue?
@@ -35,19 +37,20 @@ struct FeedbackBody: Decodable {
     var eventID: String?
 
     enum CodingKeys: String, CodingKey {
-        case responseID = "response_id", rating, pairID = "pair_id", choice, comment, eventID = "event_id"
+        case responseID = "response_id", clientRef = "client_ref", rating, pairID = "pair_id", choice, comment, eventID = "event_id"
     }
 
     /// The verdict, or a 400 naming what is missing or wrong.
     func verdict() throws -> FeedbackRequest.Verdict {
+        if let clientRef {
+            guard responseID == nil, pairID == nil else {
+                throw APIError.invalidRequest("Name the response by one of 'response_id', 'client_ref' or 'pair_id'.", param: "client_ref")
+            }
+            return .thumbByClientRef(clientRef, rating: try thumb())
+        }
         switch (responseID, pairID) {
         case let (responseID?, nil):
-            guard choice == nil else { throw APIError.invalidRequest("A thumb takes 'rating', not 'choice'.", param: "choice") }
-            guard let rating else { throw APIError.invalidRequest("Missing 'rating' (\"up\" or \"down\").", param: "rating") }
-            guard let thumb = ThumbRating(rawValue: rating) else {
-                throw APIError.invalidRequest("'rating' must be \"up\" or \"down\" (got \"\(rating)\").", param: "rating")
-            }
-            return .thumb(responseID: responseID, rating: thumb)
+            return .thumb(responseID: responseID, rating: try thumb())
         case let (nil, pairID?):
             guard rating == nil else { throw APIError.invalidRequest("A pair choice takes 'choice', not 'rating'.", param: "rating") }
             guard let choice else { throw APIError.invalidRequest("Missing 'choice' (0, 1 or \"tie\").", param: "choice") }
@@ -60,6 +63,15 @@ struct FeedbackBody: Decodable {
         case (nil, nil):
             throw APIError.invalidRequest("Missing 'response_id' (with 'rating') or 'pair_id' (with 'choice').", param: "response_id")
         }
+    }
+
+    private func thumb() throws -> ThumbRating {
+        guard choice == nil else { throw APIError.invalidRequest("A thumb takes 'rating', not 'choice'.", param: "choice") }
+        guard let rating else { throw APIError.invalidRequest("Missing 'rating' (\"up\" or \"down\").", param: "rating") }
+        guard let thumb = ThumbRating(rawValue: rating) else {
+            throw APIError.invalidRequest("'rating' must be \"up\" or \"down\" (got \"\(rating)\").", param: "rating")
+        }
+        return thumb
     }
 }
 

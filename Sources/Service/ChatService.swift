@@ -104,6 +104,9 @@ public final class ChatService: Sendable {
         guard request.stop.count <= ChatConfiguration.maxStopStrings else {
             throw .invalidParameter(name: "stop", message: "stop takes at most \(ChatConfiguration.maxStopStrings) strings (got \(request.stop.count))")
         }
+        if let ref = request.clientRef, !(1...StoreRules.maxClientRefLength).contains(ref.utf8.count) {
+            throw .invalidParameter(name: "proxima.client_ref", message: "proxima.client_ref must be 1 to \(StoreRules.maxClientRefLength) bytes (got \(ref.utf8.count))")
+        }
         guard (0...ChatConfiguration.maxTopLogprobs).contains(request.topLogprobs) else {
             throw .invalidParameter(name: "top_logprobs", message: "top_logprobs must be in 0...\(ChatConfiguration.maxTopLogprobs) (got \(request.topLogprobs))")
         }

@@ -88,7 +88,8 @@ public struct ChatEventIterator {
         let record = RequestRecord(id: session.id, pairID: session.pairID, createdAt: session.created,
                                    apiKeyID: request.apiKeyID, policyVersion: policyVersion,
                                    messages: request.messages, promptTokenIDs: session.promptTokens,
-                                   sampling: session.sampling, n: request.n, stream: request.stream, status: .completed)
+                                   sampling: session.sampling, n: request.n, stream: request.stream, status: .completed,
+                                   clientRef: request.clientRef)
         let samples = outcomes.enumerated().map { i, outcome in
             SampleRecord(index: i, tokenIDs: outcome.tokens.map(\.id), logprobs: outcome.tokens.map(\.logProb),
                          text: outcome.text, finishReason: outcome.finishReason,

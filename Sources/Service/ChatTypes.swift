@@ -29,6 +29,9 @@ public struct ChatRequest: Sendable {
     /// False for requests that must not teach (an Open WebUI task, `<model>:no-learn`): no hidden sample, nothing
     /// logged, so nothing of them reaches the learner.
     public var learn = true
+    /// The client's own name for the response (`proxima.client_ref`), logged with it so that the client can rate
+    /// it by that name (`/v1/feedback` with `client_ref`): a front end that does not keep Proxima's ids.
+    public var clientRef: String?
     /// The version that serves this request instead of the serving one (`<model>@<version>`).
     public var pinned: ServingPolicy?
 

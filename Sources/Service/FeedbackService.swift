@@ -12,6 +12,8 @@ public struct FeedbackRequest: Sendable {
     public enum Verdict: Sendable, Equatable {
         /// A thumb on the shown response of a completion (`response_id`).
         case thumb(responseID: String, rating: ThumbRating)
+        /// A thumb on the shown response of the latest completion the client named `clientRef`.
+        case thumbByClientRef(String, rating: ThumbRating)
         /// A choice between the two samples of a pair (`pair_id`).
         case choice(pairID: String, choice: PairChoice)
     }
@@ -47,6 +49,7 @@ public enum FeedbackError: Error, Equatable, CustomStringConvertible {
     case invalidParameter(name: String, message: String)
     case unknownResponse(id: String)
     case unknownPair(id: String)
+    case unknownClientRef(String)
     /// The event id was stored before with different content.
     case conflict(eventID: String)
     /// The request was made with another API key (403).
@@ -60,6 +63,9 @@ public enum FeedbackError: Error, Equatable, CustomStringConvertible {
         case let .invalidParameter(_, message): return message
         case let .unknownResponse(id): return "No chat completion with id '\(id)' was logged by this server."
         case let .unknownPair(id): return "No response pair with id '\(id)' was logged by this server."
+        case let .unknownClientRef(ref):
+            return "No chat completion was logged with client_ref '\(ref)' (requests that must not teach are not logged)."
+
         case let .notYours(id): return "'\(id)' was made with another API key; only that key (or an admin key) can rate it."
         case let .hiddenSample(pairID):
             return "Pair '\(pairID)' showed one response (n = 1); a choice needs both shown (n = 2). Rate the response with response_id and rating."
@@ -116,6 +122,10 @@ public final class FeedbackService: Sendable {
                 subject = .thumb(responseID: responseID, sampleIndex: 0, rating: rating)
                 logged = try await store.loggedRequest(id: responseID)
                 guard logged != nil else { throw FeedbackError.unknownResponse(id: responseID) }
+            case let .thumbByClientRef(ref, rating):
+                logged = try await store.loggedRequest(clientRef: ref)
+                guard let logged else { throw FeedbackError.unknownClientRef(ref) }
+                subject = .thumb(responseID: logged.request.id, sampleIndex: 0, rating: rating)
             case let .choice(pairID, choice):
                 subject = .choice(pairID: pairID, choice: choice)
                 logged = try await store.loggedRequest(pairID: pairID)
@@ -147,7 +157,7 @@ public final class FeedbackService: Sendable {
             throw .storage("\(error)")
         }
         if case .stored = outcome {
-            counter(kind: { if case .thumb = request.verdict { "thumb" } else { "choice" } }()).increment()
+            counter(kind: { if case .choice = request.verdict { "choice" } else { "thumb" } }()).increment()
             onStored()
         }
         return FeedbackReceipt(eventID: outcome.record.eventID, responseID: outcome.record.requestID,

@@ -86,12 +86,12 @@ public struct SQLiteProximaStore: ProximaStore {
         // Empty Data binds as NULL in SQLite, hence ifnull(?, X'') for the blobs.
         try db.cachedStatement(sql: """
             INSERT INTO requests (id, pair_id, created_at, api_key_id, policy_version, messages, prompt_token_ids,
-                                  sampling, n, stream, status)
-            VALUES (?, ?, ?, ?, ?, ?, ifnull(?, X''), ?, ?, ?, ?)
+                                  sampling, n, stream, status, client_ref)
+            VALUES (?, ?, ?, ?, ?, ?, ifnull(?, X''), ?, ?, ?, ?, ?)
             """).execute(arguments: [request.id, request.pairID, StoredTime.milliseconds(request.createdAt),
                                      request.apiKeyID, request.policyVersion, row.messages,
                                      BlobCoding.tokenBlob(request.promptTokenIDs), row.sampling, request.n,
-                                     request.stream, request.status.rawValue])
+                                     request.stream, request.status.rawValue, request.clientRef])
         let insertSample = try db.cachedStatement(sql: """
             INSERT INTO samples (request_id, sample_index, token_ids, logprobs, text, finish_reason, shown)
             VALUES (?, ?, ifnull(?, X''), ifnull(?, X''), ?, ?, ?)
@@ -111,9 +111,14 @@ public struct SQLiteProximaStore: ProximaStore {
         try await loggedRequest(where: "pair_id", is: pairID)
     }
 
-    private func loggedRequest(where column: String, is value: String) async throws -> LoggedRequest? {
+    public func loggedRequest(clientRef: String) async throws -> LoggedRequest? {
+        try await loggedRequest(where: "client_ref", is: clientRef, latest: true)
+    }
+
+    private func loggedRequest(where column: String, is value: String, latest: Bool = false) async throws -> LoggedRequest? {
         try await read("reading the request with \(column) \(value)") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE \(column) = ?", arguments: [value]) else {
+            let order = latest ? " ORDER BY created_at DESC, rowid DESC LIMIT 1" : ""
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE \(column) = ?\(order)", arguments: [value]) else {
                 return nil
             }
             let request = try SQLiteRows.request(row)

@@ -81,7 +81,8 @@ enum SQLiteRows {
                              messages: try row.json("messages", in: table),
                              promptTokenIDs: try row.tokenIDs("prompt_token_ids", in: table),
                              sampling: try row.json("sampling", in: table), n: try row.value("n", in: table),
-                             stream: stream != 0, status: try row.enumValue("status", in: table))
+                             stream: stream != 0, status: try row.enumValue("status", in: table),
+                             clientRef: try row.value("client_ref", in: table))
     }
 
     static func sample(_ row: Row) throws -> SampleRecord {

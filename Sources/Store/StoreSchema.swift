@@ -16,6 +16,9 @@ enum StoreSchema {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -169,5 +172,12 @@ enum StoreSchema {
     INSERT INTO phases_v2 SELECT * FROM phases;
     DROP TABLE phases;
     ALTER TABLE phases_v2 RENAME TO phases;
+    """
+
+    /// v3: a request may carry the client's own reference for its response (`proxima.client_ref`, e.g. Open
+    /// WebUI's message id), by which the client can rate it (`/v1/feedback` with `client_ref`).
+    static let v3 = """
+    ALTER TABLE requests ADD COLUMN client_ref TEXT CHECK (client_ref IS NULL OR length(CAST(client_ref AS BLOB)) BETWEEN 1 AND 256);
+    CREATE INDEX requests_by_client_ref ON requests(client_ref, created_at) WHERE client_ref IS NOT NULL;
     """
 }

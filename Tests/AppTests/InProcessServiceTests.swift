@@ -173,6 +173,47 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// A front end that keeps its own message ids (Open WebUI) tags each request with `proxima.client_ref` and
+    /// rates by it: the thumb lands on the latest response with that reference; an unknown reference is 404, and
+    /// ambiguous or malformed ones are 400.
+    func testAResponseCanBeRatedByTheClientsOwnReference() async throws {
+        let server = try await server(settings())
+        try await server.app.test(.router) { client in
+            var ids: [String] = []
+            for seed in 0..<2 {   // the same reference twice (a regenerated message): the latest counts
+                let chat = try await client.json("/v1/chat/completions", method: .post, body: """
+                    {"messages": [{"role": "user", "content": "Hi \(seed)"}], "max_tokens": 4, "seed": \(seed),
+                     "proxima": {"client_ref": "openwebui:chat-1:msg-1"}}
+                    """)
+                ids.append(try XCTUnwrap(chat["id"] as? String))
+            }
+            let thumb = try await client.json("/v1/feedback", method: .post,
+                                              body: #"{"client_ref": "openwebui:chat-1:msg-1", "rating": "down", "event_id": "owui-1"}"#)
+            XCTAssertEqual(thumb["response_id"] as? String, ids[1])
+            XCTAssertEqual(thumb["status"] as? String, "recorded")
+            let retry = try await client.json("/v1/feedback", method: .post,
+                                              body: #"{"client_ref": "openwebui:chat-1:msg-1", "rating": "down", "event_id": "owui-1"}"#)
+            XCTAssertEqual(retry["status"] as? String, "duplicate")
+
+            let unknown = try await client.execute(uri: "/v1/feedback", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"client_ref": "openwebui:chat-1:nope", "rating": "up"}"#))
+            XCTAssertEqual(unknown.status, .notFound)
+            XCTAssertTrue(String(buffer: unknown.body).contains(#""param":"client_ref""#), String(buffer: unknown.body))
+            for (body, param) in [(#"{"client_ref": "x", "response_id": "\#(ids[0])", "rating": "up"}"#, "client_ref"),
+                                  (#"{"client_ref": "openwebui:chat-1:msg-1", "choice": 0}"#, "choice")] {
+                let bad = try await client.execute(uri: "/v1/feedback", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: body))
+                XCTAssertEqual(bad.status, .badRequest, body)
+                XCTAssertTrue(String(buffer: bad.body).contains(#""param":"\#(param)""#), String(buffer: bad.body))
+            }
+            let long = String(repeating: "r", count: 257)
+            let tooLong = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"messages": [{"role": "user", "content": "Hi"}], "proxima": {"client_ref": "\#(long)"}}"#))
+            XCTAssertEqual(tooLong.status, .badRequest)
+            XCTAssertTrue(String(buffer: tooLong.body).contains("proxima.client_ref"), String(buffer: tooLong.body))
+        }
+    }
+
     /// A labeller that cannot be reached (a remote judge down) labels nothing — no pair gets a verdict it did
     /// not give — and the learner goes on training on the pairs users labelled.
     func testAnUnreachableJudgeLabelsNothingAndLearningGoesOn() async throws {

@@ -195,13 +195,21 @@ import Testing
     /// A database of the first schema (v1) is upgraded on open: its phases and their pairs stay, and phases can
     /// then be cancelled.
     @Test func aVersionOneDatabaseUpgrades() async throws {
-        #expect(AppDatabase.migrations == ["v1", "v2"])
+        #expect(AppDatabase.migrations == ["v1", "v2", "v3"])
         let path = folder.path("old.sqlite")
         do {
             let old = try AppDatabase.open(path: path, upTo: "v1")
             let store = SQLiteProximaStore(database: old)
             _ = try await store.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
-            try await Fixtures.log(store, "a")
+            // Today's store writes columns v1 lacks (client_ref), so the request goes in as v1's code wrote it.
+            try await old.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO requests (id, pair_id, created_at, api_key_id, policy_version, messages, prompt_token_ids, sampling, n, stream, status)
+                    VALUES ('a', 'pair-a', 1750000001000, NULL, 'v0', '[{"role":"user","content":"Hi"}]', X'01000000', '{}', 1, 0, 'completed');
+                    INSERT INTO samples (request_id, sample_index, token_ids, logprobs, text, finish_reason, shown)
+                    VALUES ('a', 0, X'11000000', X'00000000', 'x', 'stop', 1), ('a', 1, X'12000000', X'00000000', 'y', 'stop', 0);
+                    """)
+            }
             _ = try await store.recordFeedback(Fixtures.choice("pair-a", .first))
             let failed = try await PhaseBehaviourTests.queued(store)
             _ = try await store.startPhase(id: failed.id, at: Fixtures.time(2))
@@ -218,5 +226,6 @@ import Testing
         #expect(cancelled.status == .cancelled)
         let next = try await PhaseBehaviourTests.queued(upgraded)
         #expect(next.id == phases[1].id + 1, "ids continue after the upgrade")
+        #expect(try await upgraded.loggedRequest(clientRef: "a") == nil, "v3: requests logged before have no client reference")
     }
 }

@@ -33,6 +33,25 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aClientReferenceFindsTheLatestRequestCarryingIt(kind: StoreKind) async throws {
+        let store = try await Fixtures.seeded(kind, in: folder)
+        for (id, ref, at) in [("first", "owui:chat:msg", 1.0), ("other", "owui:chat:other", 2), ("again", "owui:chat:msg", 3), ("none", nil, 4)] {
+            var (request, samples) = Fixtures.request(id, at: at)
+            request.clientRef = ref
+            try await store.logRequest(request, samples: samples)
+        }
+        #expect(try await store.loggedRequest(clientRef: "owui:chat:msg")?.request.id == "again")
+        #expect(try await store.loggedRequest(clientRef: "owui:chat:other")?.request.clientRef == "owui:chat:other")
+        #expect(try await store.loggedRequest(clientRef: "owui:chat:none") == nil)
+        #expect(try await store.loggedRequest(id: "none")?.request.clientRef == nil)
+        for bad in ["", String(repeating: "é", count: 129)] {
+            var (request, samples) = Fixtures.request("bad-\(bad.count)")
+            request.clientRef = bad
+            await expectInvalidRecord { try await store.logRequest(request, samples: samples) }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func singleSampleTwoShownAndEmptySamplesRoundTrip(kind: StoreKind) async throws {
         let store = try await Fixtures.seeded(kind, in: folder)
         var (single, singleSamples) = Fixtures.request("single", pair: false)

@@ -19,7 +19,7 @@ import Testing
                     ORDER BY name
                     """)
                 #expect(tables == ["feedback", "meta", "phase_pairs", "phases", "policy_versions", "requests", "samples"])
-                #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["v1", "v2"])
+                #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["v1", "v2", "v3"])
                 #expect(try Int.fetchOne(db, sql: "PRAGMA foreign_keys") == 1)
                 let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('samples') ORDER BY cid")
                 #expect(columns == ["request_id", "sample_index", "token_ids", "logprobs", "text", "finish_reason", "shown"])

@@ -35,6 +35,10 @@ public actor InMemoryProximaStore: ProximaStore {
 
     public func loggedRequest(pairID: String) -> LoggedRequest? { requestIDByPairID[pairID].flatMap { requests[$0] } }
 
+    public func loggedRequest(clientRef: String) -> LoggedRequest? {
+        requestOrder.last { requests[$0]?.request.clientRef == clientRef }.flatMap { requests[$0] }
+    }
+
     public func importLabelledRequests(_ entries: [LabelledRequest]) throws {
         // Applied one by one on a copy of the state, which is put back when one is refused.
         let saved = (requests, requestOrder, requestIDByPairID, feedbackEvents)

@@ -19,6 +19,8 @@ public protocol ProximaStore: Sendable {
     func loggedRequest(id: String) async throws -> LoggedRequest?
     /// The logged request whose samples form pair `pairID`, or nil.
     func loggedRequest(pairID: String) async throws -> LoggedRequest?
+    /// The latest request logged with this client reference, with its samples.
+    func loggedRequest(clientRef: String) async throws -> LoggedRequest?
 
     // MARK: Policy versions
 

@@ -145,10 +145,14 @@ public struct RequestRecord: Sendable, Hashable {
     public var n: Int
     public var stream: Bool
     public var status: RequestStatus
+    /// The client's own name for this response (`proxima.client_ref`, e.g. a front end's message id), by
+    /// which it can rate the response without knowing Proxima's id. Not unique: the latest request wins.
+    public var clientRef: String?
 
     public init(id: String, pairID: String?, createdAt: Date, apiKeyID: String?, policyVersion: String,
                 messages: [ChatMessage], promptTokenIDs: [Int], sampling: SamplingRecord, n: Int,
-                stream: Bool, status: RequestStatus) {
+                stream: Bool, status: RequestStatus, clientRef: String? = nil) {
+        self.clientRef = clientRef
         self.id = id
         self.pairID = pairID
         self.createdAt = createdAt

@@ -7,10 +7,18 @@ import Foundation
 
 package enum StoreRules {
     /// Checks a request and its samples before they are logged (the version's existence is checked by the store).
+    /// The longest client reference a request may carry, in UTF-8 bytes.
+    public static let maxClientRefLength = 256
+
     package static func validate(_ request: RequestRecord, samples: [SampleRecord]) throws {
         guard !request.id.isEmpty else { throw invalid("the request id is empty", "pass the chat completion id") }
         guard request.pairID.map({ !$0.isEmpty }) ?? true else {
             throw invalid("the pair id of \(request.id) is empty", "pass nil when no pair was sampled")
+        }
+        if let ref = request.clientRef {
+            guard (1...maxClientRefLength).contains(ref.utf8.count) else {
+                throw invalid("the client reference of \(request.id) has \(ref.utf8.count) bytes", "pass 1 to \(maxClientRefLength) bytes, or nil")
+            }
         }
         guard !request.messages.isEmpty else {
             throw invalid("request \(request.id) has no messages", "log the messages the client sent")
