@@ -166,7 +166,12 @@
 
   $("start-phase").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const overrides = {};
+    let overrides = {};
+    const extra = $("phase-extra").value.trim();
+    if (extra) {
+      try { overrides = JSON.parse(extra); } catch (error) { showError("Other settings are not JSON: " + error.message); return; }
+      if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) { showError("Other settings must be a JSON object."); return; }
+    }
     const number = (id, key) => { const v = $(id).value.trim(); if (v !== "") overrides[key] = Number(v); };
     if ($("phase-loss").value) overrides.loss = $("phase-loss").value;
     number("phase-steps", "steps");

@@ -5,14 +5,13 @@ enum WebAssets {
     /// File name → contents.
     static let files: [String: String] = [
         "charts.js": #"""
-            // charts.js: small SVG line and bar charts for the dashboard, drawn with DOM calls (no library, no inline style: the
-            // colours come from style.css classes, so the page's content-security policy holds).
+            // charts.js: small SVG line and bar charts for the dashboard, drawn with DOM calls (no library, no inline style:
+            // the colours come from style.css classes, so the page's content-security policy holds).
             "use strict";
             
             window.ProximaCharts = (function () {
               const NS = "http://www.w3.org/2000/svg";
               const PAD = { left: 48, right: 12, top: 26, bottom: 28 };
-              let W = 480, H = 200; // the drawing's size in its own units; options.size = [w, h] changes it (smaller: larger text)
             
               function svg(tag, attributes, text) {
                 const node = document.createElementNS(NS, tag);
@@ -28,97 +27,99 @@ enum WebAssets {
                 return a >= 100 ? value.toFixed(0) : a >= 10 ? value.toFixed(1) : value.toFixed(2).replace(/\.?0+$/, "") || "0";
               }
             
+              // A chart's drawing: its size in its own units (options.size = [w, h]; smaller means larger text), title,
+              // axes with three y ticks and the two x ends, and the legend. Returns null (after drawing the empty
+              // message) when there is nothing to plot.
+              function frame(container, o, empty) {
+                const [w, h] = o.size || [480, 200];
+                const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": o.title || "chart", class: "plot" });
+                root.append(svg("text", { x: PAD.left, y: 16, class: "title" }, o.title || ""));
+                container.replaceChildren(root);
+                if (empty) {
+                  root.append(svg("text", { x: w / 2, y: h / 2, class: "empty", "text-anchor": "middle" }, o.empty || "nothing yet"));
+                  return null;
+                }
+                return { root, w, h };
+              }
+            
+              function scales(f, x0, x1, y0, y1) {
+                return {
+                  sx: (x) => PAD.left + (x - x0) / (x1 - x0) * (f.w - PAD.left - PAD.right),
+                  sy: (y) => f.h - PAD.bottom - (y - y0) / (y1 - y0) * (f.h - PAD.top - PAD.bottom),
+                };
+              }
+            
+              function axes(f, s, [x0, x1, y0, y1], xf) {
+                const { root, w, h } = f;
+                root.append(svg("line", { x1: PAD.left, y1: h - PAD.bottom, x2: w - PAD.right, y2: h - PAD.bottom, class: "axis" }));
+                root.append(svg("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: h - PAD.bottom, class: "axis" }));
+                for (const y of [y0, (y0 + y1) / 2, y1]) {
+                  root.append(svg("text", { x: PAD.left - 4, y: s.sy(y) + 4, class: "tick", "text-anchor": "end" }, format(y)));
+                }
+                root.append(svg("text", { x: PAD.left, y: h - 8, class: "tick" }, xf(x0)));
+                root.append(svg("text", { x: w - PAD.right, y: h - 8, class: "tick", "text-anchor": "end" }, xf(x1)));
+              }
+            
+              function legend(f, names, classes) {
+                let x = f.w - PAD.right;
+                for (let i = names.length - 1; i >= 0; i--) {
+                  f.root.append(svg("text", { x, y: 16, class: "legend " + classes[i], "text-anchor": "end" }, names[i]));
+                  x -= 8 + 7 * names[i].length;
+                }
+              }
+            
               // series: [{name, cls, points: [[x, y], …]}]; options: {title, xFormat, yMin, yMax, reference, size, empty}
               // (reference: a y value drawn as a dashed line, such as ½ for win rates).
               function line(container, series, options) {
                 const o = options || {};
-                [W, H] = o.size || [480, 200];
-                const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
-                const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title || "chart", class: "plot" });
-                root.append(svg("text", { x: PAD.left, y: 16, class: "title" }, o.title || ""));
-                if (all.length === 0) {
-                  root.append(svg("text", { x: W / 2, y: H / 2, class: "empty", "text-anchor": "middle" }, o.empty || "nothing yet"));
-                  container.replaceChildren(root);
-                  return;
-                }
+                const finite = (p) => Number.isFinite(p[0]) && Number.isFinite(p[1]);
+                const all = series.flatMap((s) => s.points).filter(finite);
+                const f = frame(container, o, all.length === 0);
+                if (!f) return;
                 let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
                 let y0 = o.yMin ?? Math.min(...all.map((p) => p[1])), y1 = o.yMax ?? Math.max(...all.map((p) => p[1]));
                 if (o.reference !== undefined) { y0 = Math.min(y0, o.reference); y1 = Math.max(y1, o.reference); }
                 if (x1 === x0) { x0 -= 1; x1 += 1; }
                 if (y1 === y0) { const d = Math.abs(y0) * 0.1 || 1; y0 -= d; y1 += d; }
-                const sx = (x) => PAD.left + (x - x0) / (x1 - x0) * (W - PAD.left - PAD.right);
-                const sy = (y) => H - PAD.bottom - (y - y0) / (y1 - y0) * (H - PAD.top - PAD.bottom);
-                const xf = o.xFormat || format;
-            
-                root.append(svg("line", { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: "axis" }));
-                root.append(svg("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: H - PAD.bottom, class: "axis" }));
-                for (const y of [y0, (y0 + y1) / 2, y1]) {
-                  root.append(svg("text", { x: PAD.left - 4, y: sy(y) + 4, class: "tick", "text-anchor": "end" }, format(y)));
-                }
-                root.append(svg("text", { x: PAD.left, y: H - 8, class: "tick" }, xf(x0)));
-                root.append(svg("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, xf(x1)));
+                const s = scales(f, x0, x1, y0, y1), xf = o.xFormat || format;
+                axes(f, s, [x0, x1, y0, y1], xf);
                 if (o.reference !== undefined) {
-                  root.append(svg("line", { x1: PAD.left, y1: sy(o.reference), x2: W - PAD.right, y2: sy(o.reference), class: "reference" }));
+                  f.root.append(svg("line", { x1: PAD.left, y1: s.sy(o.reference), x2: f.w - PAD.right, y2: s.sy(o.reference), class: "reference" }));
                 }
-                let legendX = W - PAD.right;
-                for (const s of series.slice().reverse()) {
-                  const label = svg("text", { x: legendX, y: 16, class: "legend " + s.cls, "text-anchor": "end" }, s.name);
-                  root.append(label);
-                  legendX -= 8 + 7 * s.name.length;
-                }
-                for (const s of series) {
-                  const points = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+                legend(f, series.map((x) => x.name), series.map((x) => x.cls));
+                for (const one of series) {
+                  const points = one.points.filter(finite);
                   if (points.length > 1) {
-                    root.append(svg("polyline", { points: points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "), class: "series " + s.cls }));
+                    f.root.append(svg("polyline", { points: points.map((p) => `${s.sx(p[0]).toFixed(1)},${s.sy(p[1]).toFixed(1)}`).join(" "), class: "series " + one.cls }));
                   }
                   for (const p of points.length <= 40 ? points : points.slice(-1)) {
-                    const dot = svg("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 2.5, class: "dot " + s.cls });
-                    dot.append(svg("title", {}, `${s.name}: ${format(p[1])} at ${xf(p[0])}`));
-                    root.append(dot);
+                    const dot = svg("circle", { cx: s.sx(p[0]).toFixed(1), cy: s.sy(p[1]).toFixed(1), r: 2.5, class: "dot " + one.cls });
+                    dot.append(svg("title", {}, `${one.name}: ${format(p[1])} at ${xf(p[0])}`));
+                    f.root.append(dot);
                   }
                 }
-                container.replaceChildren(root);
               }
             
-              // Grouped bars: groups [{x, values: [..]}] with x the bucket's start and width its length (same units);
-              // names and classes give each value's series. The x axis runs from the first group to the end of the last.
+              // Grouped bars: groups [{x, values: [..]}] with x the bucket's start and options.width its length (same
+              // units); names and classes give each value's series. The x axis runs from the first group to the end of the last.
               function bars(container, groups, names, classes, options) {
                 const o = options || {};
-                [W, H] = o.size || [480, 200];
-                const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title || "chart", class: "plot" });
-                root.append(svg("text", { x: PAD.left, y: 16, class: "title" }, o.title || ""));
-                if (groups.length === 0) {
-                  root.append(svg("text", { x: W / 2, y: H / 2, class: "empty", "text-anchor": "middle" }, o.empty || "nothing yet"));
-                  container.replaceChildren(root);
-                  return;
-                }
+                const f = frame(container, o, groups.length === 0);
+                if (!f) return;
                 const x0 = groups[0].x, x1 = groups[groups.length - 1].x + o.width;
                 const y1 = Math.max(1, ...groups.flatMap((g) => g.values));
-                const sx = (x) => PAD.left + (x - x0) / (x1 - x0) * (W - PAD.left - PAD.right);
-                const sy = (y) => H - PAD.bottom - y / y1 * (H - PAD.top - PAD.bottom);
-                const xf = o.xFormat || format;
-                root.append(svg("line", { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: "axis" }));
-                root.append(svg("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: H - PAD.bottom, class: "axis" }));
-                for (const y of [0, y1 / 2, y1]) {
-                  root.append(svg("text", { x: PAD.left - 4, y: sy(y) + 4, class: "tick", "text-anchor": "end" }, format(y)));
-                }
-                root.append(svg("text", { x: PAD.left, y: H - 8, class: "tick" }, xf(x0)));
-                root.append(svg("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, xf(x1)));
-                let legendX = W - PAD.right;
-                for (let i = names.length - 1; i >= 0; i--) {
-                  root.append(svg("text", { x: legendX, y: 16, class: "legend " + classes[i], "text-anchor": "end" }, names[i]));
-                  legendX -= 8 + 7 * names[i].length;
-                }
-                const slot = (sx(x0 + o.width) - sx(x0)) * 0.8 / names.length;
+                const s = scales(f, x0, x1, 0, y1), xf = o.xFormat || format;
+                axes(f, s, [x0, x1, 0, y1], xf);
+                legend(f, names, classes);
+                const slot = (s.sx(x0 + o.width) - s.sx(x0)) * 0.8 / names.length;
                 for (const g of groups) {
                   g.values.forEach((value, i) => {
-                    const bar = svg("rect", { x: (sx(g.x) + slot * (0.125 * names.length + i)).toFixed(1), y: sy(value).toFixed(1),
-                                              width: Math.max(slot, 1).toFixed(1), height: (sy(0) - sy(value)).toFixed(1), class: "bar " + classes[i] });
+                    const bar = svg("rect", { x: (s.sx(g.x) + slot * (0.125 * names.length + i)).toFixed(1), y: s.sy(value).toFixed(1),
+                                              width: Math.max(slot, 1).toFixed(1), height: (s.sy(0) - s.sy(value)).toFixed(1), class: "bar " + classes[i] });
                     bar.append(svg("title", {}, `${names[i]}: ${value} (${xf(g.x)})`));
-                    root.append(bar);
+                    f.root.append(bar);
                   });
                 }
-                container.replaceChildren(root);
               }
             
               return { line, bars, format };
@@ -508,6 +509,7 @@ enum WebAssets {
                     <label>β <input id="phase-beta" type="number" step="any" min="0" aria-label="Beta"></label>
                     <label>Batch size <input id="phase-batch-size" type="number" min="1" aria-label="Batch size"></label>
                     <label>Reference <input id="phase-reference" type="text" placeholder="behavior | initial | soft:α | hard:τ" aria-label="Reference"></label>
+                    <label class="extra">Other settings (JSON, the keys of docs/api.md) <input id="phase-extra" type="text" placeholder='{"rank": 8, "ensemble": 3}' aria-label="Other settings"></label>
                     <button type="submit" aria-label="Start phase">Start phase</button>
                   </fieldset>
                 </form>
@@ -693,7 +695,12 @@ enum WebAssets {
             
               $("start-phase").addEventListener("submit", async (event) => {
                 event.preventDefault();
-                const overrides = {};
+                let overrides = {};
+                const extra = $("phase-extra").value.trim();
+                if (extra) {
+                  try { overrides = JSON.parse(extra); } catch (error) { showError("Other settings are not JSON: " + error.message); return; }
+                  if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) { showError("Other settings must be a JSON object."); return; }
+                }
                 const number = (id, key) => { const v = $(id).value.trim(); if (v !== "") overrides[key] = Number(v); };
                 if ($("phase-loss").value) overrides.loss = $("phase-loss").value;
                 number("phase-steps", "steps");
@@ -943,6 +950,8 @@ enum WebAssets {
             .start label { display: flex; flex-direction: column; font-size: 0.85em; }
             .start input, .start select { font: inherit; width: 8rem; }
             .start .hint { width: 100%; margin: 0; }
+            .start .extra { flex: 1 1 16rem; }
+            .start .extra input { width: 100%; }
             @media (max-width: 700px) {
               .panels { grid-template-columns: 1fr; padding: 0.5rem; }
               .curves { grid-template-columns: 1fr; }

@@ -132,6 +132,7 @@ def main():
         steps = by_label(driver, "Steps")[0]
         steps.clear()
         steps.send_keys("6")
+        by_label(driver, "Other settings")[0].send_keys('{"seed": 7}')
         by_label(driver, "Start phase")[0].click()
         # The loss curve grows while the phase runs: at least two different numbers of points seen live.
         counts = set()
@@ -148,12 +149,14 @@ def main():
                 break
             time.sleep(0.1)
         print("loss curve point counts seen while the phase ran:", sorted(counts))
+        settings = server.query("SELECT json_extract(config, '$.steps'), json_extract(config, '$.seed') FROM phases")
+        assert settings == [(6, 7)], f"the form's settings reach the phase: {settings}"
         assert len(counts) >= 2, f"the loss curve did not grow while the phase ran: {sorted(counts)}"
         wait.until(lambda d: "v1" in d.find_element(By.ID, "winrate-table").text
                    and by_label(d, "Activate v0"))
         console.check("dashboard during the phase")
         if args.screenshots:
-            save_screenshots(driver, args.screenshots, "dashboard")
+            save_screenshots(driver, args.screenshots, "dashboard", desktop_height=1700)
 
         # v1 serves the chat now; activate v0 from the dashboard (confirming) and the chat answers from v0.
         driver.get(base + "/")
@@ -177,9 +180,9 @@ def main():
         server.stop()
 
 
-def save_screenshots(driver, directory, name):
+def save_screenshots(driver, directory, name, desktop_height=900):
     os.makedirs(directory, exist_ok=True)
-    for label, (width, height) in {"desktop": (1280, 900), "phone": (390, 844)}.items():
+    for label, (width, height) in {"desktop": (1280, desktop_height), "phone": (390, 844)}.items():
         driver.set_window_size(width, height)
         driver.execute_script("window.scrollTo(0, 0);")
         time.sleep(0.5)
