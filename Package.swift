@@ -124,7 +124,7 @@ let package = Package(
         ], path: "Tests/FuzzTargets", exclude: ["Regressions"]),
         .executableTarget(name: "proxima-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz"),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"]),
+        .testTarget(name: "NumericsTests", dependencies: ["TestSupport", "ProximaNumerics"], exclude: ["Fixtures", "Scripts"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["TestSupport", "TestModels", "ModelFiles", "CZlib", "ProximaNumerics", "Llama", "Learning"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),

@@ -84,7 +84,7 @@ public struct GGUFFile: Sendable {
             }
             let typeCode = try r.u32("\(what) type")
             guard let type = QuantType(rawValue: typeCode) else {
-                throw .unsupported(path: path, what: what, problem: "tensor type \(QuantType.ggmlName(code: typeCode)) (Proxima reads F32, F16, BF16, Q8_0, Q4_0, Q4_1)")
+                throw .unsupported(path: path, what: what, problem: "tensor type \(QuantType.ggmlName(code: typeCode)) (Proxima reads \(QuantType.supportedNames))")
             }
             guard shape[0] % type.blockSize == 0 else {
                 throw .malformed(path: path, what: what, problem: "row length \(shape[0]) is not a multiple of the \(type) block size \(type.blockSize)")

@@ -48,20 +48,25 @@ final class GGUFTensorRefusalTests: XCTestCase {
     // MARK: Types
 
     func testUnsupportedTensorTypesAreNamed() {
-        let cases: [(UInt32, String)] = [(12, "Q4_K"), (14, "Q6_K"), (6, "Q5_0"), (28, "F64"), (200, "type 200")]
+        let cases: [(UInt32, String)] = [(9, "Q8_1"), (20, "IQ4_NL"), (23, "IQ4_XS"), (28, "F64"), (200, "type 200")]
         for (code, name) in cases {
             let path = scratch.write(GGUFBytes.oneTensor("blk.3.ffn_down.weight", dims: [256, 2], type: code, dataBytes: 4096),
                                      to: "type-\(code).gguf")
             let error = assertRefused(try GGUFFile(path: path), path: path, .unsupported, what: "tensor 'blk.3.ffn_down.weight'",
-                                      problem: [name, "F32, F16, BF16, Q8_0, Q4_0, Q4_1"])
+                                      problem: [name, QuantType.supportedNames, "Q4_K", "Q6_K"])
             XCTAssertTrue(error?.description.contains("unsupported: tensor type \(name)") ?? false, "\(String(describing: error))")
         }
     }
 
     func testRowLengthThatIsNotAWholeNumberOfBlocks() {
-        for type in [QuantType.q8_0, .q4_0, .q4_1] {
+        for type in [QuantType.q8_0, .q4_0, .q4_1, .q5_0] {
             assertFileRefused(GGUFBytes.oneTensor("token_embd.weight", dims: [48, 2], type: type.rawValue, dataBytes: 256),
                               .malformed, what: "tensor 'token_embd.weight'", problem: ["row length 48", "\(type)", "block size 32"])
+        }
+        // A K-quant needs whole 256-value super-blocks: rows of 576 (the default model's width) cannot be Q4_K.
+        for type in [QuantType.q4_K, .q6_K] {
+            assertFileRefused(GGUFBytes.oneTensor("blk.0.attn_k.weight", dims: [576, 2], type: type.rawValue, dataBytes: 4096),
+                              .malformed, what: "tensor 'blk.0.attn_k.weight'", problem: ["row length 576", "\(type)", "block size 256"])
         }
     }
 

@@ -65,9 +65,12 @@ final class LlamaLoaderTests: XCTestCase {
     }
 
     func testEveryTensorTypeLoads() throws {
+        // Rows of 256 and 512 values: whole super-blocks of the K-quants.
+        let config = LlamaConfig(layerCount: 2, dim: 256, ffnDim: 512, headCount: 4, kvHeadCount: 2, headDim: 64, vocabSize: 96,
+                                 contextLength: 128, ropeBase: 10_000, normEps: 1e-5)
         for (i, embeddingType) in QuantType.allCases.enumerated() {
             let rotated = Array(QuantType.allCases[i...] + QuantType.allCases[..<i])
-            let model = TinyLlamaFile(matrixTypes: rotated, embeddingType: embeddingType, seed: UInt64(10 + i))
+            let model = TinyLlamaFile(config: config, matrixTypes: rotated, embeddingType: embeddingType, seed: UInt64(10 + i))
             assertHolds(try load(model), of: model)
         }
     }

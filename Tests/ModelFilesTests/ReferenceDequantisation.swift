@@ -49,5 +49,11 @@ func referenceValues(_ type: QuantType, _ bytes: [UInt8]) -> [Float] {
             let m = referenceHalf(u16(bytes, b + 2))
             return q.map { d * Float($0) + m }
         }
+    case .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K:
+        // Numerics' dequantiser, itself checked bit for bit against the gguf package's (NumericsTests/KQuantTests).
+        let count = bytes.count / type.blockBytes * type.blockSize
+        var out = [Float](repeating: 0, count: count)
+        bytes.withUnsafeBytes { src in out.withUnsafeMutableBufferPointer { dequantize(type, from: src.baseAddress!, count: count, into: $0.baseAddress!) } }
+        return out
     }
 }

@@ -28,6 +28,16 @@ func randomBlocks(_ type: QuantType, count: Int, rng: inout TestRNG) -> [UInt8] 
         for b in 0..<(count / 32) { putF16(rng.float(0.001, 0.05), b * type.blockBytes) }
     case .q4_1:
         for b in 0..<(count / 32) { putF16(rng.float(0.001, 0.05), b * 20); putF16(rng.float(-0.4, 0.0), b * 20 + 2) }
+    case .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
+        // The f16 factors (d, and dmin or m where the type has one) at their offsets; every other byte random.
+        for b in 0..<(count / type.blockSize) {
+            for o in type.f16FactorOffsets { putF16(rng.float(0.001, 0.05), b * type.blockBytes + o) }
+        }
+    case .q8_K:
+        for b in 0..<(count / 256) {
+            let d = rng.float(0.001, 0.05).bitPattern
+            for k in 0..<4 { bytes[b * 292 + k] = UInt8((d >> UInt32(8 * k)) & 0xFF) }
+        }
     case .f16:
         for i in 0..<count { putF16(rng.float(), 2 * i) }
     case .bf16:

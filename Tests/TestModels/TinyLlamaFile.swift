@@ -160,6 +160,19 @@ public struct TinyLlamaFile {
                 put16(Float16(random.float(-0.1...0)).bitPattern)
                 quants(16)
             }
+        case .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K:
+            // Random quants and sub-block scales, with the block's factors set to small finite values.
+            for _ in 0..<(count / type.blockSize) {
+                let start = bytes.count
+                quants(type.blockBytes)
+                for offset in type.f16FactorOffsets {
+                    let bits = Float16(random.float(0.0005...0.005)).bitPattern
+                    bytes[start + offset] = UInt8(bits & 0xFF); bytes[start + offset + 1] = UInt8(bits >> 8)
+                }
+                if type == .q8_K {
+                    withUnsafeBytes(of: random.float(0.0005...0.005).bitPattern.littleEndian) { bytes.replaceSubrange(start..<(start + 4), with: $0) }
+                }
+            }
         }
         return bytes
     }
