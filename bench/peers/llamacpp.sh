@@ -4,8 +4,9 @@
 # llama.cpp comes from PyPI's llama-cpp-python *source* package (sdist), which vendors llama.cpp under
 # vendor/llama.cpp. Nothing of llama.cpp is committed: this script downloads the pinned sdist, checks its
 # sha256, installs cmake from PyPI into a venv under bench/.peers/, and builds only the targets the
-# benchmarks run (llama-bench, llama-batched-bench, llama-server): CPU only, Release, GGML_NATIVE=ON,
-# static, no CURL/OpenSSL, no web UI, no tests or examples.
+# benchmarks and the K-quant checks run (llama-bench, llama-batched-bench, llama-server, llama-quantize,
+# llama-tokenize): CPU only, Release, GGML_NATIVE=ON, static, no CURL/OpenSSL, no web UI, no tests or
+# examples.
 #
 # Idempotent: a finished build is recorded by a stamp that hashes the version and the cmake flags; when it
 # matches and the binaries exist, the script only prints their paths (well under a second).
@@ -14,6 +15,8 @@
 #   llama-bench=/abs/path
 #   llama-batched-bench=/abs/path
 #   llama-server=/abs/path
+#   llama-quantize=/abs/path
+#   llama-tokenize=/abs/path
 #   build-info=/abs/path/build-info.json
 # Progress goes to stderr.
 #
@@ -23,7 +26,7 @@ set -euo pipefail
 LCP_VERSION="0.3.36"
 LCP_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 CMAKE_VERSION="3.31.6"
-TARGETS=(llama-bench llama-batched-bench llama-server)
+TARGETS=(llama-bench llama-batched-bench llama-server llama-quantize llama-tokenize)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BENCH="$(cd "$HERE/.." && pwd)"
