@@ -23,17 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Live"))
 
 from live_server import ADMIN_KEY, USER_KEY, LiveServer  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-
-
-def chrome():
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
-        options.add_argument(argument)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+from pages_test import browser  # noqa: E402
 
 
 def load_times(driver, url, loads):
@@ -67,7 +57,7 @@ def main():
     args = parser.parse_args()
     load_start = os.getloadavg()[0]
     server = LiveServer(args.binary, args.model)
-    chat_page, dashboard = chrome(), chrome()
+    chat_page, dashboard = browser("/usr/bin/chromium", "/usr/bin/chromedriver"), browser("/usr/bin/chromium", "/usr/bin/chromedriver")
     try:
         chat_page.get(server.base + "/")
         chat_page.execute_script("localStorage.setItem('proxima.key', JSON.stringify(arguments[0]));"
