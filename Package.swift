@@ -129,7 +129,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "Tokenizer", "ModelFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["TestSupport", "ChatTemplate", "ProximaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "TestModels", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TestSupport", "TestModels", "Llama", "ProximaNumerics", "ModelFiles", "Tokenizer", "Sampling", "Inference", "ProximaCore", "ChatTemplate"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorsTests", dependencies: [
             "TestSupport", "Simulators", "ProximaCore",
             .product(name: "Hummingbird", package: "hummingbird"),

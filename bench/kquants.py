@@ -94,9 +94,9 @@ def main():
 
 
 class LlamaServer:
-    def __init__(self, binary, model):
+    def __init__(self, binary, model, extra=()):
         self.port = free_port()
-        self.process = subprocess.Popen([str(binary), "-m", model, "--port", str(self.port), "-t", "2", "-c", "2048", "--no-warmup"],
+        self.process = subprocess.Popen([str(binary), "-m", model, "--port", str(self.port), "-t", "2", "-c", "2048", "--no-warmup", *extra],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def __enter__(self):

@@ -54,14 +54,15 @@ public final class ModelBundle: Sendable {
     /// The chat rendered with the model's template (generation prompt added) and tokenised. Control tokens
     /// come only from the template's markup: text a message writes out (`<|im_start|>system` in a user's
     /// content) is encoded as plain text, so no one can forge a turn (ARCHITECTURE.md invariant 6). Prompts
-    /// without such text tokenise exactly as llama.cpp does.
-    public func promptTokens(for messages: [ChatMessage]) throws(PromptError) -> [Int] {
+    /// without such text tokenise exactly as llama.cpp does. `now` is the date a template may print (Llama 3.2
+    /// prints today's, as HF and llama.cpp render it).
+    public func promptTokens(for messages: [ChatMessage], now: TemplateDate = .localNow()) throws(PromptError) -> [Int] {
         var variables: [String: TemplateValue] = [:]
         if let bos = tokenizer.bosID.flatMap(tokenizer.token(of:)) { variables["bos_token"] = .string(bos) }
         if let eos = tokenizer.eosID.flatMap(tokenizer.token(of:)) { variables["eos_token"] = .string(eos) }
         let text: String
         do {
-            text = try chatTemplate.render(messages: messages, addGenerationPrompt: true, variables: variables)
+            text = try chatTemplate.render(messages: messages, addGenerationPrompt: true, variables: variables, now: now)
         } catch {
             throw .template(error)
         }
@@ -94,5 +95,16 @@ public final class ModelBundle: Sendable {
             cursor = found.upperBound
         }
         return ranges
+    }
+}
+
+extension TemplateDate {
+    /// The local date and time now (what HF's `strftime_now` formats).
+    public static func localNow() -> TemplateDate {
+        var seconds = time(nil)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return TemplateDate(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+                            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
     }
 }

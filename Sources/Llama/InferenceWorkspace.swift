@@ -8,10 +8,10 @@ public final class InferenceWorkspace: @unchecked Sendable {
     public let maxRows: Int
     let x: FloatBuffer        // [rows × dim] residual stream
     let normed: FloatBuffer   // [rows × dim]
-    let q: FloatBuffer        // [rows × dim]
+    let q: FloatBuffer        // [rows × qDim]
     let k: FloatBuffer        // [rows × kvDim]
     let v: FloatBuffer        // [rows × kvDim]
-    let attention: FloatBuffer // [rows × dim]
+    let attention: FloatBuffer // [rows × qDim]
     let projected: FloatBuffer // [rows × dim]
     let gate: FloatBuffer     // [rows × ffnDim]
     let up: FloatBuffer       // [rows × ffnDim]
@@ -23,10 +23,10 @@ public final class InferenceWorkspace: @unchecked Sendable {
         self.maxRows = maxRows
         x = FloatBuffer(count: maxRows * c.dim)
         normed = FloatBuffer(count: maxRows * c.dim)
-        q = FloatBuffer(count: maxRows * c.dim)
+        q = FloatBuffer(count: maxRows * c.qDim)
         k = FloatBuffer(count: maxRows * c.kvDim)
         v = FloatBuffer(count: maxRows * c.kvDim)
-        attention = FloatBuffer(count: maxRows * c.dim)
+        attention = FloatBuffer(count: maxRows * c.qDim)
         projected = FloatBuffer(count: maxRows * c.dim)
         gate = FloatBuffer(count: maxRows * c.ffnDim)
         up = FloatBuffer(count: maxRows * c.ffnDim)

@@ -33,7 +33,7 @@ extension LlamaWeights {
             precondition(row.token >= 0 && row.token < c.vocabSize, "token \(row.token) outside the vocabulary")
             tokenEmbedding.copyRow(row.token, into: ws.x.pointer + r * c.dim)
         }
-        ropeTable(positions: rows.map(\.position), headDim: c.headDim, base: c.ropeBase, into: ws.rope.pointer)
+        ropeTable(positions: rows.map(\.position), headDim: c.headDim, base: c.ropeBase, factors: c.ropeFactors, into: ws.rope.pointer)
         let u = adapter.map { ws.adapterScratch(rank: $0.rank) }
         /// y += the adapter's delta for (layer, role) applied to x.
         func adapt(_ layer: Int, _ role: LinearRole, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -52,8 +52,11 @@ extension LlamaWeights {
             adapt(l, .query, ws.normed.pointer, ws.q.pointer)
             adapt(l, .key, ws.normed.pointer, ws.k.pointer)
             adapt(l, .value, ws.normed.pointer, ws.v.pointer)
-            ropeForward(ws.q.pointer, rows: m, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: ws.rope.pointer)
-            ropeForward(ws.k.pointer, rows: m, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: ws.rope.pointer)
+            rowParallel(m, pool) { r in
+                layer.prepareAttentionInputs(q: ws.q.pointer + r.lowerBound * c.qDim, k: ws.k.pointer + r.lowerBound * c.kvDim,
+                                             v: ws.v.pointer + r.lowerBound * c.kvDim, rows: r.count, config: c,
+                                             table: ws.rope.pointer + r.lowerBound * c.headDim)
+            }
             var attentionSegments: [AttentionSegment] = []
             attentionSegments.reserveCapacity(segments.count)
             for s in segments {
@@ -64,7 +67,7 @@ extension LlamaWeights {
                 attentionSegments.append(AttentionSegment(firstRow: s.firstRow, rowCount: s.rowCount, firstPosition: s.firstPosition,
                                                           keys: keys, values: values, kvStride: c.kvDim))
             }
-            attentionForward(out: ws.attention.pointer, q: ws.q.pointer, stride: c.dim, segments: attentionSegments,
+            attentionForward(out: ws.attention.pointer, q: ws.q.pointer, stride: c.qDim, segments: attentionSegments,
                              heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, pool: pool)
             layer.output.apply(ws.attention.pointer, ws.projected.pointer, m: m, pool: pool)
             adapt(l, .output, ws.attention.pointer, ws.projected.pointer)

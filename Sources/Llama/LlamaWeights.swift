@@ -6,19 +6,26 @@ import ProximaNumerics
 /// The weights of one transformer block.
 public struct LlamaLayerWeights: @unchecked Sendable {
     public let attentionNorm: FloatBuffer   // [dim]
-    public let query: LinearWeight          // [dim × dim]
+    public let query: LinearWeight          // [qDim × dim]
     public let key: LinearWeight            // [kvDim × dim]
     public let value: LinearWeight          // [kvDim × dim]
-    public let output: LinearWeight         // [dim × dim]
+    public let output: LinearWeight         // [dim × qDim]
     public let ffnNorm: FloatBuffer         // [dim]
     public let gate: LinearWeight           // [ffnDim × dim]
     public let up: LinearWeight             // [ffnDim × dim]
     public let down: LinearWeight           // [dim × ffnDim]
+    /// Qwen2: biases of q [qDim], k and v [kvDim] (frozen, like every base weight).
+    public let projectionBiases: (query: FloatBuffer, key: FloatBuffer, value: FloatBuffer)?
+    /// Qwen3: the RMSNorm weights [headDim] applied to each head of q and of k before RoPE.
+    public let headNorms: (query: FloatBuffer, key: FloatBuffer)?
 
     public init(attentionNorm: FloatBuffer, query: LinearWeight, key: LinearWeight, value: LinearWeight,
-                output: LinearWeight, ffnNorm: FloatBuffer, gate: LinearWeight, up: LinearWeight, down: LinearWeight) {
+                output: LinearWeight, ffnNorm: FloatBuffer, gate: LinearWeight, up: LinearWeight, down: LinearWeight,
+                projectionBiases: (query: FloatBuffer, key: FloatBuffer, value: FloatBuffer)? = nil,
+                headNorms: (query: FloatBuffer, key: FloatBuffer)? = nil) {
         self.attentionNorm = attentionNorm; self.query = query; self.key = key; self.value = value
         self.output = output; self.ffnNorm = ffnNorm; self.gate = gate; self.up = up; self.down = down
+        self.projectionBiases = projectionBiases; self.headNorms = headNorms
     }
 
     /// The linear layers by role, in a fixed order.
@@ -60,6 +67,9 @@ public final class LlamaWeights: @unchecked Sendable {
     public init(config: LlamaConfig, tokenEmbedding: LinearWeight, layers: [LlamaLayerWeights],
                 outputNorm: FloatBuffer, outputHead: LinearWeight) {
         precondition(layers.count == config.layerCount)
+        precondition(layers.allSatisfy { ($0.projectionBiases != nil) == config.architecture.hasProjectionBiases
+                                         && ($0.headNorms != nil) == config.architecture.hasHeadNorms },
+                     "\(config.architecture) block weights")
         self.config = config; self.tokenEmbedding = tokenEmbedding; self.layers = layers
         self.outputNorm = outputNorm; self.outputHead = outputHead
     }

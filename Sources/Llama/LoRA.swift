@@ -25,7 +25,8 @@ extension LlamaConfig {
     /// (input, output) width of a linear layer.
     public func shape(of role: LinearRole) -> (input: Int, output: Int) {
         switch role {
-        case .query, .output: return (dim, dim)
+        case .query: return (dim, qDim)
+        case .output: return (qDim, dim)
         case .key, .value: return (dim, kvDim)
         case .gate, .up: return (dim, ffnDim)
         case .down: return (ffnDim, dim)

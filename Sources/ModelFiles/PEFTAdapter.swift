@@ -1,6 +1,7 @@
 // PEFTAdapter: a LoRA ensemble's exact merge written as a PEFT adapter (adapter_model.safetensors and
 // adapter_config.json): rank E·r factors [A_1; …; A_E] and [B_1 … B_E] with lora_alpha = α, so PEFT's
-// scaling α/(E·r) gives (α/r)/E. q and k rows of B are put back in Hugging Face order (FACTS.md).
+// scaling α/(E·r) gives (α/r)/E. q and k rows of B are put back in Hugging Face order (RotaryOrder; for every architecture, since the
+// loader keeps Qwen's q and k in Llama's order too).
 
 import Foundation
 import Llama
@@ -17,13 +18,6 @@ public enum PEFTAdapter {
         case .up: return "mlp.up_proj"
         case .down: return "mlp.down_proj"
         }
-    }
-
-    /// The GGUF row of Hugging Face row `row` of q (heads = headCount) or k (heads = kvHeadCount): GGUF
-    /// interleaves each head's two halves so RoPE rotates consecutive pairs.
-    public static func ggufRow(ofHFRow row: Int, headDim: Int) -> Int {
-        let head = row / headDim, within = row % headDim, half = headDim / 2
-        return head * headDim + 2 * (within % half) + within / half
     }
 
     private static func permutes(_ role: LinearRole) -> Bool { role == .query || role == .key }
@@ -43,7 +37,7 @@ public enum PEFTAdapter {
                 for (i, m) in members.enumerated() {
                     let mb = m.b(layer: layer, role: role)!
                     for hfRow in 0..<output {
-                        let row = permutes(role) ? ggufRow(ofHFRow: hfRow, headDim: model.headDim) : hfRow
+                        let row = permutes(role) ? RotaryOrder.llamaRow(ofHFRow: hfRow, headDim: model.headDim) : hfRow
                         for k in 0..<r { b[hfRow * e * r + i * r + k] = mb[row * r + k] }
                     }
                 }
@@ -91,7 +85,7 @@ public enum PEFTAdapter {
                 result.a(layer: layer, role: role)!.update(from: a.values, count: a.values.count)
                 let rb = result.b(layer: layer, role: role)!
                 for hfRow in 0..<output {
-                    let row = permutes(role) ? ggufRow(ofHFRow: hfRow, headDim: model.headDim) : hfRow
+                    let row = permutes(role) ? RotaryOrder.llamaRow(ofHFRow: hfRow, headDim: model.headDim) : hfRow
                     for k in 0..<rank { rb[row * rank + k] = b.values[hfRow * rank + k] }
                 }
             }

@@ -8,14 +8,16 @@ import Darwin
 #endif
 
 /// cos and sin of position · θ_i for the pairs of one head, computed once per row and shared by all heads
-/// and layers. `table` has 2 · (headDim/2) entries per row: cos values, then sin values.
-public func ropeTable(positions: [Int], headDim: Int, base: Float, into table: UnsafeMutablePointer<Float>) {
+/// and layers. `table` has 2 · (headDim/2) entries per row: cos values, then sin values. `factors` (Llama 3.1's
+/// `rope_freqs`), when given, divide each pair's θ_i.
+public func ropeTable(positions: [Int], headDim: Int, base: Float, factors: [Float]? = nil, into table: UnsafeMutablePointer<Float>) {
     let half = headDim / 2
     for (r, p) in positions.enumerated() {
         let row = table + r * headDim
         for i in 0..<half {
             // As transformers computes it: inverse frequency in fp32, angle = fp32(position) · inv_freq.
-            let invFreq = 1 / powf(base, Float(2 * i) / Float(headDim))
+            var invFreq = 1 / powf(base, Float(2 * i) / Float(headDim))
+            if let factors { invFreq /= factors[i] }
             let angle = Float(p) * invFreq
             row[i] = Float(cos(Double(angle)))
             row[half + i] = Float(sin(Double(angle)))

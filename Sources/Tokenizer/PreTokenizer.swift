@@ -11,10 +11,13 @@
 /// - `llama-bpe`: the Llama-3 pattern `(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|
 ///   [^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`; a piece
 ///   that is itself a vocabulary token is taken whole, without merging (as llama.cpp does for it).
+/// - `qwen2` (Qwen2, Qwen2.5, Qwen3): the Llama-3 pattern with `\p{N}` for `\p{N}{1,3}` (one digit a piece), and
+///   merges applied to every piece.
 public enum PreTokenizer: String, CaseIterable, Sendable {
     case smollm
     case gpt2
     case llamaBPE = "llama-bpe"
+    case qwen2
 
     /// The pre-tokenizer a model file names, or `TokenizerError.unknownPreTokenizer`.
     public init(name: String) throws(TokenizerError) {
@@ -45,6 +48,8 @@ public enum PreTokenizer: String, CaseIterable, Sendable {
             scanner.split(range, by: .gpt2, body)
         case .llamaBPE:
             scanner.split(range, by: .llama3, body)
+        case .qwen2:
+            scanner.split(range, by: .qwen2, body)
         case .smollm:
             var stretchStart = range.lowerBound
             for index in range where text.classes[index] == .number {
@@ -71,7 +76,7 @@ private struct PieceScanner {
         classes = text.classes
     }
 
-    enum Pattern { case gpt2, llama3 }
+    enum Pattern { case gpt2, llama3, qwen2 }
 
     func split(_ stretch: Range<Int>, by pattern: Pattern, _ body: (Range<Int>) -> Void) {
         var start = stretch.lowerBound
@@ -79,7 +84,8 @@ private struct PieceScanner {
             let end: Int
             switch pattern {
             case .gpt2: end = gpt2MatchEnd(start, stretch.upperBound)
-            case .llama3: end = llama3MatchEnd(start, stretch.upperBound)
+            case .llama3: end = llama3MatchEnd(start, stretch.upperBound, digitsPerPiece: 3)
+            case .qwen2: end = llama3MatchEnd(start, stretch.upperBound, digitsPerPiece: 1)
             }
             body(start..<end)
             start = end
@@ -100,8 +106,8 @@ private struct PieceScanner {
 
     // MARK: Llama 3
 
-    /// The Llama-3 pattern at `start` (see `PreTokenizer`).
-    func llama3MatchEnd(_ start: Int, _ end: Int) -> Int {
+    /// The Llama-3 pattern at `start` (see `PreTokenizer`), or Qwen2's with `digitsPerPiece` 1.
+    func llama3MatchEnd(_ start: Int, _ end: Int, digitsPerPiece: Int) -> Int {
         if let contraction = contractionEnd(start, end, ignoringCase: true) { return contraction }
         let first = classes[start]
         // [^\r\n\p{L}\p{N}]?\p{L}+
@@ -109,8 +115,8 @@ private struct PieceScanner {
         if first != .number, !isLineBreak(scalars[start]), start + 1 < end, classes[start + 1] == .letter {
             return runEnd(from: start + 1, end, of: .letter)
         }
-        // \p{N}{1,3}
-        if first == .number { return min(runEnd(from: start, end, of: .number), start + 3) }
+        // \p{N}{1,3} (Qwen2: \p{N})
+        if first == .number { return min(runEnd(from: start, end, of: .number), start + digitsPerPiece) }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
         let otherStart = scalars[start] == space && start + 1 < end && classes[start + 1] == .other ? start + 1 : start
         if classes[otherStart] == .other {

@@ -86,7 +86,7 @@ final class AdapterFileTests: XCTestCase {
             var stored = [Float](repeating: 0, count: rows * rank)
             stored.withUnsafeMutableBufferPointer { dequantize(t.type, from: golden.data(of: t), count: rows * rank, into: $0.baseAddress!) }
             for hfRow in 0..<rows {
-                let row = permuted ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
+                let row = permuted ? RotaryOrder.llamaRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
                 for j in 0..<rank {
                     XCTAssertEqual(stored[row * rank + j], Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * 0.01), accuracy: 1e-7, name)
                 }

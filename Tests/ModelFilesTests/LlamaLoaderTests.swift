@@ -113,7 +113,7 @@ final class LlamaLoaderTests: XCTestCase {
     func testWrongArchitectureIsRefusedNamingKeyAndValue() throws {
         var model = TinyLlamaFile()
         model.setMetadata("general.architecture", .string("gptj"))
-        try assertModelRefused(model, .unsupported, what: "metadata 'general.architecture'", problem: ["'gptj'", "Llama"])
+        try assertModelRefused(model, .unsupported, what: "metadata 'general.architecture'", problem: ["'gptj'", "llama, qwen2, qwen3"])
     }
 
     func testEachMissingRequiredKeyIsNamed() throws {
@@ -181,15 +181,21 @@ final class LlamaLoaderTests: XCTestCase {
         try assertModelRefused(model, .malformed, what: "model hyper-parameters", problem: ["head count \(wrapping) × head dim 16"])
     }
 
-    func testRopeScalingIsRefused() throws {
+    func testRopeScalingOtherThanLlama3FactorsIsRefused() throws {
         var model = TinyLlamaFile()
         model.setMetadata("llama.rope.scaling.type", .string("linear"))
         model.setMetadata("llama.rope.scaling.factor", .float32(4))
         try assertModelRefused(model, .unsupported, what: "metadata 'llama.rope.scaling.type'", problem: ["RoPE scaling 'linear'"])
 
+        // Llama 3.1's frequency factors load (FamilyGoldenTests runs them); malformed ones are refused.
+        let factors: [Float] = [1, 1, 1.5, 2, 3, 4, 4, 4]
         model = TinyLlamaFile()
-        model.setTensor("rope_freqs.weight", shape: [8], type: .f32)
-        try assertModelRefused(model, .unsupported, what: "tensor 'rope_freqs.weight'", problem: ["RoPE frequency factors"])
+        model.put(TinyLlamaFile.Tensor(name: "rope_freqs.weight", shape: [8], type: .f32, bytes: factors.withUnsafeBytes { Array($0) }))
+        XCTAssertEqual(try LlamaConfig(gguf: GGUFFile(path: write(model))).ropeFactors, factors)
+        model.put(TinyLlamaFile.Tensor(name: "rope_freqs.weight", shape: [8], type: .f32, bytes: ([0] + factors.dropFirst()).withUnsafeBytes { Array($0) }))
+        try assertModelRefused(model, .malformed, what: "model hyper-parameters", problem: ["RoPE frequency factors", "positive"])
+        model.setTensor("rope_freqs.weight", shape: [4], type: .f32)
+        try assertModelRefused(model, .malformed, what: "tensor 'rope_freqs.weight'", problem: ["expected F32 [8]"])
     }
 
     // MARK: Refusals: tensors

@@ -1,6 +1,6 @@
 // GoldenLoRA: the deterministic LoRA of ../shared/golden/dpo_grad_golden.json (r 4 on q and v; A[i, j] =
 // sin(0.01 i + 0.003 j)·0.01, B[i, j] = cos(0.007 i + 0.002 j)·bScale in Hugging Face row order), written into
-// GGUF row order (q's rows are permuted per head; see PEFTAdapter.ggufRow). Several goldens use it.
+// GGUF row order (q's rows are permuted per head; see RotaryOrder.llamaRow). Several goldens use it.
 
 import Foundation
 import Llama
@@ -17,7 +17,7 @@ public enum GoldenLoRA {
                 let a = lora.a(layer: layer, role: role)!, b = lora.b(layer: layer, role: role)!
                 for i in 0..<4 { for j in 0..<input { a[i * input + j] = Float(sin(Double(i) * 0.01 + Double(j) * 0.003) * 0.01) } }
                 for hfRow in 0..<output {
-                    let row = role == .query ? PEFTAdapter.ggufRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
+                    let row = role == .query ? RotaryOrder.llamaRow(ofHFRow: hfRow, headDim: c.headDim) : hfRow
                     for j in 0..<4 { b[row * 4 + j] = Float(cos(Double(hfRow) * 0.007 + Double(j) * 0.002) * bScale) }
                 }
             }

@@ -117,7 +117,8 @@ public struct TinyLlamaFile {
         put(Tensor(name: name, shape: [config.dim], type: .f32, bytes: values.withUnsafeBytes { Array($0) }))
     }
 
-    private mutating func put(_ tensor: Tensor) {
+    /// Adds `tensor`, replacing one of the same name.
+    public mutating func put(_ tensor: Tensor) {
         if let i = tensors.firstIndex(where: { $0.name == tensor.name }) { tensors[i] = tensor } else { tensors.append(tensor) }
     }
 

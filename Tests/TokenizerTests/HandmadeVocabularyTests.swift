@@ -112,9 +112,9 @@ final class HandmadeVocabularyTests: XCTestCase {
     // MARK: Errors
 
     func testUnknownPreTokenizerIsRefusedWithTheSupportedNames() {
-        XCTAssertThrowsError(try BPETokenizer(vocabulary: TinyVocabulary.make(preTokenizer: "qwen2"))) { error in
-            XCTAssertEqual(error as? TokenizerError, .unknownPreTokenizer("qwen2"))
-            XCTAssertEqual(String(describing: error), #"unknown pre-tokenizer "qwen2"; supported: smollm, gpt2, llama-bpe"#)
+        XCTAssertThrowsError(try BPETokenizer(vocabulary: TinyVocabulary.make(preTokenizer: "deepseek-llm"))) { error in
+            XCTAssertEqual(error as? TokenizerError, .unknownPreTokenizer("deepseek-llm"))
+            XCTAssertEqual(String(describing: error), #"unknown pre-tokenizer "deepseek-llm"; supported: smollm, gpt2, llama-bpe, qwen2"#)
         }
         XCTAssertThrowsError(try PreTokenizer(name: "default"))
     }

@@ -41,6 +41,13 @@ final class PreTokenizerTests: XCTestCase {
         XCTAssertEqual(llama.pieces(of: "end.\n\nNext"), ["end", ".\n\n", "Next"])
     }
 
+    func testQwen2CutsEveryDigitAndOtherwiseSplitsLikeLlama3() {
+        let qwen = PreTokenizer.qwen2
+        XCTAssertEqual(qwen.pieces(of: "1234 apples"), ["1", "2", "3", "4", " apples"])
+        XCTAssertEqual(qwen.pieces(of: "I'LL go"), ["I", "'LL", " go"])
+        XCTAssertEqual(qwen.pieces(of: "end.\n\nNext"), ["end", ".\n\n", "Next"])
+    }
+
     func testPiecesJoinToTheText() throws {
         for preTokenizer in PreTokenizer.allCases {
             for reference in try ReferenceVectors.load().pretokenize {

@@ -35,13 +35,15 @@ struct ReferenceVectors: Decodable {
         let smollm: [String]
         let gpt2: [String]
         let llamaBPE: [String]
-        enum CodingKeys: String, CodingKey { case text, smollm, gpt2, llamaBPE = "llama-bpe" }
+        let qwen2: [String]
+        enum CodingKeys: String, CodingKey { case text, smollm, gpt2, llamaBPE = "llama-bpe", qwen2 }
 
         func pieces(for preTokenizer: PreTokenizer) -> [String] {
             switch preTokenizer {
             case .smollm: return smollm
             case .gpt2: return gpt2
             case .llamaBPE: return llamaBPE
+            case .qwen2: return qwen2
             }
         }
     }

@@ -122,10 +122,13 @@ extension LlamaWeights {
                                       out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
                                       rowCount: n, groups: batch.attentionGroups, shape: shape, pool: pool)
             }
+            // Scratch for the head norms' backward: dAttention is spent (the attention backward read it) and the
+            // hidden activations are recomputed by the next block's backward.
             trainingRows(n, pool) { r in
-                let table = acts.rope.pointer + r.lowerBound * c.headDim
-                ropeBackward(acts.dq.pointer + r.lowerBound * c.dim, rows: r.count, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: table)
-                ropeBackward(acts.dk.pointer + r.lowerBound * c.kvDim, rows: r.count, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
+                layer.prepareAttentionInputsBackward(dq: acts.dq.pointer + r.lowerBound * c.qDim, dk: acts.dk.pointer + r.lowerBound * c.kvDim,
+                                                     rows: r.count, config: c, table: acts.rope.pointer + r.lowerBound * c.headDim,
+                                                     saved: a.headNormInputs(from: r.lowerBound, config: c),
+                                                     scratch: (acts.dAttention.pointer + r.lowerBound * c.qDim, acts.hidden.pointer + r.lowerBound * c.kvDim))
             }
             // The first block's input is the embedding rows, which are not trained: no gradient past its projections.
             let dNormed = l > 0 ? acts.dNormed.pointer : nil

@@ -31,7 +31,7 @@ extension LlamaWeights {
         for (r, token) in batch.tokens.enumerated() {
             (acts.layers[0].input.pointer + r * c.dim).update(from: embedding + token * c.dim, count: c.dim)
         }
-        ropeTable(positions: batch.positions, headDim: c.headDim, base: c.ropeBase, into: acts.rope.pointer)
+        ropeTable(positions: batch.positions, headDim: c.headDim, base: c.ropeBase, factors: c.ropeFactors, into: acts.rope.pointer)
 
         for (l, layer) in layers.enumerated() {
             let a = acts.layers[l]
@@ -54,9 +54,9 @@ extension LlamaWeights {
             linear(.key, layer.key, a.normed1.pointer, a.k.pointer)
             linear(.value, layer.value, a.normed1.pointer, a.v.pointer)
             trainingRows(n, pool) { r in
-                let table = acts.rope.pointer + r.lowerBound * c.headDim
-                ropeForward(a.q.pointer + r.lowerBound * c.dim, rows: r.count, stride: c.dim, heads: c.headCount, headDim: c.headDim, table: table)
-                ropeForward(a.k.pointer + r.lowerBound * c.kvDim, rows: r.count, stride: c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
+                layer.prepareAttentionInputs(q: a.q.pointer + r.lowerBound * c.qDim, k: a.k.pointer + r.lowerBound * c.kvDim,
+                                             v: a.v.pointer + r.lowerBound * c.kvDim, rows: r.count, config: c,
+                                             table: acts.rope.pointer + r.lowerBound * c.headDim, saved: a.headNormInputs(from: r.lowerBound, config: c))
             }
             timed(profile, .attentionForward) {
                 treeAttentionForward(out: a.attention.pointer, lse: a.lse.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,

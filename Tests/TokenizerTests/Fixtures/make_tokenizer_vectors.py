@@ -32,6 +32,9 @@ DEFAULT_MODEL = os.path.join(HERE, "..", "..", "..", "models", "SmolLM2-135M-Ins
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 LLAMA3 = (r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
           r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# llama.cpp's adaptation of Qwen2's tokenizer.json pattern (one digit a piece).
+QWEN2 = (r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+         r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 TEXTS = [
     "Hello, world!",
@@ -141,6 +144,7 @@ def main():
         "smollm": (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
                                             pre_tokenizers.Split(Regex(GPT2), behavior="isolated")]), GPT2, True),
         "llama-bpe": (pre_tokenizers.Split(Regex(LLAMA3), behavior="isolated"), LLAMA3, False),
+        "qwen2": (pre_tokenizers.Split(Regex(QWEN2), behavior="isolated"), QWEN2, False),
     }
 
     encode_cases, pretokenize_cases, differs = [], [], []
