@@ -113,7 +113,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
                                      doorbell: learnerBell, clock: clock, logger: logger)
         services.append(service)
         learner = service
-        admin = AdminService(store: store, registry: policies, learner: service, clock: clock)
+        admin = AdminService(store: store, registry: policies, learner: service, adapterReader: PEFTDirectoryReader(), clock: clock)
     }
 
     // MARK: HTTP

@@ -34,6 +34,18 @@ struct AdminController {
         }
     }
 
+    /// POST /admin/policies/import {"path": DIR}: registers the PEFT adapter in the server's directory DIR as a
+    /// candidate version (201); 400 naming the file and the problem when it cannot be applied exactly.
+    func importAdapter(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        struct Body: Decodable { var path: String }
+        let body = try await JSONBody.decode(Body.self, from: request, limit: bodyLimit)
+        do {
+            return try JSONResponse.make(PolicyJSON(try await admin.importAdapter(directory: body.path)), status: .created)
+        } catch let error as AdminError {
+            throw APIError.invalidRequest("The adapter cannot be imported: \(error).", param: "path", code: "invalid_adapter")
+        }
+    }
+
     private static func notActivatable(_ id: String, _ error: any Error) -> APIError {
         APIError(status: .conflict, message: "Version '\(id)' cannot be activated: \(error).", type: "invalid_request_error", code: "not_activatable")
     }

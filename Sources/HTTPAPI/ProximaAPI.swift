@@ -69,7 +69,7 @@ public enum ProximaAPI {
     /// - open: `GET /health`, `GET /ready` (with `warnings` the operator should see), `GET /metrics` (a user key
     ///   with `http.metrics_require_key`);
     /// - user key: `POST /v1/chat/completions`, `POST /v1/feedback`, `GET /v1/models`;
-    /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST|GET /admin/phases`,
+    /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST /admin/policies/import`, `POST|GET /admin/phases`,
     ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
     ///   with `admin`, i.e. when the learner runs).
     public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil, versions: PolicyRegistry? = nil,
@@ -109,6 +109,7 @@ public enum ProximaAPI {
             let controller = AdminController(admin: admin, bodyLimit: configuration.bodyLimitBytes)
             adminRoutes.get("/policies", use: controller.policies)
             adminRoutes.post("/policies/{id}/activate", use: controller.activate)
+            adminRoutes.post("/policies/import", use: controller.importAdapter)
             adminRoutes.post("/phases", use: controller.startPhase)
             adminRoutes.get("/phases", use: controller.phases)
             adminRoutes.get("/phases/{id}", use: controller.phase)
@@ -126,7 +127,7 @@ public enum ProximaAPI {
     static let routeMethods: [String: [HTTPRequest.Method]] = [
         "/": [.get, .head], "/dashboard": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/metrics": [.get, .head],
         "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
-        "/admin/policies": [.get, .head], "/admin/phases": [.get, .head, .post],
+        "/admin/policies": [.get, .head], "/admin/policies/import": [.post], "/admin/phases": [.get, .head, .post],
         "/admin/activity": [.get, .head], "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
     ]
 

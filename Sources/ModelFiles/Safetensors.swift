@@ -2,6 +2,7 @@
 // JSON header (name → dtype, shape, data offsets; optional __metadata__), then the raw tensor bytes.
 
 import Foundation
+import ProximaNumerics
 
 /// An F32 tensor by name, with its shape (outermost first, as PyTorch orders it).
 public struct NamedTensor: Sendable, Equatable {
@@ -56,15 +57,29 @@ public enum Safetensors {
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw .malformed(path: path, what: "tensor '\(name)'", problem: "header entry lacks dtype, shape or data_offsets")
             }
-            guard dtype == "F32" else { throw .unsupported(path: path, what: "tensor '\(name)'", problem: "dtype \(dtype) (only F32 is read)") }
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F16", "BF16": width = 2
+            default: throw .unsupported(path: path, what: "tensor '\(name)'", problem: "dtype \(dtype) (F32, F16 and BF16 are read)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), shape.count <= 4 else {
+                throw .malformed(path: path, what: "tensor '\(name)'", problem: "shape \(shape)")
+            }
             let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] - offsets[0] == 4 * count,
-                  start + offsets[1] <= bytes.count else {
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == width * count, start + offsets[1] <= bytes.count else {
                 throw .malformed(path: path, what: "tensor '\(name)'", problem: "data offsets \(offsets) do not fit shape \(shape) and the file")
             }
             var values = [Float](repeating: 0, count: count)
-            values.withUnsafeMutableBytes { dst in
-                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(start + offsets[0])..<(start + offsets[1])])) }
+            bytes.withUnsafeBytes { src in
+                let data = src.baseAddress! + start + offsets[0]
+                values.withUnsafeMutableBufferPointer { dst in
+                    switch dtype {
+                    case "F32": UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: data, byteCount: 4 * count)
+                    case "F16": dequantize(.f16, from: data, count: count, into: dst.baseAddress!)
+                    default: dequantize(.bf16, from: data, count: count, into: dst.baseAddress!)
+                    }
+                }
             }
             tensors.append(NamedTensor(name: name, shape: shape, values: values))
         }

@@ -41,10 +41,14 @@ public final class AdminService: Sendable {
     public let store: any ProximaStore
     public let registry: PolicyRegistry
     public let learner: LearnerService
+    /// Reads adapters trained elsewhere (`importAdapter`); nil: imports are refused.
+    let adapterReader: (any AdapterReader)?
     private let clock: any WallClock
 
-    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService, clock: any WallClock = SystemWallClock()) {
+    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService, adapterReader: (any AdapterReader)? = nil,
+                clock: any WallClock = SystemWallClock()) {
         self.store = store
+        self.adapterReader = adapterReader
         self.clock = clock
         self.registry = registry
         self.learner = learner

@@ -330,11 +330,16 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     // MARK: - Ensembles
 
-    /// The base version's ensemble (read from its file, so the phase owns it) when its shape matches the
-    /// settings (members persist across phases), otherwise fresh members.
+    /// The base version's ensemble (read from its file, so the phase owns it) when it can carry the settings'
+    /// adapters — as many members, the same scale, at least the rank and the targets (members persist across
+    /// phases; an imported version's are wider: LoRAEnsemble(importing:)) — otherwise fresh members.
     public static func startingEnsemble(_ stored: LoRAEnsemble?, settings: PhaseSettings, model: LlamaConfig) -> LoRAEnsemble {
         let layout = LoRALayout(model: model, lora: settings.lora)
-        if let stored, stored.layout == layout, stored.members.count == settings.ensembleSize { return stored }
+        if let stored, stored.layout.model == model, stored.members.count == settings.ensembleSize,
+           stored.layout.lora.scale == settings.lora.scale, stored.layout.lora.rank >= settings.lora.rank,
+           Set(stored.layout.lora.targets).isSuperset(of: settings.lora.targets) {
+            return stored
+        }
         return LoRAEnsemble(layout: layout, memberCount: settings.ensembleSize, seed: settings.seed)
     }
 }

@@ -117,6 +117,15 @@ public actor PolicyRegistry {
         return record
     }
 
+    /// Writes `ensemble` (an adapter brought from elsewhere) as a new candidate version on top of the base model.
+    public func publishImported(_ ensemble: LoRAEnsemble, metrics: JSONObject) async throws -> PolicyVersionRecord {
+        guard let base = try await store.policyVersions().first(where: { $0.parent == nil }) else { throw RegistryError.noServingVersion }
+        return try await publish(ensemble, parent: base.id, phaseID: nil, metrics: metrics)
+    }
+
+    /// The shape of the model every version applies to.
+    public nonisolated var modelConfig: LlamaConfig { weights.config }
+
     // MARK: - Activation
 
     /// Serves version `id` (promotion or rollback): its files are checked, the switch is committed, then

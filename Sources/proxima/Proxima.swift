@@ -1,4 +1,4 @@
-// Proxima: the root command and its subcommands (serve, generate, bench, train, simulate, experiment, judges, policies).
+// Proxima: the root command and its subcommands (serve, generate, bench, train, simulate, import-adapter, experiment, judges, policies).
 
 import ArgumentParser
 
@@ -6,6 +6,6 @@ struct Proxima: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxima",
         abstract: "A self-improving chat model service: serve, generate, learn from preferences.",
-        subcommands: [ServeCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self,
+        subcommands: [ServeCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self, SimulateCommand.self, ImportAdapterCommand.self,
                       ExperimentCommand.self, JudgesCommand.self, PoliciesCommand.self])
 }

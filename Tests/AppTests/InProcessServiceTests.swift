@@ -300,6 +300,66 @@ final class InProcessServiceTests: XCTestCase {
         }
     }
 
+    /// A PEFT adapter brought from elsewhere: refused ones register nothing; a good one becomes a candidate on
+    /// v0 (lineage "imported"), serves pinned, is activated, and a phase trains on from its ensemble.
+    func testAPEFTAdapterIsImportedServedActivatedAndTrainedOn() async throws {
+        let store = InMemoryProximaStore()
+        let files = PolicyDirectory(FileManager.default.temporaryDirectory.appendingPathComponent("proxima-policies-\(UUID().uuidString)"))
+        let server = try await server(settings(), store: store, files: files)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-peft-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let layout = LoRALayout(model: Self.model.weights.config, lora: LoRAConfiguration(rank: 4, targets: [.query, .value]))
+        let member = LoRAMember(layout: layout, seed: 4)
+        for j in 0..<layout.count { member.parameters.storage.pointer[j] += Float(sin(Double(j))) * 0.05 }
+        let (weights, config) = PEFTAdapter.export(members: [member.parameters], baseModel: "tiny")
+        try Data(weights).write(to: directory.appendingPathComponent("adapter_model.safetensors"))
+        try await server.app.test(.router) { client in
+            func importing(_ path: String) async throws -> TestResponse {
+                try await client.execute(uri: "/admin/policies/import", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(string: #"{"path": "\#(path)"}"#))
+            }
+            // No config file yet, then a config naming a module the model lacks: 400 naming the problem, nothing registered.
+            var refused = try await importing(directory.path)
+            XCTAssertEqual(refused.status, .badRequest)
+            XCTAssertTrue(String(buffer: refused.body).contains("missing file adapter_config.json"), String(buffer: refused.body))
+            var json = try JSONSerialization.jsonObject(with: Data(config)) as! [String: Any]
+            json["target_modules"] = ["q_proj", "embed_tokens"]
+            try JSONSerialization.data(withJSONObject: json).write(to: directory.appendingPathComponent("adapter_config.json"))
+            refused = try await importing(directory.path)
+            XCTAssertEqual(refused.status, .badRequest)
+            XCTAssertTrue(String(buffer: refused.body).contains("'embed_tokens'") && String(buffer: refused.body).contains("invalid_adapter"),
+                          String(buffer: refused.body))
+            let versions = try await store.policyVersions()
+            XCTAssertEqual(versions.count, 1, "a refused adapter registers nothing")
+
+            try Data(config).write(to: directory.appendingPathComponent("adapter_config.json"))
+            let imported = try await importing(directory.path)
+            XCTAssertEqual(imported.status, .created, String(buffer: imported.body))
+            let version = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(imported.body.readableBytesView)) as? [String: Any])
+            XCTAssertEqual(version["id"] as? String, "v1")
+            XCTAssertEqual(version["parent"] as? String, "v0")
+            XCTAssertEqual((version["metrics"] as? [String: Any])?["lineage"] as? String, "imported", "\(version)")
+
+            let name = Self.model.name
+            let pinned = try await client.json("/v1/chat/completions", method: .post, body: """
+                {"model": "\(name)@v1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "seed": 1}
+                """)
+            XCTAssertEqual((pinned["proxima"] as? [String: Any])?["policy_version"] as? String, "v1")
+            _ = try await client.json("/admin/policies/v1/activate", method: .post)
+            for k in 0..<4 { try await client.choose(try await client.chatPair(seed: k).pair, 0) }
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["base_version"] as? String, "v1", "\(phase)")
+            XCTAssertEqual(phase["result_version"] as? String, "v2", "\(phase)")
+        }
+        // The phase continued the imported members (rank 4, wider than the learner's 2) rather than starting afresh.
+        let record = try await store.policyVersion(id: "v2")
+        let trained = try XCTUnwrap(record)
+        let ensemble = try files.ensemble(in: XCTUnwrap(trained.state), version: "v2")
+        XCTAssertEqual(ensemble.layout.lora.rank, 4)
+        XCTAssertEqual(ensemble.members.count, 2)
+    }
+
     /// Fields that would change what a response means and are not implemented: 400 unsupported_parameter naming
     /// the field; the harmless ones and values that ask for nothing pass.
     func testUnsupportedFieldsAreRefusedAndHarmlessOnesIgnored() async throws {
