@@ -123,6 +123,12 @@ def rope_theta(config):
     return getattr(config, "rope_theta", None) or config.rope_parameters["rope_theta"]
 
 
+def rope_type(config):
+    """The RoPE variant ("default", "llama3", …) however transformers keeps it."""
+    parameters = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    return parameters.get("rope_type", "default")
+
+
 def llama_permute(w, heads):
     """llama.cpp's converter's q/k row order for Llama: each head's two halves interleaved."""
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
@@ -162,7 +168,7 @@ def write_gguf(path, spec, model, tokens, types, merges, template):
         w.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
 
     put("token_embd.weight", sd["model.embed_tokens.weight"])
-    if spec["arch"] == "llama":
+    if spec["arch"] == "llama" and rope_type(c) == "llama3":
         inv = model.model.rotary_emb.inv_freq.double()
         plain = 1.0 / (rope_theta(c) ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
         put("rope_freqs.weight", (plain / inv).float().numpy())
