@@ -13,6 +13,8 @@
 // Without AVX-512, an AVX2 kernel widens each row's blocks once per 4 vectors, and from 5 vectors on dequantises
 // each group once into fp32 rows served by a 4 rows × 3 vectors tile; without AVX2, portable C.
 #include "ProximaKernels.h"
+#include <math.h>
+#include <string.h>
 
 #define GROUP PROXIMA_GROUP_ROWS
 
@@ -22,9 +24,21 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/// Bytes of quants per block of one row, and fp32 scales per block of a group (d for each row, then m).
-static inline int64_t quant_bytes(int nibbles) { return nibbles ? 16 : 32; }
-static inline int64_t scale_count(int nibbles) { return nibbles ? 2 * GROUP : GROUP; }
+/// Bytes of quants per block of one row (nibbles and `hb` planes of high bits, or 32 bytes), and fp32 scales per
+/// block of a group (d for each row, then m; twice over with `split`).
+static inline int64_t quant_bytes(int nibbles, int hb) { return nibbles ? 16 + 4 * hb : 32; }
+static inline int64_t scale_count(int nibbles, int split) { return nibbles ? (split ? 4 : 2) * GROUP : GROUP; }
+
+/// Bits `hb` planes of a nibble block row add to value j (bit j of plane p is bit 4 + p of the value).
+static inline int high_bits(const uint8_t *q, int hb, int j) {
+    int v = 0;
+    for (int p = 0; p < hb; p++) {
+        uint32_t plane;
+        memcpy(&plane, q + 16 + 4 * p, 4);
+        v |= (int)((plane >> j) & 1) << (4 + p);
+    }
+    return v;
+}
 
 /// Writes (or, with `add`, adds) out[i] to y[r + i] for the `count` rows from r that lie in [row0, row1).
 static inline void store_rows(const float *out, int64_t r, int count, int64_t row0, int64_t row1, float *y, int add) {
@@ -36,17 +50,19 @@ static inline void store_rows(const float *out, int64_t r, int count, int64_t ro
 // MARK: - Portable
 
 void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0, int64_t row1, float *out) {
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles, w->highBits), sc = scale_count(w->nibbles, w->split);
     for (int64_t r = row0; r < row1; r++) {
         const int64_t g = r / GROUP, i = r % GROUP;
         float *o = out + (r - row0) * nb * 32;
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *q = w->quants + ((g * nb + b) * GROUP + i) * qb;
             const float *s = w->scales + (g * nb + b) * sc;
-            const float d = s[i], m = w->nibbles ? s[GROUP + i] : 0;
             for (int j = 0; j < 32; j++) {
-                const float v = w->nibbles ? (float)(j < 16 ? (q[j] & 15) : (q[j - 16] >> 4)) : (float)(int8_t)q[j];
-                o[b * 32 + j] = d * v + m;
+                const float *sj = s + (w->split && j >= 16 ? 2 * GROUP : 0);
+                const float d = sj[i], m = w->nibbles ? sj[GROUP + i] : 0;
+                const float v = w->nibbles ? (float)((j < 16 ? (q[j] & 15) : (q[j - 16] >> 4)) | high_bits(q, w->highBits, j))
+                                           : (float)(int8_t)q[j];
+                o[b * 32 + j] = fmaf(d, v, m);
             }
         }
     }
@@ -54,6 +70,7 @@ void proxima_packed_dequantize_rows(const proxima_packed_matrix *w, int64_t row0
 
 void proxima_packed_matvec_portable(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                                     const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    if (row0 >= row1 || vectors <= 0) return;
     const int64_t cols = w->blocksPerRow * 32;
     float row[cols];
     for (int64_t r = row0; r < row1; r++) {
@@ -85,34 +102,53 @@ static inline __attribute__((always_inline)) __m512 nibble_values(void) {
     return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
-/// The 32 quants of one block as two vectors of floats (values 0–15 and 16–31), not yet scaled.
-static inline __attribute__((always_inline)) void widen(const uint8_t *q, int nibbles, __m512 *lo, __m512 *hi) {
-    if (nibbles) {
+/// The 32 quants of one block as two vectors of floats (values 0–15 and 16–31), not yet scaled; `hb` planes of
+/// high bits add 16 (and 32) where their bits are set.
+static inline __attribute__((always_inline)) void widen(const uint8_t *q, int nibbles, int hb, __m512 *lo, __m512 *hi) {
+    if (nibbles && hb == 0) {
         lookup_nibbles(q, nibble_values(), lo, hi);
+    } else if (nibbles) {
+        const __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+        __m512i l = _mm512_and_si512(w, _mm512_set1_epi32(15)), h = _mm512_srli_epi32(w, 4);
+        for (int p = 0; p < hb; p++) {
+            uint32_t plane;
+            memcpy(&plane, q + 16 + 4 * p, 4);
+            const __m512i add = _mm512_set1_epi32(16 << p);
+            l = _mm512_mask_add_epi32(l, (__mmask16)(plane & 0xFFFF), l, add);
+            h = _mm512_mask_add_epi32(h, (__mmask16)(plane >> 16), h, add);
+        }
+        *lo = _mm512_cvtepi32_ps(l);
+        *hi = _mm512_cvtepi32_ps(h);
     } else {
         *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
         *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
     }
 }
 
-/// The 32 weights of row i of a group's block, dequantised: d·q + m (Q4_1) or d·q (Q8_0); `q` is that row's quants,
-/// `s` the block's scales.
-static inline __attribute__((always_inline)) void dequantise_block(const uint8_t *q, const float *s, int nibbles, int i,
-                                                                   __m512 *lo, __m512 *hi) {
+/// The 32 weights of row i of a group's block, dequantised: d·q + m (nibbles, with the second half's own d and m
+/// when `split`) or d·q (bytes); `q` is that row's quants, `s` the block's scales.
+static inline __attribute__((always_inline)) void dequantise_block(const uint8_t *q, const float *s, int nibbles, int hb, int split,
+                                                                   int i, __m512 *lo, __m512 *hi) {
     const __m512 d = _mm512_set1_ps(s[i]);
-    if (nibbles) {
+    if (nibbles && hb == 0 && !split) {
         lookup_nibbles(q, _mm512_fmadd_ps(d, nibble_values(), _mm512_set1_ps(s[GROUP + i])), lo, hi);
+    } else if (nibbles) {
+        const float *s2 = s + (split ? 2 * GROUP : 0);
+        widen(q, 1, hb, lo, hi);
+        *lo = _mm512_fmadd_ps(d, *lo, _mm512_set1_ps(s[GROUP + i]));
+        *hi = _mm512_fmadd_ps(_mm512_set1_ps(s2[i]), *hi, _mm512_set1_ps(s2[GROUP + i]));
     } else {
-        widen(q, 0, lo, hi);
+        widen(q, 0, 0, lo, hi);
         *lo = _mm512_mul_ps(d, *lo);
         *hi = _mm512_mul_ps(d, *hi);
     }
 }
 
-/// One group × one vector. `blockSums[b]` = Σ of block b of x (used for the offsets).
-static inline __attribute__((always_inline)) void group_one(const uint8_t *q, const float *s, int64_t nb, int nibbles,
-                                                            const float *x, const float *blockSums, float out[GROUP]) {
-    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+/// One group × one vector. `blockSums[b]` = Σ of block b of x (used for the offsets); with `split`, the sums of
+/// its halves: blockSums[2b], blockSums[2b + 1].
+static inline __attribute__((always_inline)) void group_one(const uint8_t *q, const float *s, int64_t nb, int nibbles, int hb,
+                                                            int split, const float *x, const float *blockSums, float out[GROUP]) {
+    const int64_t qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split), stride = GROUP * qb;
     __m512 acc[GROUP];
     for (int i = 0; i < GROUP; i++) acc[i] = _mm512_setzero_ps();
     __m128 offsets = _mm_setzero_ps();
@@ -122,11 +158,21 @@ static inline __attribute__((always_inline)) void group_one(const uint8_t *q, co
         const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
         for (int i = 0; i < GROUP; i++) {
             __m512 lo, hi;
-            widen(qg + i * qb, nibbles, &lo, &hi);
-            const __m512 partial = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
-            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[b * sc + i]), partial, acc[i]);
+            widen(qg + i * qb, nibbles, hb, &lo, &hi);
+            if (split) {
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[b * sc + i]), _mm512_mul_ps(lo, x0), acc[i]);
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[b * sc + 2 * GROUP + i]), _mm512_mul_ps(hi, x1), acc[i]);
+            } else {
+                const __m512 partial = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[b * sc + i]), partial, acc[i]);
+            }
         }
-        if (nibbles) offsets = _mm_fmadd_ps(_mm_loadu_ps(s + b * sc + GROUP), _mm_set1_ps(blockSums[b]), offsets);
+        if (split) {
+            offsets = _mm_fmadd_ps(_mm_loadu_ps(s + b * sc + GROUP), _mm_set1_ps(blockSums[2 * b]), offsets);
+            offsets = _mm_fmadd_ps(_mm_loadu_ps(s + b * sc + 3 * GROUP), _mm_set1_ps(blockSums[2 * b + 1]), offsets);
+        } else if (nibbles) {
+            offsets = _mm_fmadd_ps(_mm_loadu_ps(s + b * sc + GROUP), _mm_set1_ps(blockSums[b]), offsets);
+        }
     }
     float m[GROUP];
     _mm_storeu_ps(m, offsets);
@@ -151,17 +197,17 @@ static inline __attribute__((always_inline)) __m512 reduce16(const __m512 v[16])
 
 /// Rows r0 ..< r0 + rows of a group × n vectors, `rows` and `n` constants after inlining (4 rows × 2–4 vectors
 /// or 2 rows × 4–8 vectors: at most 16 accumulators in registers); out[v·rows + i] is row r0 + i, vector v.
-static inline __attribute__((always_inline)) void tile_many(const uint8_t *q, const float *s, int64_t nb, int nibbles,
-                                                            int r0, int rows, const float *x, int64_t xStride, int n,
+static inline __attribute__((always_inline)) void tile_many(const uint8_t *q, const float *s, int64_t nb, int nibbles, int hb,
+                                                            int split, int r0, int rows, const float *x, int64_t xStride, int n,
                                                             float out[16]) {
-    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    const int64_t qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split), stride = GROUP * qb;
     __m512 acc[16];
     for (int k = 0; k < n * rows; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *qg = q + b * stride;
         _mm_prefetch((const char *)(qg + 1024), _MM_HINT_T0);
         __m512 w0[GROUP], w1[GROUP];
-        for (int i = 0; i < rows; i++) dequantise_block(qg + (r0 + i) * qb, s + b * sc, nibbles, r0 + i, &w0[i], &w1[i]);
+        for (int i = 0; i < rows; i++) dequantise_block(qg + (r0 + i) * qb, s + b * sc, nibbles, hb, split, r0 + i, &w0[i], &w1[i]);
         for (int v = 0; v < n; v++) {
             const float *xv = x + v * xStride + b * 32;
             const __m512 x0 = _mm512_loadu_ps(xv), x1 = _mm512_loadu_ps(xv + 16);
@@ -179,13 +225,13 @@ static inline __attribute__((always_inline)) void tile_many(const uint8_t *q, co
 #define DEQUANT_COLS 2048
 
 /// Dequantises blocks [b0, b1) of the 4 rows of a group into w[row][column − 32·b0], 32·(b1 − b0) per row.
-static inline __attribute__((always_inline)) void dequantise_group(const uint8_t *q, const float *s, int nibbles,
+static inline __attribute__((always_inline)) void dequantise_group(const uint8_t *q, const float *s, int nibbles, int hb, int split,
                                                                    int64_t b0, int64_t b1, float *w) {
-    const int64_t qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    const int64_t qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split), stride = GROUP * qb;
     for (int64_t b = b0; b < b1; b++) {
         for (int i = 0; i < GROUP; i++) {
             __m512 lo, hi;
-            dequantise_block(q + b * stride + i * qb, s + b * sc, nibbles, i, &lo, &hi);
+            dequantise_block(q + b * stride + i * qb, s + b * sc, nibbles, hb, split, i, &lo, &hi);
             float *dst = w + i * (b1 - b0) * 32 + (b - b0) * 32;
             _mm512_storeu_ps(dst, lo);
             _mm512_storeu_ps(dst + 16, hi);
@@ -217,9 +263,10 @@ static inline __attribute__((always_inline)) void dense_group(const float *w, in
 
 /// Many vectors: each group is dequantised (in column chunks) into fp32 rows that serve a block of vectors
 /// small enough to stay in L2 (≈ 256 KB of x), so the weights are read once per block of vectors.
-static inline __attribute__((always_inline)) void matmul(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
-                                                         const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles);
+static inline __attribute__((always_inline)) void matmul(const proxima_packed_matrix *w, int nibbles, int hb, int split,
+                                                         int64_t row0, int64_t row1, const float *x, int64_t xStride,
+                                                         int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split);
     const int64_t chunkBlocks = DEQUANT_COLS / 32;
     const int64_t vectorBlock = (65536 / (nb * 32) / DENSE_VECTORS + 1) * DENSE_VECTORS;
     float dense[GROUP * DEQUANT_COLS] __attribute__((aligned(64)));
@@ -230,7 +277,7 @@ static inline __attribute__((always_inline)) void matmul(const proxima_packed_ma
             const float *s = w->scales + g * nb * sc;
             for (int64_t b0 = 0; b0 < nb; b0 += chunkBlocks) {
                 const int64_t b1 = min64(nb, b0 + chunkBlocks), cols = (b1 - b0) * 32;
-                dequantise_group(q, s, nibbles, b0, b1, dense);
+                dequantise_group(q, s, nibbles, hb, split, b0, b1, dense);
                 for (int64_t v0 = vb; v0 < vEnd; v0 += DENSE_VECTORS) {
                     const float *xv = x + v0 * xStride + b0 * 32;
                     float out[DENSE_VECTORS][GROUP];
@@ -250,33 +297,39 @@ static inline __attribute__((always_inline)) void matmul(const proxima_packed_ma
     }
 }
 
-static inline __attribute__((always_inline)) void matvec(const proxima_packed_matrix *w, int nibbles, int64_t row0, int64_t row1,
-                                                         const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles);
+static inline __attribute__((always_inline)) void matvec(const proxima_packed_matrix *w, int nibbles, int hb, int split,
+                                                         int64_t row0, int64_t row1, const float *x, int64_t xStride,
+                                                         int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split);
     const int64_t g0 = row0 / GROUP, g1 = (row1 + GROUP - 1) / GROUP;
     if (vectors == 1) {
-        float blockSums[nb];
+        float blockSums[split ? 2 * nb : nb];
         for (int64_t b = 0; b < nb; b++) {
-            const __m512 s = _mm512_add_ps(_mm512_loadu_ps(x + b * 32), _mm512_loadu_ps(x + b * 32 + 16));
-            blockSums[b] = _mm512_reduce_add_ps(s);
+            const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+            if (split) {
+                blockSums[2 * b] = _mm512_reduce_add_ps(x0);
+                blockSums[2 * b + 1] = _mm512_reduce_add_ps(x1);
+            } else {
+                blockSums[b] = _mm512_reduce_add_ps(_mm512_add_ps(x0, x1));
+            }
         }
         for (int64_t g = g0; g < g1; g++) {
             float out[GROUP];
-            group_one(w->quants + g * nb * GROUP * qb, w->scales + g * nb * sc, nb, nibbles, x, blockSums, out);
+            group_one(w->quants + g * nb * GROUP * qb, w->scales + g * nb * sc, nb, nibbles, hb, split, x, blockSums, out);
             store_rows(out, g * GROUP, GROUP, row0, row1, y, 0);
         }
         return;
     }
-    if (vectors > MANY_VECTORS) { matmul(w, nibbles, row0, row1, x, xStride, vectors, y, yStride); return; }
+    if (vectors > MANY_VECTORS) { matmul(w, nibbles, hb, split, row0, row1, x, xStride, vectors, y, yStride); return; }
     if (vectors <= 4) {   // the 4 rows of a group at once
         for (int64_t g = g0; g < g1; g++) {
             const uint8_t *q = w->quants + g * nb * GROUP * qb;
             const float *s = w->scales + g * nb * sc;
             float out[16];
             switch (vectors) {
-            case 2: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 2, out); break;
-            case 3: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 3, out); break;
-            default: tile_many(q, s, nb, nibbles, 0, GROUP, x, xStride, 4, out); break;
+            case 2: tile_many(q, s, nb, nibbles, hb, split, 0, GROUP, x, xStride, 2, out); break;
+            case 3: tile_many(q, s, nb, nibbles, hb, split, 0, GROUP, x, xStride, 3, out); break;
+            default: tile_many(q, s, nb, nibbles, hb, split, 0, GROUP, x, xStride, 4, out); break;
             }
             for (int64_t v = 0; v < vectors; v++) store_rows(out + v * GROUP, g * GROUP, GROUP, row0, row1, y + v * yStride, 0);
         }
@@ -296,11 +349,11 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
                 const int64_t n = min64(per, vectors - v0);
                 float out[16];
                 switch (n) {   // 4 ≤ n ≤ 8
-                case 4: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 4, out); break;
-                case 5: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 5, out); break;
-                case 6: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 6, out); break;
-                case 7: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 7, out); break;
-                default: tile_many(q, s, nb, nibbles, r0, 2, xv, xStride, 8, out); break;
+                case 4: tile_many(q, s, nb, nibbles, hb, split, r0, 2, xv, xStride, 4, out); break;
+                case 5: tile_many(q, s, nb, nibbles, hb, split, r0, 2, xv, xStride, 5, out); break;
+                case 6: tile_many(q, s, nb, nibbles, hb, split, r0, 2, xv, xStride, 6, out); break;
+                case 7: tile_many(q, s, nb, nibbles, hb, split, r0, 2, xv, xStride, 7, out); break;
+                default: tile_many(q, s, nb, nibbles, hb, split, r0, 2, xv, xStride, 8, out); break;
                 }
                 for (int64_t v = 0; v < n; v++) store_rows(out + v * 2, r, 2, row0, row1, y + (v0 + v) * yStride, 0);
             }
@@ -311,8 +364,12 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
 void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                            const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
     if (row0 >= row1 || vectors <= 0) return;
-    if (w->nibbles) matvec(w, 1, row0, row1, x, xStride, vectors, y, yStride);
-    else matvec(w, 0, row0, row1, x, xStride, vectors, y, yStride);
+    // One specialisation per layout in use: Q4_0/Q4_1/Q4_K, Q5_0/Q5_1/Q5_K, Q6_K, Q8_0.
+    if (!w->nibbles) matvec(w, 0, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 0 && !w->split) matvec(w, 1, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 1 && !w->split) matvec(w, 1, 1, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 2 && w->split) matvec(w, 1, 2, 1, row0, row1, x, xStride, vectors, y, yStride);
+    else proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride);
 }
 
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -386,7 +443,7 @@ static inline __attribute__((always_inline)) void dense_group_avx2(const float *
 static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t row1, const float *x, int64_t xStride,
                         int64_t vectors, float *y, int64_t yStride) {
     const int nibbles = w->nibbles;
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles), sc = scale_count(nibbles), stride = GROUP * qb;
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, 0), sc = scale_count(nibbles, 0), stride = GROUP * qb;
     const int64_t chunkBlocks = AVX2_DEQUANT_COLS / 32;
     const int64_t vectorBlock = (65536 / (nb * 32) / AVX2_DENSE_VECTORS + 1) * AVX2_DENSE_VECTORS;
     float dense[GROUP * AVX2_DEQUANT_COLS] __attribute__((aligned(32)));
@@ -425,8 +482,10 @@ static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t ro
 void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                            const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
     if (row0 >= row1 || vectors <= 0) return;
+    // The 5- and 6-bit layouts (Q5_0, Q5_1, Q5_K, Q6_K) have no AVX2 kernel yet: portable C.
+    if (w->highBits || w->split) { proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride); return; }
     if (vectors > AVX2_MANY_VECTORS) { matmul_avx2(w, row0, row1, x, xStride, vectors, y, yStride); return; }
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles), sc = scale_count(w->nibbles);
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles, 0), sc = scale_count(w->nibbles, 0);
     const int nibbles = w->nibbles;
     for (int64_t r = row0; r < row1; r++) {
         const int64_t g = r / GROUP, i = r % GROUP;

@@ -1,10 +1,11 @@
-// PackedMatrix: a Q4_0/Q4_1/Q8_0 matrix repacked for the quantised kernel (CKernels): rows in groups of four,
+// PackedMatrix: a block-quantised matrix repacked for the quantised kernel (CKernels): rows in groups of four,
 // interleaved block by block, with the fp32 scales d and offsets m in a second array in the same order, so
-// that one pass over a group reads two sequential streams. The values are unchanged (Q4_0's offset m = −8·d
-// and f16 scales are exact in fp32).
+// that one pass over a group reads two sequential streams. Q4_0, Q4_1 and Q8_0 keep their bytes (Q4_0's offset
+// m = −8·d and f16 scales are exact in fp32); Q5_0, Q5_1, Q4_K, Q5_K and Q6_K become nibbles plus planes of high
+// bits with per-block (Q6_K: per-half-block) fp32 scales (PackedBlocks).
 import CKernels
 
-/// A 4- or 8-bit block-quantised matrix in decode layout: value = d·q + m per 32-value block.
+/// A 4-, 5-, 6- or 8-bit block-quantised matrix in decode layout: value = d·q + m per 32-value block (or half-block).
 public final class PackedMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
@@ -13,15 +14,19 @@ public final class PackedMatrix: @unchecked Sendable {
     /// The kernels' view of `quants` and `scales`.
     private let layout: proxima_packed_matrix
 
-    /// Repacks `rows × cols` values stored as `type` (Q4_0, Q4_1 or Q8_0); nil for other types.
+    /// Repacks `rows × cols` values stored as `type` (Q4_0, Q4_1, Q8_0, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K); nil for
+    /// other types or rows that are not whole blocks.
     public init?(type: QuantType, rows: Int, cols: Int, bytes: UnsafeRawPointer) {
-        guard cols % 32 == 0, [.q4_0, .q4_1, .q8_0].contains(type) else { return nil }
+        let format = PackedFormat(type)
+        guard cols % type.blockSize == 0, format != nil || [.q4_0, .q4_1, .q8_0].contains(type) else { return nil }
         let group = Int(PROXIMA_GROUP_ROWS)
         let nibbles = type != .q8_0
+        let highBits = format?.highBits ?? 0, split = format?.split ?? false
         let blocks = cols / 32
-        let quantBytes = nibbles ? 16 : 32
-        let scaleCount = nibbles ? 2 * group : group            // per block of a group
+        let quantBytes = nibbles ? 16 + 4 * highBits : 32
+        let scaleCount = nibbles ? (split ? 4 : 2) * group : group     // per block of a group
         let groups = (rows + group - 1) / group
+        let rowBytes = type.byteCount(values: cols)!
         self.rows = rows
         self.cols = cols
         // Rows past `rows` (padding to a whole group) stay zero.
@@ -32,10 +37,23 @@ public final class PackedMatrix: @unchecked Sendable {
         for r in 0..<rows {
             let (g, i) = r.quotientAndRemainder(dividingBy: group)
             for b in 0..<blocks {
-                let src = bytes + (r * blocks + b) * type.blockBytes
-                let d = Float(Float16(bitPattern: src.loadUnaligned(as: UInt16.self)))
                 let s = scales + (g * blocks + b) * scaleCount
                 let dst = quants + ((g * blocks + b) * group + i) * quantBytes
+                if format != nil {
+                    let block = PackedFormat.block(type, row: bytes + r * rowBytes, b)
+                    let out = dst.assumingMemoryBound(to: UInt8.self)
+                    for j in 0..<16 { out[j] = (block[j] & 15) | (block[j + 16] & 15) << 4 }
+                    for p in 0..<highBits {
+                        var plane: UInt32 = 0
+                        for j in 0..<32 { plane |= UInt32((block[j] >> UInt8(4 + p)) & 1) << UInt32(j) }
+                        (dst + 16 + 4 * p).storeBytes(of: plane.littleEndian, as: UInt32.self)
+                    }
+                    (s[i], s[group + i]) = (block.dLo, block.mLo)
+                    if split { (s[2 * group + i], s[3 * group + i]) = (block.dHi, block.mHi) }
+                    continue
+                }
+                let src = bytes + (r * blocks + b) * type.blockBytes
+                let d = Float(Float16(bitPattern: src.loadUnaligned(as: UInt16.self)))
                 s[i] = d
                 switch type {
                 case .q4_1:
@@ -50,7 +68,8 @@ public final class PackedMatrix: @unchecked Sendable {
             }
         }
         layout = proxima_packed_matrix(quants: UnsafePointer(quants.assumingMemoryBound(to: UInt8.self)),
-                                       scales: UnsafePointer(scales), blocksPerRow: Int64(blocks), nibbles: nibbles ? 1 : 0)
+                                       scales: UnsafePointer(scales), blocksPerRow: Int64(blocks), nibbles: nibbles ? 1 : 0,
+                                       highBits: Int32(highBits), split: split ? 1 : 0)
     }
 
     deinit {

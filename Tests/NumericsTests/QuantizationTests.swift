@@ -47,10 +47,11 @@ final class QuantizationTests: XCTestCase {
 
     func testPackedMatVecMatchesDequantisedDot() {
         var rng = TestRNG(7)
-        for type in [QuantType.q4_0, .q4_1, .q8_0] {
-            // 2112 columns: more than one dequantised column chunk; 130 vectors: more than one block of vectors;
-            // 5–16 vectors: row pairs in chunks of up to 8 (16: two full chunks, the tree reduction).
-            for (rows, cols) in [(1, 32), (7, 64), (13, 96), (33, 576), (9, 2112)] {
+        for type in [QuantType.q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K] {
+            // 2112 (2304) columns: more than one dequantised column chunk; 130 vectors: more than one block of
+            // vectors; 5–16 vectors: row pairs in chunks of up to 8 (16: two full chunks, the tree reduction).
+            let shapes = type.blockSize == 256 ? [(1, 256), (7, 512), (13, 768), (9, 2304)] : [(1, 32), (7, 64), (13, 96), (33, 576), (9, 2112)]
+            for (rows, cols) in shapes {
                 let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
                 let w = dequantized(type, bytes, count: rows * cols)
                 let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
@@ -71,6 +72,28 @@ final class QuantizationTests: XCTestCase {
                         XCTAssertLessThan(maxDotError(y, x, w, m: vectors, n: rows, k: cols), 1e-6,
                                           "\(type) \(rows)×\(cols), \(vectors) vectors, portable \(portable)")
                     }
+                }
+            }
+        }
+    }
+
+    /// The packed layout holds the values GGUF defines: Q5_0's d·(q − 16) and Q6_K's d·sc·(q − 32) bit for bit (the
+    /// kernels' fma is exact there), the types with a subtracted minimum within the last bit of the separate
+    /// multiply and subtract.
+    func testPackedBlocksHoldTheStoredValues() {
+        var rng = TestRNG(11)
+        for type in [QuantType.q5_0, .q5_1, .q4_K, .q5_K, .q6_K] {
+            let (rows, cols) = (6, 2 * type.blockSize)
+            let bytes = randomBlocks(type, count: rows * cols, rng: &rng)
+            let reference = dequantized(type, bytes, count: rows * cols)
+            let packed = bytes.withUnsafeBytes { PackedMatrix(type: type, rows: rows, cols: cols, bytes: $0.baseAddress!)! }
+            var mine = [Float](repeating: .nan, count: rows * cols)
+            mine.withUnsafeMutableBufferPointer { packed.dequantize(rows: 0..<rows, into: $0.baseAddress!) }
+            for k in 0..<(rows * cols) {
+                if type == .q5_0 || type == .q6_K {
+                    XCTAssertEqual(mine[k], reference[k], "\(type) value \(k)")
+                } else {
+                    XCTAssertEqual(mine[k], reference[k], accuracy: 2 * reference[k].ulp + 1e-9, "\(type) value \(k)")
                 }
             }
         }

@@ -10,15 +10,20 @@
 /// Rows are stored in groups of this many, interleaved block by block, so that one pass reads one stream.
 #define PROXIMA_GROUP_ROWS 4
 
-/// A Q4_0/Q4_1/Q8_0 matrix in decode layout (rows padded with zeros to whole groups).
-/// - nibbles (Q4): quants [group][block][row in group][16 bytes], low nibble = value j, high = value j + 16;
-///   scales [group][block][d₀ d₁ d₂ d₃ m₀ m₁ m₂ m₃] as fp32 (value = d·q + m).
+/// A block-quantised matrix in decode layout (rows padded with zeros to whole groups), 32-value blocks.
+/// - nibbles: quants [group][block][row in group][16 bytes of nibbles, then highBits planes of 4 bytes]: the low
+///   nibble of byte j is bits 0–3 of value j, the high nibble those of value j + 16, and bit j of plane p is bit
+///   4 + p of value j (Q4: no planes; Q5: one; Q6_K: two), so q = 0…15, 0…31 or 0…63;
+///   scales [group][block][d₀ d₁ d₂ d₃ m₀ m₁ m₂ m₃] as fp32, value = d·q + m; with `split`, a second
+///   [d₀ … d₃ m₀ … m₃] follows for values 16–31 of each block (Q6_K's 16-value sub-blocks).
 /// - bytes (Q8_0): quants [group][block][row in group][32 signed bytes]; scales [group][block][d₀ … d₃].
 typedef struct {
     const uint8_t *quants;
     const float *scales;
     int64_t blocksPerRow;
     int32_t nibbles;
+    int32_t highBits;
+    int32_t split;
 } proxima_packed_matrix;
 
 /// y[v·yStride + r] = Σ_c W[r, c] · x[v·xStride + c] for rows row0 ≤ r < row1 and 0 ≤ v < vectors.
