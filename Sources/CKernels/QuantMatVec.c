@@ -27,7 +27,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /// Bytes of quants per block of one row (nibbles and `hb` planes of high bits, or 32 bytes), and fp32 scales per
 /// block of a group (d for each row, then m; twice over with `split`).
 static inline int64_t quant_bytes(int nibbles, int hb) { return nibbles ? 16 + 4 * hb : 32; }
-static inline int64_t scale_count(int nibbles, int split) { return nibbles ? (split ? 4 : 2) * GROUP : GROUP; }
+static inline int64_t scale_count(int nibbles, int split) { return split ? 4 * GROUP : nibbles ? 2 * GROUP : GROUP; }
 
 /// Bits `hb` planes of a nibble block row add to value j (bit j of plane p is bit 4 + p of the value).
 static inline int high_bits(const uint8_t *q, int hb, int j) {
@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) void dequantise_block(const uint8_t
     } else {
         widen(q, 0, 0, lo, hi);
         *lo = _mm512_mul_ps(d, *lo);
-        *hi = _mm512_mul_ps(d, *hi);
+        *hi = _mm512_mul_ps(split ? _mm512_set1_ps(s[2 * GROUP + i]) : d, *hi);
     }
 }
 
@@ -364,8 +364,9 @@ static inline __attribute__((always_inline)) void matvec(const proxima_packed_ma
 void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
                            const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
     if (row0 >= row1 || vectors <= 0) return;
-    // One specialisation per layout in use: Q4_0/Q4_1/Q4_K, Q5_0/Q5_1/Q5_K, Q6_K, Q8_0.
-    if (!w->nibbles) matvec(w, 0, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    // One specialisation per layout in use: Q8_0/Q5_0, Q6_K, Q4_0/Q4_1/Q4_K, Q5_1/Q5_K.
+    if (!w->nibbles && !w->split) matvec(w, 0, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (!w->nibbles) matvec(w, 0, 0, 1, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 0 && !w->split) matvec(w, 1, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 1 && !w->split) matvec(w, 1, 1, 0, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 2 && w->split) matvec(w, 1, 2, 1, row0, row1, x, xStride, vectors, y, yStride);
@@ -377,21 +378,35 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
 
 // MARK: - AVX2 (CPUs without AVX-512)
 
-/// One block of one row widened to 4 × 8 fp32 weights d·q + m (values 0–7, 8–15, 16–23, 24–31): the same
-/// fma as the portable dequantisation, so the weights are the same bit for bit.
-static inline void widen_block(const uint8_t *q, int nibbles, __m256 d, __m256 m, __m256 out[4]) {
+/// 16·2^p in the lanes of values 8k … 8k + 7 whose bit is set in plane p (8 bits from bit 8k).
+static inline __m256i plane_bits(const uint8_t *q, int p, int k) {
+    uint32_t plane;
+    memcpy(&plane, q + 16 + 4 * p, 4);
+    const __m256i bits = _mm256_and_si256(_mm256_set1_epi32((int)(plane >> (8 * k))), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128));
+    return _mm256_andnot_si256(_mm256_cmpeq_epi32(bits, _mm256_setzero_si256()), _mm256_set1_epi32(16 << p));
+}
+
+/// One block of one row widened to 4 × 8 fp32 weights d·q + m (values 0–7, 8–15, 16–23, 24–31; values 16–31 with
+/// their own d and m for split layouts, and `hb` planes of high bits added to the nibbles): the same fma as the
+/// portable dequantisation, so the weights are the same bit for bit.
+static inline __attribute__((always_inline)) void widen_block(const uint8_t *q, int nibbles, int hb, __m256 d, __m256 m,
+                                                              __m256 dHi, __m256 mHi, __m256 out[4]) {
     if (nibbles) {
         const __m128i bytes = _mm_loadu_si128((const __m128i *)q);
         const __m128i mask = _mm_set1_epi8(15);
         const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-        out[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), m);
-        out[1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), m);
-        out[2] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), m);
-        out[3] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), m);
+        __m256i v[4] = {_mm256_cvtepu8_epi32(lo), _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)),
+                        _mm256_cvtepu8_epi32(hi), _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))};
+        for (int p = 0; p < hb; p++)
+            for (int k = 0; k < 4; k++) v[k] = _mm256_add_epi32(v[k], plane_bits(q, p, k));
+        out[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(v[0]), m);
+        out[1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(v[1]), m);
+        out[2] = _mm256_fmadd_ps(dHi, _mm256_cvtepi32_ps(v[2]), mHi);
+        out[3] = _mm256_fmadd_ps(dHi, _mm256_cvtepi32_ps(v[3]), mHi);
     } else {
         for (int k = 0; k < 4; k++) {
             const __m128i bytes = _mm_loadl_epi64((const __m128i *)(q + 8 * k));
-            out[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), m);
+            out[k] = _mm256_fmadd_ps(k < 2 ? d : dHi, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), k < 2 ? m : mHi);
         }
     }
 }
@@ -440,10 +455,18 @@ static inline __attribute__((always_inline)) void dense_group_avx2(const float *
 /// Many vectors (prefill): each group's 4 rows are widened once per block of vectors (in column chunks) into
 /// fp32 rows on the stack, which the register tile then reads with the vectors: the loop is almost only FMAs.
 /// A block of vectors is small enough (≈ 256 KB of x) to stay in L2 while the groups stream past it.
-static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t row1, const float *x, int64_t xStride,
-                        int64_t vectors, float *y, int64_t yStride) {
-    const int nibbles = w->nibbles;
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, 0), sc = scale_count(nibbles, 0), stride = GROUP * qb;
+/// The 32 weights of row i of a group's block (scales `s`), as widen_block gives them.
+static inline __attribute__((always_inline)) void widen_row_block(const uint8_t *q, const float *s, int nibbles, int hb, int split,
+                                                                  int64_t i, __m256 out[4]) {
+    const float *s2 = s + (split ? 2 * GROUP : 0);
+    widen_block(q, nibbles, hb, _mm256_set1_ps(s[i]), _mm256_set1_ps(nibbles ? s[GROUP + i] : 0),
+                _mm256_set1_ps(s2[i]), _mm256_set1_ps(nibbles ? s2[GROUP + i] : 0), out);
+}
+
+static inline __attribute__((always_inline)) void matmul_avx2(const proxima_packed_matrix *w, int nibbles, int hb, int split,
+                                                              int64_t row0, int64_t row1, const float *x, int64_t xStride,
+                                                              int64_t vectors, float *y, int64_t yStride) {
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split), stride = GROUP * qb;
     const int64_t chunkBlocks = AVX2_DEQUANT_COLS / 32;
     const int64_t vectorBlock = (65536 / (nb * 32) / AVX2_DENSE_VECTORS + 1) * AVX2_DENSE_VECTORS;
     float dense[GROUP * AVX2_DEQUANT_COLS] __attribute__((aligned(32)));
@@ -457,8 +480,7 @@ static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t ro
                 for (int64_t b = b0; b < b1; b++) {
                     for (int i = 0; i < GROUP; i++) {
                         __m256 wt[4];
-                        widen_block(q + b * stride + i * qb, nibbles, _mm256_set1_ps(s[b * sc + i]),
-                                    _mm256_set1_ps(nibbles ? s[b * sc + GROUP + i] : 0), wt);
+                        widen_row_block(q + b * stride + i * qb, s + b * sc, nibbles, hb, split, i, wt);
                         float *dst = dense + i * cols + (b - b0) * 32;
                         for (int k = 0; k < 4; k++) _mm256_store_ps(dst + 8 * k, wt[k]);
                     }
@@ -479,14 +501,40 @@ static void matmul_avx2(const proxima_packed_matrix *w, int64_t row0, int64_t ro
     }
 }
 
-void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
-                           const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
-    if (row0 >= row1 || vectors <= 0) return;
-    // The 5- and 6-bit layouts (Q5_0, Q5_1, Q5_K, Q6_K) have no AVX2 kernel yet: portable C.
-    if (w->highBits || w->split) { proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride); return; }
-    if (vectors > AVX2_MANY_VECTORS) { matmul_avx2(w, row0, row1, x, xStride, vectors, y, yStride); return; }
-    const int64_t nb = w->blocksPerRow, qb = quant_bytes(w->nibbles, 0), sc = scale_count(w->nibbles, 0);
-    const int nibbles = w->nibbles;
+static inline __attribute__((always_inline)) void matvec_avx2(const proxima_packed_matrix *w, int nibbles, int hb, int split,
+                                                              int64_t row0, int64_t row1, const float *x, int64_t xStride,
+                                                              int64_t vectors, float *y, int64_t yStride) {
+    if (vectors > AVX2_MANY_VECTORS) { matmul_avx2(w, nibbles, hb, split, row0, row1, x, xStride, vectors, y, yStride); return; }
+    const int64_t nb = w->blocksPerRow, qb = quant_bytes(nibbles, hb), sc = scale_count(nibbles, split);
+    if (vectors <= 2) {   // the 4 rows of a group at once: one sequential stream of quants and one of scales
+        for (int64_t g = row0 / GROUP; g * GROUP < row1; g++) {
+            __m256 acc[2][GROUP];
+            for (int v = 0; v < 2; v++)
+                for (int i = 0; i < GROUP; i++) acc[v][i] = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *q = w->quants + (g * nb + b) * GROUP * qb;
+                const float *s = w->scales + (g * nb + b) * sc;
+                _mm_prefetch((const char *)(q + 1024), _MM_HINT_T0);
+                for (int i = 0; i < GROUP; i++) {
+                    __m256 wt[4];
+                    widen_row_block(q + i * qb, s, nibbles, hb, split, i, wt);
+                    for (int v = 0; v < vectors; v++) {
+                        const float *xv = x + v * xStride + b * 32;
+                        __m256 a = _mm256_mul_ps(wt[0], _mm256_loadu_ps(xv));
+                        a = _mm256_fmadd_ps(wt[1], _mm256_loadu_ps(xv + 8), a);
+                        a = _mm256_fmadd_ps(wt[2], _mm256_loadu_ps(xv + 16), a);
+                        acc[v][i] = _mm256_add_ps(acc[v][i], _mm256_fmadd_ps(wt[3], _mm256_loadu_ps(xv + 24), a));
+                    }
+                }
+            }
+            for (int v = 0; v < vectors; v++) {
+                float out[GROUP];
+                for (int i = 0; i < GROUP; i++) out[i] = sum8(acc[v][i]);
+                store_rows(out, g * GROUP, GROUP, row0, row1, y + v * yStride, 0);
+            }
+        }
+        return;
+    }
     for (int64_t r = row0; r < row1; r++) {
         const int64_t g = r / GROUP, i = r % GROUP;
         for (int64_t v0 = 0; v0 < vectors; v0 += AVX2_VECTORS) {
@@ -497,7 +545,7 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
                 const uint8_t *q = w->quants + ((g * nb + b) * GROUP + i) * qb;
                 const float *s = w->scales + (g * nb + b) * sc;
                 __m256 wt[4];
-                widen_block(q, nibbles, _mm256_set1_ps(s[i]), _mm256_set1_ps(nibbles ? s[GROUP + i] : 0), wt);
+                widen_row_block(q, s, nibbles, hb, split, i, wt);
                 for (int v = 0; v < n; v++) {
                     const float *xv = x + (v0 + v) * xStride + b * 32;
                     acc[v][0] = _mm256_fmadd_ps(wt[0], _mm256_loadu_ps(xv), acc[v][0]);
@@ -509,6 +557,18 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
             for (int v = 0; v < n; v++) y[(v0 + v) * yStride + r] = sum8(_mm256_add_ps(acc[v][0], acc[v][1]));
         }
     }
+}
+
+void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t row1,
+                           const float *x, int64_t xStride, int64_t vectors, float *y, int64_t yStride) {
+    if (row0 >= row1 || vectors <= 0) return;
+    // One specialisation per layout in use: Q8_0/Q5_0, Q6_K, Q4_0/Q4_1/Q4_K, Q5_1/Q5_K.
+    if (!w->nibbles && !w->split) matvec_avx2(w, 0, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (!w->nibbles) matvec_avx2(w, 0, 0, 1, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 0 && !w->split) matvec_avx2(w, 1, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 1 && !w->split) matvec_avx2(w, 1, 1, 0, row0, row1, x, xStride, vectors, y, yStride);
+    else if (w->highBits == 2 && w->split) matvec_avx2(w, 1, 2, 1, row0, row1, x, xStride, vectors, y, yStride);
+    else proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride);
 }
 
 #else

@@ -1,7 +1,8 @@
 // PackedBlocks: the 32-value blocks of Q5_0, Q5_1, Q4_K, Q5_K and Q6_K rows as the packed layout holds them —
 // integers q (0…63) and, per 16-value half, fp32 d and m with value = fma(d, q, m) — read from GGUF's bytes.
-// Q5_0's d·(q − 16) and Q6_K's d·sc·(q − 32) are exactly fma(d, q, −16·d) and fma(d·sc, q, −32·d·sc); Q5_1's and
-// the K-quants' d·q − m may differ from the separate multiply and subtract in the last bit.
+// Q5_0's d·(q − 16) and Q6_K's d·sc·(q − 32) are stored as signed bytes q − 16, q − 32 with scale d (d·sc), so
+// they are GGUF's values bit for bit; Q5_1's and the K-quants' d·q − m may differ from the separate multiply and
+// subtract in the last bit.
 
 /// One block of 32 values: q[j] ∈ 0…63 and the scales of values 0–15 (lo) and 16–31 (hi).
 struct PackedBlock {
@@ -14,17 +15,22 @@ struct PackedBlock {
     }
 }
 
-/// How a type's blocks sit in the packed layout: planes of high bits above the nibbles, and whether each half
-/// of a block has its own scales.
+/// How a type's blocks sit in the packed layout: nibbles with planes of high bits, or signed bytes q − center
+/// (Q5_0 and Q6_K, whose values are d·(q − center): the Q8_0 layout, cheaper to widen than a fifth and sixth bit),
+/// and whether each half of a block has its own scales.
 struct PackedFormat {
+    let nibbles: Bool
     let highBits: Int
     let split: Bool
+    /// What the bytes layout subtracts from q.
+    let center: Int
 
     init?(_ type: QuantType) {
         switch type {
-        case .q5_0, .q5_1, .q5_K: (highBits, split) = (1, false)
-        case .q4_K: (highBits, split) = (0, false)
-        case .q6_K: (highBits, split) = (2, true)
+        case .q5_1, .q5_K: (nibbles, highBits, split, center) = (true, 1, false, 0)
+        case .q4_K: (nibbles, highBits, split, center) = (true, 0, false, 0)
+        case .q5_0: (nibbles, highBits, split, center) = (false, 0, false, 16)
+        case .q6_K: (nibbles, highBits, split, center) = (false, 0, true, 32)
         default: return nil
         }
     }

@@ -1,8 +1,8 @@
 // PackedMatrix: a block-quantised matrix repacked for the quantised kernel (CKernels): rows in groups of four,
 // interleaved block by block, with the fp32 scales d and offsets m in a second array in the same order, so
 // that one pass over a group reads two sequential streams. Q4_0, Q4_1 and Q8_0 keep their bytes (Q4_0's offset
-// m = −8·d and f16 scales are exact in fp32); Q5_0, Q5_1, Q4_K, Q5_K and Q6_K become nibbles plus planes of high
-// bits with per-block (Q6_K: per-half-block) fp32 scales (PackedBlocks).
+// m = −8·d and f16 scales are exact in fp32); Q5_0 and Q6_K become signed bytes like Q8_0 (Q6_K with a scale per
+// half-block), Q4_K nibbles, Q5_1 and Q5_K nibbles plus a plane of fifth bits, all with fp32 scales (PackedBlocks).
 import CKernels
 
 /// A 4-, 5-, 6- or 8-bit block-quantised matrix in decode layout: value = d·q + m per 32-value block (or half-block).
@@ -20,11 +20,11 @@ public final class PackedMatrix: @unchecked Sendable {
         let format = PackedFormat(type)
         guard cols % type.blockSize == 0, format != nil || [.q4_0, .q4_1, .q8_0].contains(type) else { return nil }
         let group = Int(PROXIMA_GROUP_ROWS)
-        let nibbles = type != .q8_0
+        let nibbles = format?.nibbles ?? (type != .q8_0)
         let highBits = format?.highBits ?? 0, split = format?.split ?? false
         let blocks = cols / 32
         let quantBytes = nibbles ? 16 + 4 * highBits : 32
-        let scaleCount = nibbles ? (split ? 4 : 2) * group : group     // per block of a group
+        let scaleCount = split ? 4 * group : nibbles ? 2 * group : group     // per block of a group
         let groups = (rows + group - 1) / group
         let rowBytes = type.byteCount(values: cols)!
         self.rows = rows
@@ -39,9 +39,15 @@ public final class PackedMatrix: @unchecked Sendable {
             for b in 0..<blocks {
                 let s = scales + (g * blocks + b) * scaleCount
                 let dst = quants + ((g * blocks + b) * group + i) * quantBytes
-                if format != nil {
+                if let format {
                     let block = PackedFormat.block(type, row: bytes + r * rowBytes, b)
                     let out = dst.assumingMemoryBound(to: UInt8.self)
+                    if !nibbles {
+                        for j in 0..<32 { out[j] = UInt8(bitPattern: Int8(Int(block[j]) - format.center)) }
+                        s[i] = block.dLo
+                        if split { s[2 * group + i] = block.dHi }
+                        continue
+                    }
                     for j in 0..<16 { out[j] = (block[j] & 15) | (block[j + 16] & 15) << 4 }
                     for p in 0..<highBits {
                         var plane: UInt32 = 0
