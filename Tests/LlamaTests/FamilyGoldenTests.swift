@@ -46,6 +46,25 @@ final class FamilyGoldenTests: XCTestCase {
         return TemplateDate(year: parts[0], month: parts[1], day: parts[2], hour: 12)
     }
 
+    /// Greedy decoding through the serving forward, one token a step, teacher-forced with `continuation`: the
+    /// argmax at each step, and the log-prob of the forced token there.
+    static func greedy(_ model: ModelBundle, prompt: [Int], forcing continuation: [Int]) -> (tokens: [Int], logProbs: [Double]) {
+        let c = model.weights.config
+        let workspace = InferenceWorkspace(config: c, maxRows: max(prompt.count, 1))
+        let cache = KVCache(config: c)
+        var rows = prompt.enumerated().map { ForwardRow(token: $0.element, position: $0.offset, cache: cache, wantsLogits: $0.offset == prompt.count - 1) }
+        var tokens: [Int] = [], logProbs: [Double] = []
+        for (i, forced) in continuation.enumerated() {
+            let logits = model.weights.forward(rows, workspace: workspace, pool: nil)
+            var best = 0
+            for t in 1..<c.vocabSize where logits[t] > logits[best] { best = t }
+            tokens.append(best)
+            logProbs.append(Double(logits[forced] - logSumExp(logits, c.vocabSize)))
+            rows = [ForwardRow(token: forced, position: prompt.count + i, cache: cache, wantsLogits: true)]
+        }
+        return (tokens, logProbs)
+    }
+
     func testEachFamilyLoadsAsItsArchitecture() throws {
         let expected: [(String, ModelArchitecture, Int, Bool)] = [("qwen2", .qwen2, 64, true), ("qwen3", .qwen3, 128, false), ("llama3", .llama, 64, false)]
         for (family, architecture, qDim, tied) in expected {
@@ -84,23 +103,11 @@ final class FamilyGoldenTests: XCTestCase {
         var worst = 0.0
         for family in ["qwen2", "qwen3", "llama3"] {
             let (model, golden) = try Self.load(family)
-            let c = model.weights.config
-            let workspace = InferenceWorkspace(config: c, maxRows: 256)
             for chat in golden.chats {
-                let cache = KVCache(config: c)
-                var rows = chat.promptIDs.enumerated().map {
-                    ForwardRow(token: $0.element, position: $0.offset, cache: cache, wantsLogits: $0.offset == chat.promptIDs.count - 1)
-                }
-                var mine: [Int] = []
-                for (i, expected) in chat.continuationIDs.enumerated() {
-                    let logits = model.weights.forward(rows, workspace: workspace, pool: nil)
-                    var best = 0
-                    for t in 1..<c.vocabSize where logits[t] > logits[best] { best = t }
-                    mine.append(best)
-                    let logProb = Double(logits[expected] - logSumExp(logits, c.vocabSize))
-                    worst = max(worst, abs(logProb - chat.logProbs[i]))
-                    XCTAssertEqual(logProb, chat.logProbs[i], accuracy: 1e-4, "\(family) position \(i)")
-                    rows = [ForwardRow(token: expected, position: chat.promptIDs.count + i, cache: cache, wantsLogits: true)]
+                let (mine, logProbs) = Self.greedy(model, prompt: chat.promptIDs, forcing: chat.continuationIDs)
+                for (i, (logProb, expected)) in zip(logProbs, chat.logProbs).enumerated() {
+                    worst = max(worst, abs(logProb - expected))
+                    XCTAssertEqual(logProb, expected, accuracy: 1e-4, "\(family) position \(i)")
                 }
                 XCTAssertEqual(mine, chat.continuationIDs, "\(family): \(chat.messages.last!["content"]!)")
                 // llama-server stopped early at an end-of-generation token (the last listed): the model's stop tokens have it.

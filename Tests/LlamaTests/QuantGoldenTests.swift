@@ -40,24 +40,11 @@ final class QuantGoldenTests: XCTestCase {
             let stored = Dictionary(try GGUFFile(path: path).tensors.map { ("\($0.type)", 1) }, uniquingKeysWith: +)
             XCTAssertEqual(stored, file.tensorTypes, "\(name): the tensor types llama-quantize chose")
             let model = try ModelBundle(path: path, pool: nil)
-            let c = model.weights.config
-            let workspace = InferenceWorkspace(config: c, maxRows: 256)
             for chat in file.chats {
                 let messages = chat.messages.map { ChatMessage(role: $0["role"]!, content: $0["content"]!) }
                 XCTAssertEqual(try model.promptTokens(for: messages, now: FamilyGoldenTests.date(chat.renderedOn)), chat.promptIDs,
                                "\(name): \(messages.last!.content)")
-                let cache = KVCache(config: c)
-                var rows = chat.promptIDs.enumerated().map {
-                    ForwardRow(token: $0.element, position: $0.offset, cache: cache, wantsLogits: $0.offset == chat.promptIDs.count - 1)
-                }
-                var mine: [Int] = []
-                for (i, expected) in chat.continuationIDs.enumerated() {
-                    let logits = model.weights.forward(rows, workspace: workspace, pool: nil)
-                    var best = 0
-                    for t in 1..<c.vocabSize where logits[t] > logits[best] { best = t }
-                    mine.append(best)
-                    rows = [ForwardRow(token: expected, position: chat.promptIDs.count + i, cache: cache, wantsLogits: true)]
-                }
+                let (mine, _) = FamilyGoldenTests.greedy(model, prompt: chat.promptIDs, forcing: chat.continuationIDs)
                 XCTAssertEqual(mine, chat.continuationIDs, "\(name): \(messages.last!.content)")
             }
         }
