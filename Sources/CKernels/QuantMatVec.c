@@ -369,7 +369,6 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
     else if (!w->nibbles) matvec(w, 0, 0, 1, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 0 && !w->split) matvec(w, 1, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 1 && !w->split) matvec(w, 1, 1, 0, row0, row1, x, xStride, vectors, y, yStride);
-    else if (w->highBits == 2 && w->split) matvec(w, 1, 2, 1, row0, row1, x, xStride, vectors, y, yStride);
     else proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride);
 }
 
@@ -567,7 +566,6 @@ void proxima_packed_matvec(const proxima_packed_matrix *w, int64_t row0, int64_t
     else if (!w->nibbles) matvec_avx2(w, 0, 0, 1, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 0 && !w->split) matvec_avx2(w, 1, 0, 0, row0, row1, x, xStride, vectors, y, yStride);
     else if (w->highBits == 1 && !w->split) matvec_avx2(w, 1, 1, 0, row0, row1, x, xStride, vectors, y, yStride);
-    else if (w->highBits == 2 && w->split) matvec_avx2(w, 1, 2, 1, row0, row1, x, xStride, vectors, y, yStride);
     else proxima_packed_matvec_portable(w, row0, row1, x, xStride, vectors, y, yStride);
 }
 

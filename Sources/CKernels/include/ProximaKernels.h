@@ -13,10 +13,12 @@
 /// A block-quantised matrix in decode layout (rows padded with zeros to whole groups), 32-value blocks.
 /// - nibbles: quants [group][block][row in group][16 bytes of nibbles, then highBits planes of 4 bytes]: the low
 ///   nibble of byte j is bits 0–3 of value j, the high nibble those of value j + 16, and bit j of plane p is bit
-///   4 + p of value j (Q4: no planes; Q5: one; Q6_K: two), so q = 0…15, 0…31 or 0…63;
-///   scales [group][block][d₀ d₁ d₂ d₃ m₀ m₁ m₂ m₃] as fp32, value = d·q + m; with `split`, a second
-///   [d₀ … d₃ m₀ … m₃] follows for values 16–31 of each block (Q6_K's 16-value sub-blocks).
-/// - bytes (Q8_0): quants [group][block][row in group][32 signed bytes]; scales [group][block][d₀ … d₃].
+///   4 + p of value j (Q4_0, Q4_1, Q4_K: no planes; Q5_1, Q5_K: one), so q = 0…15 or 0…31;
+///   scales [group][block][d₀ d₁ d₂ d₃ m₀ m₁ m₂ m₃] as fp32, value = d·q + m.
+/// - bytes (Q8_0, Q5_0 as q − 16): quants [group][block][row in group][32 signed bytes]; scales [group][block][d₀ … d₃],
+///   value = d·q.
+/// - `split` (Q6_K as bytes q − 32, for its 16-value sub-blocks): the scales of values 16–31 of each block follow
+///   as a second set: [d₀ … d₃ m₀ … m₃ d'₀ … d'₃ m'₀ … m'₃] (the m unused for bytes).
 typedef struct {
     const uint8_t *quants;
     const float *scales;
