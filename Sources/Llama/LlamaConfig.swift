@@ -32,9 +32,9 @@ public struct LlamaConfig: Sendable, Codable, Equatable {
     public init(architecture: ModelArchitecture = .llama, layerCount: Int, dim: Int, ffnDim: Int, headCount: Int,
                 kvHeadCount: Int, headDim: Int, vocabSize: Int, contextLength: Int, ropeBase: Float, normEps: Float,
                 ropeFactors: [Float]? = nil) {
-        self.architecture = architecture; self.ropeFactors = ropeFactors; self.layerCount = layerCount; self.dim = dim; self.ffnDim = ffnDim; self.headCount = headCount
-        self.kvHeadCount = kvHeadCount; self.headDim = headDim; self.vocabSize = vocabSize
-        self.contextLength = contextLength; self.ropeBase = ropeBase; self.normEps = normEps
+        self.architecture = architecture; self.layerCount = layerCount; self.dim = dim; self.ffnDim = ffnDim
+        self.headCount = headCount; self.kvHeadCount = kvHeadCount; self.headDim = headDim; self.vocabSize = vocabSize
+        self.contextLength = contextLength; self.ropeBase = ropeBase; self.normEps = normEps; self.ropeFactors = ropeFactors
     }
 
     /// Width of the keys (and values) of one position: kvHeadCount · headDim.
