@@ -46,9 +46,7 @@ struct ImportAdapterCommand: AsyncParsableCommand {
         guard let base = try await store.policyVersions().first(where: { $0.parent == nil }) else {
             throw CLIError("\(settings.db) has no base version (start the server on it once)")
         }
-        let files = PolicyDirectory(settings.learner.policiesDirectory.isEmpty
-            ? URL(fileURLWithPath: settings.db).deletingLastPathComponent().appendingPathComponent("policies")
-            : URL(fileURLWithPath: settings.learner.policiesDirectory))
+        let files = PolicyDirectory(settings.policiesDirectoryURL)
         let name = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
         let stored = try files.store(ensemble, baseModelName: name)
         let version = try await store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),

@@ -67,9 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             modelSHA256 = try SHA256.hexOfFile(modelPath)
         } catch { throw CLIError(error.description) }
         let database = try AppDatabase.open(path: settings.db)
-        let policiesDirectory = settings.learner.policiesDirectory.isEmpty
-            ? URL(fileURLWithPath: settings.db).deletingLastPathComponent().appendingPathComponent("policies")
-            : URL(fileURLWithPath: settings.learner.policiesDirectory)
+        let policiesDirectory = settings.policiesDirectoryURL
         let dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: SQLiteProximaStore(database: database),
                                               pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)

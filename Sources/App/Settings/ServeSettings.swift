@@ -14,6 +14,12 @@ public struct ServeSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var db = "data/proxima.sqlite"
+    /// Where the policy versions' files are: `learner.policies_dir`, else policies/ beside the database.
+    public var policiesDirectoryURL: URL {
+        learner.policiesDirectory.isEmpty
+            ? URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("policies")
+            : URL(fileURLWithPath: learner.policiesDirectory)
+    }
     /// nil: the default model (see `InstallLayout.defaultModelPath`).
     public var model: String?
     /// nil: one compute thread per core.
