@@ -42,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: Pure (no IO, no clock, no environment)
@@ -80,6 +81,11 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["ProximaNumerics", "Llama", "Tokenizer", "ChatTemplate", "ProximaCore", "Inference", "Learning", "Service", "CZlib"]),
         .target(name: "Simulators", dependencies: ["ProximaCore", "Inference"]),
         .target(name: "Store", dependencies: ["ProximaCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PostgresStore", dependencies: [
+            "ProximaCore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "HTTPAPI", dependencies: [
             "Service", "ProximaCore", "Sampling", "CZlib",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -102,7 +108,7 @@ let package = Package(
 
         // MARK: The executable
         .executableTarget(name: "proxima", dependencies: [
-            "ProximaApp", "ProximaCore", "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "HTTPAPI",
+            "ProximaApp", "ProximaCore", "ModelFiles", "Llama", "Tokenizer", "Sampling", "Inference", "Learning", "Service", "Simulators", "Store", "PostgresStore", "HTTPAPI",
             "ProximaNumerics", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -138,7 +144,9 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
         ], exclude: ["Fixtures"]),
-        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "ProximaCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Store", "PostgresStore", "ProximaCore",
+                                                   .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                   .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LearningTests", dependencies: ["TestSupport", "TestModels", "Learning", "Llama", "ProximaNumerics", "ModelFiles", "Inference"],
                     exclude: ["Fixtures", "Scripts"]),
         .testTarget(name: "AppTests", dependencies: [

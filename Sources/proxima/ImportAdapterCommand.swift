@@ -10,6 +10,7 @@ import Llama
 import ModelFiles
 import ProximaCore
 import Service
+import Logging
 import Store
 
 struct ImportAdapterCommand: AsyncParsableCommand {
@@ -22,14 +23,18 @@ struct ImportAdapterCommand: AsyncParsableCommand {
     @Argument(help: "The adapter directory.") var directory: String
     @Option(help: "Configuration file (as for serve: its database, policies directory and learner settings).") var config: String?
     @Option(help: "SQLite database file (default data/proxima.sqlite).") var db: String?
+    @Option(help: "PostgreSQL database instead of the SQLite file: postgres://user@host:5432/database (database.url).") var database: String?
     @Option(name: .long, help: "The base model GGUF the database serves (default: the configured model).") var model: String?
 
     func run() async throws {
         var flags: [ServeSettings.Flag: String] = [:]
         flags[.db] = db
+        flags[.database] = database
         flags[.model] = model
         let settings = try await ServeSettings.load(file: config, flags: flags)
-        guard FileManager.default.fileExists(atPath: settings.db) else { throw CLIError("no database at \(settings.db)") }
+        guard !settings.databaseURL.isEmpty || FileManager.default.fileExists(atPath: settings.db) else {
+            throw CLIError("no database at \(settings.db)")
+        }
         let modelPath = try settings.model ?? InstallLayout.defaultModelPath()
         let modelConfig: LlamaConfig
         do { modelConfig = try LlamaConfig(gguf: GGUFFile(path: modelPath)) } catch { throw CLIError("\(error)") }
@@ -40,17 +45,25 @@ struct ImportAdapterCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(directory): cannot import: \(error)")
         }
-        let database = try AppDatabase.open(path: settings.db)
-        defer { try? database.close() }
-        let store = SQLiteProximaStore(database: database)
+        let opened = try await OpenedStore.open(settings, logger: Logger(label: "proxima"))
+        let store = opened.store
         guard let base = try await store.policyVersions().first(where: { $0.parent == nil }) else {
-            throw CLIError("\(settings.db) has no base version (start the server on it once)")
+            await opened.close()
+            throw CLIError("\(opened.location) has no base version (start the server on it once)")
         }
         let files = PolicyDirectory(settings.policiesDirectoryURL)
         let name = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
-        let stored = try files.store(ensemble, baseModelName: name)
-        let version = try await store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),
+        let version: PolicyVersionRecord
+        do {
+            let stored = try files.store(ensemble, baseModelName: name)
+            version = try await store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),
                                                                        adapter: stored.adapter, state: stored.state, metrics: metrics))
-        print("\(version.id): imported from \(directory) (candidate; activate with `proxima policies activate --db \(settings.db) \(version.id)`)")
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+        let activate = settings.databaseURL.isEmpty ? "`proxima policies activate --db \(settings.db) \(version.id)`" : "POST /admin/policies/\(version.id)/activate"
+        print("\(version.id): imported from \(directory) (candidate; activate with \(activate))")
     }
 }

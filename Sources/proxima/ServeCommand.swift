@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (default 127.0.0.1).") var host: String?
     @Option(help: "Port to bind (default 8080).") var port: Int?
     @Option(help: "SQLite database file (default data/proxima.sqlite).") var db: String?
+    @Option(help: "PostgreSQL database instead of the SQLite file: postgres://user@host:5432/database (database.url).") var database: String?
     @OptionGroup var modelOptions: ModelOptions
 
     /// The flags that were given (they win over everything else).
@@ -33,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         values[.host] = host
         values[.port] = port.map(String.init)
         values[.db] = db
+        values[.database] = database
         values[.model] = modelOptions.model
         values[.threads] = modelOptions.threads.map(String.init)
         return values
@@ -66,9 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
             model = try ModelBundle(path: modelPath, pool: pool)
             modelSHA256 = try SHA256.hexOfFile(modelPath)
         } catch { throw CLIError(error.description) }
-        let database = try AppDatabase.open(path: settings.db)
+        let opened = try await OpenedStore.open(settings, logger: logger)
         let policiesDirectory = settings.policiesDirectoryURL
-        let dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: SQLiteProximaStore(database: database),
+        let dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: opened.store,
                                               pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)
         let auth = settings.auth.isEnabled
@@ -77,11 +79,11 @@ struct ServeCommand: AsyncParsableCommand {
         let learner = settings.learner.enabled ? (settings.learner.automatic ? "automatic" : "operator") : "off"
         let server = try await buildApplication(settings, dependencies) { channel in
             let port = channel.localAddress?.port ?? settings.port
-            logger.notice("proxima serving http://\(settings.host):\(port) model=\(model.name) learner=\(learner) db=\(settings.db) auth=\(auth) pairing=\(settings.chat.pairing ? "on" : "off") threads=\(threads)")
+            logger.notice("proxima serving http://\(settings.host):\(port) model=\(model.name) learner=\(learner) db=\(opened.location) auth=\(auth) pairing=\(settings.chat.pairing ? "on" : "off") threads=\(threads)")
         }
         logger.notice("serving version \(server.servingAtStart)")
         try await server.app.runService()
-        try database.close()
+        await opened.close()
         logger.notice("proxima stopped")
     }
 }

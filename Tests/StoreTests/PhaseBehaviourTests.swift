@@ -152,7 +152,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aWritableStorePassesTheHealthCheck(kind: StoreKind) async throws {
-        let store = try kind.make(in: folder)
+        let store = try await kind.make(in: folder)
         try await store.checkWritable()
         try await store.checkWritable()
     }

@@ -120,7 +120,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func baseVersionIsCreatedOnceAndGuardsTheModel(kind: StoreKind) async throws {
-        let store = try kind.make(in: folder)
+        let store = try await kind.make(in: folder)
         #expect(try await store.servingVersion() == nil)
         let base = try await store.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
         #expect(base == PolicyVersionRecord(id: "v0", parent: nil, createdAt: Fixtures.time(0), status: .serving, adapter: nil,

@@ -6,22 +6,67 @@ import Foundation
 import ProximaCore
 import Store
 import Testing
+import Logging
+import PostgresNIO
+import PostgresStore
 
 // MARK: - The stores under test
 
-/// Which implementation a behavioural test runs on; every behavioural test runs on all of them.
+/// Which implementation a behavioural test runs on; every behavioural test runs on all of them (PostgreSQL when
+/// `PROXIMA_TEST_POSTGRES_URL` names a server, as ops/test sets it; `postgresRunsInCI` fails CI without one).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqliteInMemory, sqliteFile, inMemory
+    case sqliteInMemory, sqliteFile, inMemory, postgres
+
+    static var allCases: [StoreKind] {
+        [.sqliteInMemory, .sqliteFile, .inMemory] + (PostgresTestServer.url == nil ? [] : [.postgres])
+    }
 
     var testDescription: String { rawValue }
 
-    /// A fresh, empty store of this kind; a file store lives in `folder`, which the test keeps alive.
-    func make(in folder: TempFolder) throws -> any ProximaStore {
+    /// A fresh, empty store of this kind; a file store lives in `folder`, which the test keeps alive; a PostgreSQL
+    /// store in a new database of the test server.
+    func make(in folder: TempFolder) async throws -> any ProximaStore {
         switch self {
         case .sqliteInMemory: SQLiteProximaStore(database: try AppDatabase.inMemory())
         case .sqliteFile: SQLiteProximaStore(database: try AppDatabase.open(path: folder.path("proxima.sqlite")))
         case .inMemory: InMemoryProximaStore()
+        case .postgres: try await PostgresTestServer.freshStore()
         }
+    }
+}
+
+/// The PostgreSQL server the tests may use (`PROXIMA_TEST_POSTGRES_URL`, e.g. postgres://proxima@127.0.0.1:55432/postgres):
+/// each store gets a database of its own, created through one shared admin client. ops/test starts a throwaway
+/// server for each run, so the databases are not dropped.
+enum PostgresTestServer {
+    static let url: PostgresURL? = ProcessInfo.processInfo.environment["PROXIMA_TEST_POSTGRES_URL"].map { text in
+        do { return try PostgresURL(text) } catch { fatalError("PROXIMA_TEST_POSTGRES_URL: \(error)") }
+    }
+
+    static let logger = {
+        var logger = Logger(label: "proxima.tests.postgres")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    private static let admin: PostgresClient? = url.map { url in
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
+        Task { await client.run() }
+        return client
+    }
+
+    /// A new, empty database on the test server (its URL).
+    static func freshDatabase() async throws -> PostgresURL {
+        guard var url, let admin else { throw StoreError.database(message: "PROXIMA_TEST_POSTGRES_URL is not set") }
+        let name = "proxima_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        url.database = name
+        return url
+    }
+
+    /// A store on a new, empty database.
+    static func freshStore() async throws -> PostgresProximaStore {
+        try await PostgresProximaStore.connect(try await freshDatabase(), maximumConnections: 4, logger: logger)
     }
 }
 
@@ -53,7 +98,7 @@ enum Fixtures {
 
     /// A store with the base version "v0" serving.
     static func seeded(_ kind: StoreKind, in folder: TempFolder) async throws -> any ProximaStore {
-        let store = try kind.make(in: folder)
+        let store = try await kind.make(in: folder)
         _ = try await store.ensureBaseVersion(baseModelSHA256: baseSHA, at: time(0))
         return store
     }

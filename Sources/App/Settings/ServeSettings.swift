@@ -14,6 +14,8 @@ public struct ServeSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var db = "data/proxima.sqlite"
+    /// `database.url`: a `postgres://` URL; when set the store is PostgreSQL and `db` is not used.
+    public var databaseURL = ""
     /// Where the policy versions' files are: `learner.policies_dir`, else policies/ beside the database.
     public var policiesDirectoryURL: URL {
         learner.policiesDirectory.isEmpty
@@ -47,13 +49,30 @@ public struct ServeSettings: Sendable {
     }
 
     /// The flags `proxima serve` has (each a key of the file).
-    public enum Flag: String, CaseIterable { case host, port, db, model, threads }
+    public enum Flag: String, CaseIterable {
+        case host, port, db, model, threads
+        case database = "database.url"
+    }
+
+    /// Where the store is, for logs and messages (a URL's password hidden by the store itself when it opens).
+    public var databaseDescription: String { databaseURL.isEmpty ? db : "postgres (database.url)" }
 }
 
 extension ServeSettings: Decodable {
     public enum Key: String, CodingKey, CaseIterable {
-        case host, port, db, model, threads, auth, chat, engine, http, learner
+        case host, port, db, database, model, threads, auth, chat, engine, http, learner
         case logLevel = "log_level"
+    }
+
+    /// The keys of the `database` section.
+    public enum DatabaseKey: String, CodingKey, CaseIterable { case url }
+
+    /// The `database` section.
+    private struct DatabaseSection: Decodable {
+        var url: String?
+        init(from decoder: any Decoder) throws {
+            url = try decoder.container(keyedBy: DatabaseKey.self).decodeIfPresent(String.self, forKey: .url)
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -62,6 +81,7 @@ extension ServeSettings: Decodable {
         host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
         db = try c.decodeIfPresent(String.self, forKey: .db) ?? db
+        databaseURL = try c.decodeIfPresent(DatabaseSection.self, forKey: .database)?.url ?? databaseURL
         model = try c.decodeIfPresent(String.self, forKey: .model).flatMap { $0.isEmpty ? nil : $0 }
         threads = try c.decodeIfPresent(Int.self, forKey: .threads).flatMap { $0 == 0 ? nil : $0 }
         if let level = try c.decodeIfPresent(String.self, forKey: .logLevel) {
@@ -80,8 +100,8 @@ extension ServeSettings: Decodable {
 
     /// Every configuration key, dotted (`learner.steps`): what config/proxima.yaml documents.
     public static var keys: [String] {
-        let top = Key.allCases.filter { ![.auth, .chat, .engine, .http, .learner].contains($0) }.map(\.stringValue)
-        return top + APIKeys.Key.allCases.map { "auth.\($0.stringValue)" } + ChatConfiguration.Key.allCases.map { "chat.\($0.stringValue)" }
+        let top = Key.allCases.filter { ![.database, .auth, .chat, .engine, .http, .learner].contains($0) }.map(\.stringValue)
+        return top + DatabaseKey.allCases.map { "database.\($0.stringValue)" } + APIKeys.Key.allCases.map { "auth.\($0.stringValue)" } + ChatConfiguration.Key.allCases.map { "chat.\($0.stringValue)" }
             + EngineConfiguration.Key.allCases.map { "engine.\($0.stringValue)" } + HTTPSettings.Key.allCases.map { "http.\($0.stringValue)" }
             + LearnerSettings.keys.map { "learner.\($0)" }
     }
@@ -89,6 +109,9 @@ extension ServeSettings: Decodable {
     /// Why these settings cannot be used, or nil.
     public var problem: SettingsError? {
         if !(0...65535).contains(port) { return SettingsError(key: "port", "port must be in 0...65535 (got \(port))") }
+        if !databaseURL.isEmpty && !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
+            return SettingsError(key: "database.url", "database.url must be a postgres:// URL (postgres://user@host:5432/database), or empty for the SQLite file `db`")
+        }
         if let threads, !(1...1024).contains(threads) { return SettingsError(key: "threads", "threads must be in 0...1024 (got \(threads))") }
         if !(1024...(1 << 30)).contains(http.bodyLimitBytes) {
             return SettingsError(key: "http.body_limit_bytes", "http.body_limit_bytes must be in 1024...\(1 << 30) (got \(http.bodyLimitBytes))")

@@ -29,7 +29,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case baseModelMismatch(stored: String, given: String)
     /// A row in the database does not decode (a blob of the wrong length, JSON that does not parse).
     case corruptRow(table: String, detail: String)
-    /// SQLite refused the operation (I/O error, disk full, constraint violation the validation missed).
+    /// The database refused the operation (I/O error, disk full, server unreachable, constraint violation the
+    /// validation missed).
     case database(message: String)
 
     /// What went wrong.
@@ -65,7 +66,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .invalidTransition(_, _, _, let hint): hint
         case .baseModelMismatch: "serve the model this database was created with, or start a new database (--db)"
         case .corruptRow: "the database was changed outside Proxima; restore it from a backup"
-        case .database: "check that the database file's disk is writable and not full"
+        case .database: "check that the database (its file, or its server) is reachable, writable and not full"
         }
     }
 

@@ -2,13 +2,12 @@
 // byte layout of the requests and samples tables (4 bytes per token, so both blobs of a sample have one length).
 
 import Foundation
-import ProximaCore
 
 // MARK: - Blob coding
 
-enum BlobCoding {
+package enum BlobCoding {
     /// Token ids as Int32 LE (ids were checked to fit by `StoreRules`).
-    static func tokenBlob(_ ids: [Int]) -> Data {
+    package static func tokenBlob(_ ids: [Int]) -> Data {
         var data = Data(capacity: ids.count * 4)
         for id in ids {
             withUnsafeBytes(of: Int32(truncatingIfNeeded: id).littleEndian) { data.append(contentsOf: $0) }
@@ -16,12 +15,12 @@ enum BlobCoding {
         return data
     }
 
-    static func tokenIDs(_ blob: Data, column: String) throws -> [Int] {
+    package static func tokenIDs(_ blob: Data, column: String) throws -> [Int] {
         try words(blob, column: column).map { Int(Int32(bitPattern: $0)) }
     }
 
     /// Log-probs as Float32 LE.
-    static func logprobBlob(_ values: [Float]) -> Data {
+    package static func logprobBlob(_ values: [Float]) -> Data {
         var data = Data(capacity: values.count * 4)
         for value in values {
             withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
@@ -29,7 +28,7 @@ enum BlobCoding {
         return data
     }
 
-    static func logprobs(_ blob: Data, column: String) throws -> [Float] {
+    package static func logprobs(_ blob: Data, column: String) throws -> [Float] {
         try words(blob, column: column).map(Float.init(bitPattern:))
     }
 

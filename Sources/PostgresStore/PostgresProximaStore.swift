@@ -1,0 +1,407 @@
+// PostgresProximaStore: the ProximaStore on PostgreSQL (postgres-nio), for several processes sharing one
+// database. Every write method is one SERIALIZABLE transaction, retried when PostgreSQL reports a serialization
+// failure or deadlock, so the read-check-write logic the SQLite store runs under its single writer stays correct
+// with concurrent writers. This file holds the connection, transactions, requests, versions and the health check.
+
+import Foundation
+import Logging
+import PostgresNIO
+import ProximaCore
+
+// MARK: - Store
+
+public final class PostgresProximaStore: ProximaStore {
+    let client: PostgresClient
+    let logger: Logger
+    public let url: PostgresURL
+    private let runner: Task<Void, Never>
+
+    private init(client: PostgresClient, url: PostgresURL, logger: Logger) {
+        self.client = client
+        self.url = url
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to `url`, applies the missing migrations and returns the store; throws `StoreError.database`
+    /// naming the URL (password hidden) when the server cannot be reached or refuses.
+    public static func connect(_ url: PostgresURL, maximumConnections: Int = 8, logger: Logger) async throws -> PostgresProximaStore {
+        // One direct connection first: an unreachable server or refused login is one clear error within the connect
+        // timeout (the pool would retry in the background until its circuit breaker trips, a minute later).
+        do {
+            let probe = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
+            try await probe.close()
+        } catch {
+            throw StoreError.database(message: "cannot connect to \(url): \(Self.reason(error))")
+        }
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections),
+                                    backgroundLogger: logger)
+        let store = PostgresProximaStore(client: client, url: url, logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            await store.shutdown()
+            throw StoreError.database(message: "cannot open \(url): \(StoreError.wrapping(error, doing: "applying migrations").message)")
+        }
+        return store
+    }
+
+    /// What a connection error says, without postgres-nio's wrapping.
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))" }
+        if let underlying = error.underlying { return "\(underlying)" }
+        return error.code.description
+    }
+
+    /// Closes the connections (queries after this fail).
+    public func shutdown() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    deinit { runner.cancel() }
+
+    // MARK: Transactions
+
+    /// How many times a transaction is retried after a serialization failure or deadlock.
+    static let maximumRetries = 10
+
+    /// One SERIALIZABLE write transaction; retried on a serialization failure; any error rolls it back and comes
+    /// out as a `StoreError`.
+    func write<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(what, mode: "ISOLATION LEVEL SERIALIZABLE", body)
+    }
+
+    /// One READ COMMITTED transaction: each statement sees what committed before it ran (migrations, which wait
+    /// for a lock and must then see the other starter's work).
+    func writeReadingCommitted<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(what, mode: "ISOLATION LEVEL READ COMMITTED", body)
+    }
+
+    /// One read-only transaction (a snapshot of the committed state).
+    func read<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(what, mode: "ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    private func transaction<T: Sendable>(_ what: String, mode: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    let transaction = Transaction(connection: connection, logger: logger)
+                    try await transaction.execute(PostgresQuery(unsafeSQL: "BEGIN \(mode)"))
+                    do {
+                        let value = try await body(transaction)
+                        try await transaction.execute("COMMIT")
+                        return value
+                    } catch {
+                        try? await transaction.execute("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch let error as PSQLError where Self.isRetryable(error) && attempt < Self.maximumRetries {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 6)))))
+            } catch {
+                throw StoreError.wrapping(error, doing: what)
+            }
+        }
+    }
+
+    /// Serialization failure (40001) or deadlock (40P01): the transaction can simply run again.
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    private func migrate() async throws {
+        try await writeReadingCommitted("applying migrations") { db in
+            try await db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))")
+            try await db.execute("CREATE TABLE IF NOT EXISTS proxima_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            let applied = Set(try await db.rows("SELECT id FROM proxima_migrations").map { try $0.value("id", in: "proxima_migrations") as String })
+            let now = StoredTime.milliseconds(Date())
+            for migration in PostgresSchema.migrations where !applied.contains(migration.id) {
+                try await db.executeScript(migration.sql)
+                try await db.execute("INSERT INTO proxima_migrations (id, applied_at) VALUES (\(migration.id), \(now))")
+            }
+        }
+    }
+
+    // MARK: Requests
+
+    public func logRequest(_ request: RequestRecord, samples: [SampleRecord]) async throws {
+        let row = try RequestRow(request, samples: samples)
+        try await write("logging request \(request.id)") { db in try await Self.insert(db, row) }
+    }
+
+    public func importLabelledRequests(_ entries: [LabelledRequest]) async throws {
+        let rows = try entries.map { entry in
+            (request: try RequestRow(entry.request, samples: entry.samples), feedback: entry.feedback,
+             eventID: try StoreRules.eventID(for: entry.feedback))
+        }
+        try await write("importing \(entries.count) labelled requests") { db in
+            for row in rows {
+                try await Self.insert(db, row.request)
+                _ = try await Self.insertFeedback(db, row.feedback, eventID: row.eventID)
+            }
+        }
+    }
+
+    /// A request checked and encoded for its row, outside the transaction.
+    struct RequestRow: Sendable {
+        var request: RequestRecord
+        var samples: [SampleRecord]
+        var messages: String
+        var sampling: String
+
+        init(_ request: RequestRecord, samples: [SampleRecord]) throws {
+            try StoreRules.validate(request, samples: samples)
+            self.request = request
+            self.samples = samples
+            messages = try JSONText.encode(request.messages)
+            sampling = try JSONText.encode(request.sampling)
+        }
+    }
+
+    static func insert(_ db: Transaction, _ row: RequestRow) async throws {
+        let request = row.request
+        guard try await db.exists("SELECT 1 FROM policy_versions WHERE id = \(request.policyVersion)") else {
+            throw StoreError.unknownVersion(id: request.policyVersion)
+        }
+        guard try await !db.exists("SELECT 1 FROM requests WHERE id = \(request.id)") else {
+            throw StoreError.duplicateRequest(id: request.id)
+        }
+        if let pairID = request.pairID, try await db.exists("SELECT 1 FROM requests WHERE pair_id = \(pairID)") {
+            throw StoreError.duplicateRequest(id: pairID)
+        }
+        try await db.execute("""
+            INSERT INTO requests (id, pair_id, created_at, api_key_id, policy_version, messages, prompt_token_ids,
+                                  sampling, n, stream, status, client_ref)
+            VALUES (\(request.id), \(request.pairID), \(StoredTime.milliseconds(request.createdAt)), \(request.apiKeyID),
+                    \(request.policyVersion), \(row.messages), \(BlobCoding.tokenBlob(request.promptTokenIDs)), \(row.sampling),
+                    \(request.n), \(request.stream), \(request.status.rawValue), \(request.clientRef))
+            """)
+        for sample in row.samples {
+            try await db.execute("""
+                INSERT INTO samples (request_id, sample_index, token_ids, logprobs, text, finish_reason, shown)
+                VALUES (\(request.id), \(sample.index), \(BlobCoding.tokenBlob(sample.tokenIDs)),
+                        \(BlobCoding.logprobBlob(sample.logprobs)), \(sample.text), \(sample.finishReason.rawValue), \(sample.shown))
+                """)
+        }
+    }
+
+    public func loggedRequest(id: String) async throws -> LoggedRequest? {
+        try await loggedRequest(where: "id", is: id)
+    }
+
+    public func loggedRequest(pairID: String) async throws -> LoggedRequest? {
+        try await loggedRequest(where: "pair_id", is: pairID)
+    }
+
+    public func loggedRequest(clientRef: String) async throws -> LoggedRequest? {
+        try await loggedRequest(where: "client_ref", is: clientRef, latest: true)
+    }
+
+    private func loggedRequest(where column: String, is value: String, latest: Bool = false) async throws -> LoggedRequest? {
+        try await read("reading the request with \(column) \(value)") { db in
+            let order = latest ? " ORDER BY created_at DESC, seq DESC LIMIT 1" : ""
+            var query = SQL("SELECT * FROM requests WHERE \(column) = ")
+            query.bind(value)
+            query.append(order)
+            guard let row = try await db.rows(query.query).first else { return nil }
+            let request = try PostgresRows.request(row)
+            let samples = try await db.rows("SELECT * FROM samples WHERE request_id = \(request.id) ORDER BY sample_index")
+                .map(PostgresRows.sample)
+            return LoggedRequest(request: request, samples: samples)
+        }
+    }
+
+    // MARK: Policy versions
+
+    static func fetchVersion(_ db: Transaction, id: String) async throws -> PolicyVersionRecord? {
+        try await db.rows("SELECT * FROM policy_versions WHERE id = \(id)").first.map(PostgresRows.policyVersion)
+    }
+
+    static func fetchServing(_ db: Transaction) async throws -> PolicyVersionRecord? {
+        try await db.rows("SELECT * FROM policy_versions WHERE status = 'serving'").first.map(PostgresRows.policyVersion)
+    }
+
+    static func insertVersion(_ db: Transaction, _ version: PolicyVersionRecord) async throws {
+        let metrics = try version.metrics.map(JSONText.encode)
+        try await db.execute("""
+            INSERT INTO policy_versions (id, parent, created_at, status, adapter_path, adapter_sha256, state_path,
+                                         state_sha256, phase_id, base_model_sha256, metrics)
+            VALUES (\(version.id), \(version.parent), \(StoredTime.milliseconds(version.createdAt)), \(version.status.rawValue),
+                    \(version.adapter?.path), \(version.adapter?.sha256), \(version.state?.path), \(version.state?.sha256),
+                    \(version.phaseID), \(version.baseModelSHA256), \(metrics))
+            """)
+    }
+
+    static func setStatus(_ db: Transaction, version id: String, to status: PolicyStatus) async throws {
+        try await db.execute("UPDATE policy_versions SET status = \(status.rawValue) WHERE id = \(id)")
+    }
+
+    /// Retires the serving version and serves `id`, in the caller's transaction.
+    static func serve(_ db: Transaction, id: String) async throws -> ServingChange {
+        guard let target = try await fetchVersion(db, id: id) else { throw StoreError.unknownVersion(id: id) }
+        try StoreRules.checkServable(target)
+        let previous = try await fetchServing(db)
+        if let previous, previous.id == id { return ServingChange(serving: previous, retired: nil) }
+        if let previous { try await setStatus(db, version: previous.id, to: .retired) }
+        try await setStatus(db, version: id, to: .serving)
+        var serving = target
+        serving.status = .serving
+        var retired = previous
+        retired?.status = .retired
+        return ServingChange(serving: serving, retired: retired)
+    }
+
+    public func ensureBaseVersion(id: String, baseModelSHA256: String, at date: Date) async throws -> PolicyVersionRecord {
+        try StoreRules.checkSHA256(baseModelSHA256, what: "the base model")
+        return try await write("creating base version \(id)") { db in
+            if let stored = try await db.rows("SELECT base_model_sha256 FROM policy_versions LIMIT 1").first {
+                let storedSHA: String = try stored.value("base_model_sha256", in: "policy_versions")
+                if storedSHA != baseModelSHA256 { throw StoreError.baseModelMismatch(stored: storedSHA, given: baseModelSHA256) }
+            }
+            if try await Self.fetchVersion(db, id: id) == nil {
+                let status: PolicyStatus = try await Self.fetchServing(db) == nil ? .serving : .retired
+                try await Self.insertVersion(db, PolicyVersionRecord(id: id, parent: nil, createdAt: StoredTime.normalized(date),
+                                                                     status: status, adapter: nil, state: nil, phaseID: nil,
+                                                                     baseModelSHA256: baseModelSHA256, metrics: nil))
+            }
+            guard let serving = try await Self.fetchServing(db) else {
+                return try await Self.serve(db, id: id).serving
+            }
+            return serving
+        }
+    }
+
+    public func insertCandidate(_ candidate: CandidateVersion) async throws -> PolicyVersionRecord {
+        try StoreRules.validate(candidate)
+        return try await write("inserting a candidate of \(candidate.parent)") { db in
+            guard let parent = try await Self.fetchVersion(db, id: candidate.parent) else {
+                throw StoreError.unknownVersion(id: candidate.parent)
+            }
+            if let phaseID = candidate.phaseID, try await Self.fetchPhase(db, id: phaseID) == nil {
+                throw StoreError.unknownPhase(id: phaseID)
+            }
+            let ids = try await db.rows("SELECT id FROM policy_versions").map { try $0.value("id", in: "policy_versions") as String }
+            let version = PolicyVersionRecord(id: StoreRules.nextVersionID(after: ids), parent: parent.id,
+                                              createdAt: StoredTime.normalized(candidate.createdAt), status: .candidate,
+                                              adapter: candidate.adapter, state: candidate.state,
+                                              phaseID: candidate.phaseID, baseModelSHA256: parent.baseModelSHA256,
+                                              metrics: candidate.metrics)
+            try await Self.insertVersion(db, version)
+            return version
+        }
+    }
+
+    public func setServing(_ id: String) async throws -> ServingChange {
+        try await write("serving version \(id)") { db in try await Self.serve(db, id: id) }
+    }
+
+    public func markRejected(_ id: String) async throws -> PolicyVersionRecord {
+        try await write("rejecting version \(id)") { db in
+            guard var version = try await Self.fetchVersion(db, id: id) else { throw StoreError.unknownVersion(id: id) }
+            try StoreRules.checkRejectable(version)
+            try await Self.setStatus(db, version: id, to: .rejected)
+            version.status = .rejected
+            return version
+        }
+    }
+
+    public func policyVersions() async throws -> [PolicyVersionRecord] {
+        try await read("listing policy versions") { db in
+            try await db.rows("SELECT * FROM policy_versions ORDER BY seq").map(PostgresRows.policyVersion)
+        }
+    }
+
+    public func servingVersion() async throws -> PolicyVersionRecord? {
+        try await read("reading the serving version") { db in try await Self.fetchServing(db) }
+    }
+
+    public func policyVersion(id: String) async throws -> PolicyVersionRecord? {
+        try await read("reading version \(id)") { db in try await Self.fetchVersion(db, id: id) }
+    }
+
+    // MARK: Health
+
+    public func checkWritable() async throws {
+        try await write("checking that the database is writable") { db in
+            try await db.execute("""
+                INSERT INTO meta (key, value) VALUES ('writable_check', '1')
+                ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
+                """)
+        }
+    }
+}
+
+// MARK: - Transaction
+
+/// A connection inside an open transaction: run statements, read rows.
+struct Transaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func rows(_ query: PostgresQuery) async throws -> [Row] {
+        try await connection.query(query, logger: logger).collect().map(PostgresRandomAccessRow.init)
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        _ = try await connection.query(query, logger: logger).collect()
+    }
+
+    /// Runs a script of statements each ending in a semicolon at the end of a line (a migration), one by one: the
+    /// extended protocol takes one statement at a time.
+    func executeScript(_ sql: String) async throws {
+        for statement in sql.components(separatedBy: ";\n") where !statement.allSatisfy(\.isWhitespace) {
+            try await execute(PostgresQuery(unsafeSQL: statement))
+        }
+    }
+
+    /// Whether `query` (a SELECT) returns a row.
+    func exists(_ query: PostgresQuery) async throws -> Bool {
+        try await !rows(query).isEmpty
+    }
+
+    /// The first column of the first row as an integer (a COUNT), 0 when there is none.
+    func count(_ query: PostgresQuery) async throws -> Int {
+        guard let row = try await rows(query).first, !row.isEmpty else { return 0 }
+        return Int(try row[0].decode(Int64.self))
+    }
+}
+
+/// SQL assembled from parts, its values bound as parameters $1, $2, … in order.
+struct SQL {
+    private(set) var text: String
+    private(set) var binds = PostgresBindings()
+
+    init(_ text: String = "") { self.text = text }
+
+    mutating func append(_ more: String) { text += more }
+
+    /// Appends a placeholder for `value`.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) {
+        binds.append(value)
+        text += "$\(binds.count)"
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: text, binds: binds) }
+}
+
+// MARK: - Error wrapping
+
+extension StoreError {
+    /// A StoreError as is; a PostgreSQL error as `.database` with its SQLSTATE and message, saying what was being done.
+    static func wrapping(_ error: any Error, doing what: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? PSQLError {
+            if let info = error.serverInfo, let message = info[.message] {
+                return .database(message: "\(what): \(message) (SQLSTATE \(info[.sqlState] ?? "?"))")
+            }
+            return .database(message: "\(what): PostgreSQL \(error.code.description)")
+        }
+        return .database(message: "\(what): \(error)")
+    }
+}

@@ -1,0 +1,32 @@
+// StoreOpening: the store `serve` and `import-adapter` use — PostgreSQL when `database.url` is set, else the
+// SQLite file `db` — and how to close it.
+
+import Foundation
+import Logging
+import PostgresStore
+import ProximaApp
+import ProximaCore
+import Store
+
+/// An open store and what it is, for messages.
+struct OpenedStore: Sendable {
+    let store: any ProximaStore
+    /// The SQLite path or the URL (password hidden).
+    let location: String
+    let close: @Sendable () async -> Void
+
+    static func open(_ settings: ServeSettings, logger: Logger) async throws -> OpenedStore {
+        if settings.databaseURL.isEmpty {
+            let database = try AppDatabase.open(path: settings.db)
+            return OpenedStore(store: SQLiteProximaStore(database: database), location: settings.db, close: { try? database.close() })
+        }
+        let url: PostgresURL
+        do { url = try PostgresURL(settings.databaseURL) } catch { throw CLIError("database.url: \(error)") }
+        do {
+            let store = try await PostgresProximaStore.connect(url, logger: logger)
+            return OpenedStore(store: store, location: url.description, close: { await store.shutdown() })
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}

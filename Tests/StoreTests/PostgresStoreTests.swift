@@ -1,0 +1,84 @@
+// PostgresStoreTests: what is particular to the PostgreSQL store — its URL, that CI runs the behavioural tests on
+// it, migrations applied once by concurrent starters, and concurrent writers kept serialisable.
+
+import Foundation
+import ProximaCore
+import Testing
+import PostgresStore
+
+@Suite("PostgreSQL store") struct PostgresStoreTests {
+    @Test func ciRunsTheBehaviouralTestsOnPostgres() {
+        // ops/test starts a server and sets the URL; without it the .postgres cases would be left out silently.
+        if ProcessInfo.processInfo.environment["CI"] != nil {
+            #expect(PostgresTestServer.url != nil, "CI must set PROXIMA_TEST_POSTGRES_URL (ops/test starts a server)")
+        }
+    }
+
+    @Test func urlsAreParsedAndBadOnesNamed() throws {
+        let url = try PostgresURL("postgres://proxima:s%40cret@db.example:6543/learn?sslmode=disable")
+        #expect(url.host == "db.example" && url.port == 6543 && url.username == "proxima" && url.password == "s@cret"
+                && url.database == "learn" && url.socketDirectory == nil)
+        #expect(url.description == "postgres://proxima:***@db.example:6543/learn")
+        let socket = try PostgresURL("postgresql://proxima@/learn?host=/run/postgresql")
+        #expect(socket.socketDirectory == "/run/postgresql" && socket.port == 5432)
+        for (bad, says) in [("postgres://db/learn", "no user name"), ("postgres://u@db", "no database name"),
+                            ("postgres://u:pw@db/learn?sslmode=require", "TLS"), ("postgres://u@db/learn?x=1", "unknown parameter"),
+                            ("mysql://u@db/learn", "not a postgres:// URL"), ("postgres://u@db:0/learn", "out of range")] {
+            #expect(throws: PostgresURLError.self) { try PostgresURL(bad) }
+            do { _ = try PostgresURL(bad) } catch {
+                #expect(error.description.contains(says), "\(bad): \(error)")
+                #expect(!error.description.contains("pw@"), "the password is hidden: \(error)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func concurrentStartersMigrateOnce() async throws {
+        let url = try await PostgresTestServer.freshDatabase()
+        let stores = try await withThrowingTaskGroup(of: PostgresProximaStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let versions = try await withThrowingTaskGroup(of: String.self) { group in
+            for store in stores {
+                group.addTask { try await store.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0)).id }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions == ["v0", "v0", "v0", "v0"])
+        #expect(try await stores[0].policyVersions().count == 1)
+        for store in stores { await store.shutdown() }
+    }
+
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func concurrentWritersAreSerialised() async throws {
+        // Eight writers on separate connections insert candidates at once: every id is distinct (v1 … v8), which
+        // needs the read of the existing ids and the insert to be one serialisable step.
+        let store = try await PostgresTestServer.freshStore()
+        _ = try await store.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for k in 0..<8 {
+                group.addTask {
+                    try await store.insertCandidate(CandidateVersion(parent: "v0", phaseID: nil, createdAt: Fixtures.time(Double(k)), adapter: nil,
+                                                                     state: nil)).id
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(ids) == Set((1...8).map { "v\($0)" }))
+        // Two activations at once leave exactly one version serving.
+        async let a = store.setServing("v3")
+        async let b = store.setServing("v5")
+        _ = try await (a, b)
+        #expect(try await store.policyVersions().filter { $0.status == .serving }.count == 1)
+        await store.shutdown()
+    }
+
+    @Test func anUnreachableServerIsOneClearError() async throws {
+        let url = try PostgresURL("postgres://proxima@127.0.0.1:1/nowhere")
+        do {
+            _ = try await PostgresProximaStore.connect(url, logger: PostgresTestServer.logger)
+            Issue.record("connected to nothing")
+        } catch let error as StoreError {
+            #expect(error.description.contains("postgres://proxima@127.0.0.1:1/nowhere"), "\(error)")
+        }
+    }
+}
