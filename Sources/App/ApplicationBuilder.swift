@@ -26,6 +26,8 @@ public struct ServerDependencies: Sendable {
     public var pool: ComputePool
     /// Where learned versions' files go (on disk: the learner's `policies_dir`, else `policies/` beside the database).
     public var policyFiles: any PolicyFileStore
+    /// Where versions' files are shared with processes on other disks (the PostgreSQL store), or nil.
+    public var sharedFiles: (any SharedVersionFiles)?
     /// Judges the gate's greedy replies (the rubric; pairs are labelled by the judge `learner.simulator` names).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
@@ -98,7 +100,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let feedback = FeedbackService(store: store, metricsFactory: deps.metricsFactory, clock: clock, onStored: { learnerBell.ring() })
 
     // MARK: Versions and the learner
-    let policies = PolicyRegistry(files: deps.policyFiles, store: store, weights: model.weights, baseModelName: model.name,
+    let policies = PolicyRegistry(files: deps.policyFiles, shared: deps.sharedFiles, store: store, weights: model.weights, baseModelName: model.name,
                                   logger: logger, clock: clock) { [engine] policy in engine.setPolicy(policy) }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()

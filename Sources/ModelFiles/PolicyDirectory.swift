@@ -16,23 +16,47 @@ public struct PolicyDirectory: PolicyFileStore {
     public func store(_ ensemble: LoRAEnsemble, baseModelName: String) throws -> (adapter: StoredFile, state: StoredFile) {
         let files = PolicyFiles(ensemble, baseModel: baseModelName)
         let name = SHA256.hex(files.state)
+        try write(files, named: name)
+        return (StoredFile(path: "\(name)/\(PolicyFiles.adapterFile)", sha256: SHA256.hex(files.adapter)),
+                StoredFile(path: "\(name)/\(PolicyFiles.stateFile)", sha256: name))
+    }
+
+    /// Writes `files` as the directory `name` unless it exists: into a temporary directory renamed into place.
+    private func write(_ files: PolicyFiles, named name: String) throws {
         let final = url.appendingPathComponent(name)
         let fm = FileManager.default
         try fm.createDirectory(at: url, withIntermediateDirectories: true)
-        if !fm.fileExists(atPath: final.path) {
-            let temporary = url.appendingPathComponent(".tmp-\(UUID().uuidString)")
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            do {
-                try files.write(to: temporary)
-                try fm.moveItem(at: temporary, to: final)
-                Self.sync(url)
-            } catch {
-                try? fm.removeItem(at: temporary)
-                throw error
-            }
+        guard !fm.fileExists(atPath: final.path) else { return }
+        let temporary = url.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        do {
+            try files.write(to: temporary)
+            try fm.moveItem(at: temporary, to: final)
+            Self.sync(url)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
         }
-        return (StoredFile(path: "\(name)/\(PolicyFiles.adapterFile)", sha256: SHA256.hex(files.adapter)),
-                StoredFile(path: "\(name)/\(PolicyFiles.stateFile)", sha256: name))
+    }
+
+    public func stateBytes(_ state: StoredFile, version: String) throws -> [UInt8] {
+        try verified(state, version: version)
+    }
+
+    public func install(stateBytes: [UInt8], state: StoredFile, adapter: StoredFile?, baseModelName: String, version: String) throws {
+        let where_ = "shared copy of \(state.path)"
+        let hash = SHA256.hex(stateBytes)
+        guard hash == state.sha256, let name = Self.directoryName(state), name == hash else {
+            throw RegistryError.corruptFile(version: version, path: where_, expected: state.sha256, actual: hash)
+        }
+        if exists(state) { return }
+        let ensemble = try EnsembleStateFile.decode(stateBytes, path: where_)
+        let files = PolicyFiles(ensemble, baseModel: baseModelName, state: stateBytes)
+        if let adapter, SHA256.hex(files.adapter) != adapter.sha256 {
+            throw RegistryError.corruptFile(version: version, path: "\(where_) (adapter made from it)", expected: adapter.sha256,
+                                            actual: SHA256.hex(files.adapter))
+        }
+        try write(files, named: name)
     }
 
     public func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble {

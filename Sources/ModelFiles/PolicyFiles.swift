@@ -13,9 +13,10 @@ public struct PolicyFiles: Sendable {
     public let adapter: [UInt8]
     public let config: [UInt8]
 
-    /// The encoded files of `ensemble`; `baseModel` goes into adapter_config.json.
-    public init(_ ensemble: LoRAEnsemble, baseModel: String) {
-        state = EnsembleStateFile.encode(ensemble)
+    /// The encoded files of `ensemble`; `baseModel` goes into adapter_config.json. `state`: the state file's
+    /// bytes when they exist already (a version fetched from elsewhere is kept byte for byte).
+    public init(_ ensemble: LoRAEnsemble, baseModel: String, state: [UInt8]? = nil) {
+        self.state = state ?? EnsembleStateFile.encode(ensemble)
         (adapter, config) = PEFTAdapter.export(members: ensemble.members.map(\.parameters), baseModel: baseModel)
     }
 

@@ -8,7 +8,7 @@
 /// missing ones in one transaction under an advisory lock, so replicas starting together do not race.
 enum PostgresSchema {
     /// (id, SQL), in order.
-    static let migrations: [(id: String, sql: String)] = [("v1", v1)]
+    static let migrations: [(id: String, sql: String)] = [("v1", v1), ("v2", v2)]
 
     /// The key of the advisory lock migrations hold ("proxima" in ASCII).
     static let migrationLock: Int64 = 0x70_72_6f_78_69_6d_61
@@ -136,5 +136,25 @@ enum PostgresSchema {
     );
     COMMENT ON TABLE phase_pairs IS 'The labelled pairs and rated responses (requests) each phase took, so later phases select only new ones.';
     CREATE INDEX phase_pairs_by_request ON phase_pairs(request_id);
+    """
+
+    /// v2: policy versions' files, shared by processes that do not share a disk (`SharedVersionFiles`): each file
+    /// once, named by its sha256, in parts of at most `PostgresProximaStore.filePartBytes` bytes.
+    static let v2 = """
+    CREATE TABLE version_files (
+        sha256     TEXT PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        size       BIGINT NOT NULL CHECK (size >= 0),
+        parts      INTEGER NOT NULL CHECK (parts >= 0),
+        created_at BIGINT NOT NULL
+    );
+    COMMENT ON TABLE version_files IS 'Files of policy versions (their ensemble state), by sha256, for replicas without a shared disk.';
+
+    CREATE TABLE version_file_parts (
+        sha256 TEXT NOT NULL REFERENCES version_files(sha256) ON DELETE CASCADE,
+        part   INTEGER NOT NULL CHECK (part >= 0),
+        bytes  BYTEA NOT NULL,
+        PRIMARY KEY (sha256, part)
+    );
+    COMMENT ON TABLE version_file_parts IS 'The bytes of a version file, part 0 first.';
     """
 }

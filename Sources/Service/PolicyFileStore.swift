@@ -22,13 +22,24 @@ public protocol PolicyFileStore: Sendable {
     /// Removes what a crash can leave: half-written files and anything no file of `referenced` belongs to.
     /// Returns the names removed.
     func removeLeftovers(keeping referenced: [StoredFile]) throws -> [String]
+    /// The bytes of the state file `state`, verified: what is shared with processes on other disks
+    /// (`SharedVersionFiles`); the state is the whole version, the adapter is made from it.
+    func stateBytes(_ state: StoredFile, version: String) throws -> [UInt8]
+    /// Installs a version from the bytes of its state file fetched from elsewhere: the state as given (checked
+    /// against `state`'s sha256), the merged adapter made from it for `baseModelName` and checked against
+    /// `adapter`'s sha256. `RegistryError.corruptFile` when either differs; nothing is left behind then.
+    func install(stateBytes: [UInt8], state: StoredFile, adapter: StoredFile?, baseModelName: String, version: String) throws
 }
 
-/// The twin of `PolicyDirectory`: ensembles kept in memory (as copies), named by a counter.
+/// The twin of `PolicyDirectory`: ensembles kept in memory (as copies), named by a counter. Its "state bytes" are
+/// the name of an ensemble in a table the process's twins share, so that twins standing for separate disks
+/// (replicas in one test process) can pass versions to each other through `SharedVersionFiles`.
 public final class InMemoryPolicyFiles: PolicyFileStore, @unchecked Sendable {
     private let lock = NSLock()
     private var ensembles: [String: LoRAEnsemble] = [:]
-    private var next = 0
+    private nonisolated(unsafe) static var next = 0
+    private nonisolated(unsafe) static var published: [String: LoRAEnsemble] = [:]
+    private static let tableLock = NSLock()
 
     public init() {}
 
@@ -36,12 +47,27 @@ public final class InMemoryPolicyFiles: PolicyFileStore, @unchecked Sendable {
     public var names: [String] { lock.withLock { ensembles.keys.sorted() } }
 
     public func store(_ ensemble: LoRAEnsemble, baseModelName: String) throws -> (adapter: StoredFile, state: StoredFile) {
-        lock.withLock {
-            next += 1
-            let hash = String(repeating: "0", count: 48) + String(format: "%016x", next)
-            ensembles[hash] = ensemble.copy()
-            return (StoredFile(path: "\(hash)/adapter", sha256: hash), StoredFile(path: "\(hash)/state", sha256: hash))
+        let hash = Self.tableLock.withLock {
+            Self.next += 1
+            let hash = String(repeating: "0", count: 48) + String(format: "%016x", Self.next)
+            Self.published[hash] = ensemble.copy()
+            return hash
         }
+        lock.withLock { ensembles[hash] = ensemble.copy() }
+        return (StoredFile(path: "\(hash)/adapter", sha256: hash), StoredFile(path: "\(hash)/state", sha256: hash))
+    }
+
+    public func stateBytes(_ state: StoredFile, version: String) throws -> [UInt8] {
+        try verify(state, version: version)
+        return Array(state.sha256.utf8)
+    }
+
+    public func install(stateBytes: [UInt8], state: StoredFile, adapter: StoredFile?, baseModelName: String, version: String) throws {
+        let name = String(decoding: stateBytes, as: UTF8.self)
+        guard name == state.sha256, let ensemble = Self.tableLock.withLock({ Self.published[name] }) else {
+            throw RegistryError.corruptFile(version: version, path: state.path, expected: state.sha256, actual: name)
+        }
+        lock.withLock { ensembles[name] = ensemble.copy() }
     }
 
     public func ensemble(in state: StoredFile, version: String) throws -> LoRAEnsemble {

@@ -12,6 +12,8 @@ import ProximaCore
 /// Versions, their files, and which one serves.
 public actor PolicyRegistry {
     private let files: any PolicyFileStore
+    /// Where versions' files are shared with processes on other disks (the PostgreSQL store), or nil.
+    private let shared: (any SharedVersionFiles)?
     private let store: any ProximaStore
     private let weights: LlamaWeights
     private let baseModelName: String
@@ -25,10 +27,14 @@ public actor PolicyRegistry {
     private var recency: [String] = []
     static let cacheLimit = 2
 
-    /// `files` keeps the learned versions' files; `onActivate` swaps the engine's policy.
-    public init(files: any PolicyFileStore, store: any ProximaStore, weights: LlamaWeights, baseModelName: String,
-                logger: Logger, clock: any WallClock = SystemWallClock(), onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
+    /// `files` keeps the learned versions' files; with `shared`, each published version's state file is also put
+    /// there (before the store learns of the version), and a version whose files are not on this disk is fetched
+    /// from it and verified before it is used. `onActivate` swaps the engine's policy.
+    public init(files: any PolicyFileStore, shared: (any SharedVersionFiles)? = nil, store: any ProximaStore, weights: LlamaWeights,
+                baseModelName: String, logger: Logger, clock: any WallClock = SystemWallClock(),
+                onActivate: @escaping @Sendable (ServingPolicy) -> Void) {
         self.files = files
+        self.shared = shared
         self.clock = clock
         self.store = store
         self.weights = weights
@@ -54,6 +60,7 @@ public actor PolicyRegistry {
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
         let policy: ServingPolicy
         if record.state != nil {
+            try await fetchIfMissing(record)
             let (files, weights) = (self.files, self.weights)
             policy = try await onOwnThread("proxima-versions") {
                 // Every file of the version is checked, the adapter too (it is what PEFT and exports read).
@@ -67,9 +74,26 @@ public actor PolicyRegistry {
         return policy
     }
 
-    /// The versions a request can pin (`model: "<name>@<id>"`): the base and every version whose files are kept.
+    /// The versions a request can pin (`model: "<name>@<id>"`): the base and every version whose files are kept
+    /// (on this disk or shared).
     public func pinnable() async throws -> [String] {
-        try await store.policyVersions().filter { $0.state.map(files.exists) ?? true }.map(\.id)
+        let versions = try await store.policyVersions()
+        let elsewhere = try await shared?.storedFiles(versions.compactMap { $0.state.flatMap { files.exists($0) ? nil : $0.sha256 } }) ?? []
+        return versions.filter { $0.state.map { files.exists($0) || elsewhere.contains($0.sha256) } ?? true }.map(\.id)
+    }
+
+    /// Fetches a version's state file from the shared files when it is not on this disk, and installs it (the
+    /// state and the adapter made from it are verified against their sha256 on the way in).
+    private func fetchIfMissing(_ record: PolicyVersionRecord) async throws {
+        guard let shared, let state = record.state, !files.exists(state) else { return }
+        guard let bytes = try await shared.file(sha256: state.sha256) else {
+            throw RegistryError.missingFile(version: record.id, path: "\(state.path) (not on this disk, nor in the database)")
+        }
+        let (files, name) = (self.files, baseModelName)
+        try await onOwnThread("proxima-versions") {
+            try files.install(stateBytes: bytes, state: state, adapter: record.adapter, baseModelName: name, version: record.id)
+        }
+        logger.info("fetched the files of \(record.id) from the database (\(bytes.count) bytes, sha256 verified)")
     }
 
     /// The LoRA ensemble of version `id` (members and AdamW moments) read from its state file, for a phase to
@@ -77,6 +101,7 @@ public actor PolicyRegistry {
     /// and a phase reads it once.
     public func ensemble(of id: String) async throws -> LoRAEnsemble? {
         guard let record = try await store.policyVersion(id: id) else { throw RegistryError.unknownVersion(id) }
+        try await fetchIfMissing(record)
         let (files, model) = (self.files, weights.config)
         return try await onOwnThread("proxima-versions") { try Self.readEnsemble(record, files: files, model: model) }
     }
@@ -110,6 +135,10 @@ public actor PolicyRegistry {
     public func publish(_ ensemble: LoRAEnsemble, parent: String, phaseID: Int64?, metrics: JSONObject?) async throws -> PolicyVersionRecord {
         let (files, name) = (self.files, baseModelName)
         let stored = try await onOwnThread("proxima-versions") { try files.store(ensemble, baseModelName: name) }
+        if let shared {
+            let bytes = try await onOwnThread("proxima-versions") { try files.stateBytes(stored.state, version: "a new version") }
+            try await shared.putFile(sha256: stored.state.sha256, bytes: bytes)
+        }
         let record = try await store.insertCandidate(CandidateVersion(parent: parent, phaseID: phaseID, createdAt: clock.now(),
                                                                       adapter: stored.adapter, state: stored.state, metrics: metrics))
         remember(ServingPolicy(id: record.id, weights: weights, ensemble: ensemble))
@@ -192,7 +221,9 @@ public actor PolicyRegistry {
         let protected = Set([serving?.id, serving?.parent].compactMap { $0 })
         var removed: [String] = []
         for v in versions.dropLast(keep) where !protected.contains(v.id) {
-            if let state = v.state, try files.remove(state) {
+            guard let state = v.state else { continue }
+            let removedShared = try await shared?.removeFile(sha256: state.sha256) ?? false
+            if try files.remove(state) || removedShared {
                 loaded[v.id] = nil
                 recency.removeAll { $0 == v.id }
                 removed.append(v.id)

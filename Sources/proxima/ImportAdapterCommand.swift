@@ -56,6 +56,8 @@ struct ImportAdapterCommand: AsyncParsableCommand {
         let version: PolicyVersionRecord
         do {
             let stored = try files.store(ensemble, baseModelName: name)
+            // With PostgreSQL, replicas on other disks fetch the version from the database.
+            try await opened.sharedFiles?.putFile(sha256: stored.state.sha256, bytes: try files.stateBytes(stored.state, version: "the import"))
             version = try await store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),
                                                                        adapter: stored.adapter, state: stored.state, metrics: metrics))
         } catch {

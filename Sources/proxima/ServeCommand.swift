@@ -70,9 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
         } catch { throw CLIError(error.description) }
         let opened = try await OpenedStore.open(settings, logger: logger)
         let policiesDirectory = settings.policiesDirectoryURL
-        let dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: opened.store,
+        var dependencies = ServerDependencies(model: model, modelSHA256: modelSHA256, store: opened.store,
                                               pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)
+        dependencies.sharedFiles = opened.sharedFiles
         let auth = settings.auth.isEnabled
             ? "bearer keys (\(settings.auth.userKeys.count) user, \(settings.auth.adminKeys.count) admin)"
             : "none (no API keys configured: loopback only)"

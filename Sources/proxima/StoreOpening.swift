@@ -11,6 +11,8 @@ import Store
 /// An open store and what it is, for messages.
 struct OpenedStore: Sendable {
     let store: any ProximaStore
+    /// Where versions' files are shared (PostgreSQL), or nil (SQLite: the policies directory is the only copy).
+    let sharedFiles: (any SharedVersionFiles)?
     /// The SQLite path or the URL (password hidden).
     let location: String
     let close: @Sendable () async -> Void
@@ -18,13 +20,13 @@ struct OpenedStore: Sendable {
     static func open(_ settings: ServeSettings, logger: Logger) async throws -> OpenedStore {
         if settings.databaseURL.isEmpty {
             let database = try AppDatabase.open(path: settings.db)
-            return OpenedStore(store: SQLiteProximaStore(database: database), location: settings.db, close: { try? database.close() })
+            return OpenedStore(store: SQLiteProximaStore(database: database), sharedFiles: nil, location: settings.db, close: { try? database.close() })
         }
         let url: PostgresURL
         do { url = try PostgresURL(settings.databaseURL) } catch { throw CLIError("database.url: \(error)") }
         do {
             let store = try await PostgresProximaStore.connect(url, logger: logger)
-            return OpenedStore(store: store, location: url.description, close: { await store.shutdown() })
+            return OpenedStore(store: store, sharedFiles: store, location: url.description, close: { await store.shutdown() })
         } catch {
             throw CLIError("\(error)")
         }

@@ -31,6 +31,10 @@ private final class CountingFiles: PolicyFileStore, @unchecked Sendable {
     func exists(_ state: StoredFile) -> Bool { inner.exists(state) }
     func remove(_ state: StoredFile) throws -> Bool { try inner.remove(state) }
     func removeLeftovers(keeping referenced: [StoredFile]) throws -> [String] { try inner.removeLeftovers(keeping: referenced) }
+    func stateBytes(_ state: StoredFile, version: String) throws -> [UInt8] { try inner.stateBytes(state, version: version) }
+    func install(stateBytes: [UInt8], state: StoredFile, adapter: StoredFile?, baseModelName: String, version: String) throws {
+        try inner.install(stateBytes: stateBytes, state: state, adapter: adapter, baseModelName: baseModelName, version: version)
+    }
 }
 
 final class PolicyRegistryTests: XCTestCase {
@@ -80,5 +84,59 @@ final class PolicyRegistryTests: XCTestCase {
         let policy = try await registry.policy(id: "v4")
         XCTAssertNotNil(policy.adapter)
         XCTAssertEqual(files.reads(published[3].0.state!), 0, "a cached version is not read again")
+    }
+
+    /// Two processes on two disks sharing one database: what one publishes, the other fetches from the shared
+    /// files, verified, before it serves it; a damaged or missing copy is refused, never served.
+    func testAVersionPublishedOnOneDiskIsFetchedVerifiedOnAnother() async throws {
+        let store = InMemoryProximaStore()
+        _ = try await store.ensureBaseVersion(baseModelSHA256: String(repeating: "a", count: 64), at: Date())
+        let shared = InMemorySharedVersionFiles()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("proxima-shared-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (diskA, diskB) = (PolicyDirectory(root.appendingPathComponent("a")), PolicyDirectory(root.appendingPathComponent("b")))
+        func registry(_ files: PolicyDirectory) -> PolicyRegistry {
+            PolicyRegistry(files: files, shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
+                           logger: Logger(label: "registry-test")) { _ in }
+        }
+        let (learner, replica) = (registry(diskA), registry(diskB))
+        let layout = LoRALayout(model: TinyChatModel.config, lora: LoRAConfiguration(rank: 2, targets: [.query, .value]))
+        let ensemble = LoRAEnsemble(layout: layout, memberCount: 2, seed: 7)
+        for m in ensemble.members { for i in 0..<layout.count { m.parameters.storage.pointer[i] += 1e-3 * Float(i % 5) } }
+        let version = try await learner.publish(ensemble, parent: "v0", phaseID: nil, metrics: nil)
+        let state = try XCTUnwrap(version.state)
+        let inDatabase = await shared.storedFiles([state.sha256])
+        XCTAssertEqual(inDatabase, [state.sha256], "published to the database before the store names it")
+        XCTAssertFalse(diskB.exists(state))
+        let pinnable = try await replica.pinnable()
+        XCTAssertEqual(pinnable, ["v0", version.id], "a version in the database can be pinned on every replica")
+
+        let served = try await replica.policy(id: version.id)
+        XCTAssertTrue(diskB.exists(state), "installed on the replica's disk")
+        XCTAssertNoThrow(try diskB.verify(XCTUnwrap(version.adapter), version: version.id), "the adapter made there is the published one")
+        let fetched = try await replica.ensemble(of: version.id)
+        XCTAssertEqual(fetched?.members.map(\.parameters.storage.array), ensemble.members.map(\.parameters.storage.array))
+        XCTAssertEqual(served.id, version.id)
+
+        // A damaged copy in the database is refused (and nothing is installed); so is a missing one.
+        let second = LoRAEnsemble(layout: layout, memberCount: 2, seed: 8)
+        let v2 = try await learner.publish(second, parent: "v0", phaseID: nil, metrics: nil)
+        let state2 = try XCTUnwrap(v2.state)
+        let copy = await shared.file(sha256: state2.sha256)
+        var bytes = try XCTUnwrap(copy)
+        bytes[bytes.count / 2] ^= 0x40
+        await shared.damage(sha256: state2.sha256, with: bytes)
+        do {
+            _ = try await replica.policy(id: v2.id)
+            XCTFail("served a damaged copy")
+        } catch RegistryError.corruptFile {}
+        XCTAssertFalse(diskB.exists(state2))
+        await shared.removeFile(sha256: state2.sha256)
+        do {
+            _ = try await replica.policy(id: v2.id)
+            XCTFail("served a version whose files are nowhere")
+        } catch RegistryError.missingFile {}
+        let pinnableNow = try await replica.pinnable()
+        XCTAssertEqual(pinnableNow, ["v0", version.id])
     }
 }

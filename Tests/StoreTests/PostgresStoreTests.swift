@@ -81,4 +81,23 @@ import PostgresStore
             #expect(error.description.contains("postgres://proxima@127.0.0.1:1/nowhere"), "\(error)")
         }
     }
+
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func versionFilesRoundTripInParts() async throws {
+        let store = try await PostgresTestServer.freshStore()
+        var generator = SystemRandomNumberGenerator()
+        let big = (0..<(PostgresProximaStore.filePartBytes * 2 + 12_345)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let (a, b) = (String(repeating: "a1", count: 32), String(repeating: "b2", count: 32))
+        try await store.putFile(sha256: a, bytes: big)
+        try await store.putFile(sha256: a, bytes: big)   // idempotent
+        try await store.putFile(sha256: b, bytes: [])
+        #expect(try await store.file(sha256: a) == big)
+        #expect(try await store.file(sha256: b) == [])
+        #expect(try await store.file(sha256: String(repeating: "c3", count: 32)) == nil)
+        #expect(try await store.storedFiles([a, b, String(repeating: "c3", count: 32)]) == [a, b])
+        #expect(try await store.removeFile(sha256: a))
+        #expect(try await !store.removeFile(sha256: a))
+        #expect(try await store.file(sha256: a) == nil)
+        await #expect(throws: StoreError.self) { try await store.putFile(sha256: "not-a-hash", bytes: [1]) }
+        await store.shutdown()
+    }
 }
