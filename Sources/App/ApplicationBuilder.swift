@@ -28,6 +28,8 @@ public struct ServerDependencies: Sendable {
     public var policyFiles: any PolicyFileStore
     /// Where versions' files are shared with processes on other disks (the PostgreSQL store), or nil.
     public var sharedFiles: (any SharedVersionFiles)?
+    /// Tells when another process changed the serving version (the PostgreSQL store), or nil (one process).
+    public var servingNotifications: (any ServingVersionNotifications)?
     /// Judges the gate's greedy replies (the rubric; pairs are labelled by the judge `learner.simulator` names).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
@@ -60,8 +62,9 @@ public struct ProximaServer: Sendable {
     public let servingAtStart: String
 }
 
-/// Builds the service: makes sure the store has its base version, marks phases a crash interrupted as failed,
-/// removes half-written version files, loads the serving version, and wires every part.
+/// Builds the service: makes sure the store has its base version, marks phases a crash interrupted as failed
+/// (when this process runs the learner: a serving replica leaves the learner's phases alone), removes
+/// half-written version files, loads the serving version, and wires every part.
 public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependencies,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws -> ProximaServer {
     let logger = deps.logger
@@ -69,7 +72,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let model = deps.model
     let clock = deps.clock
     let serving = try await store.ensureBaseVersion(baseModelSHA256: deps.modelSHA256, at: clock.now())
-    let interrupted = try await store.markInterruptedPhasesFailed(at: clock.now())
+    let interrupted = settings.learner.enabled ? try await store.markInterruptedPhasesFailed(at: clock.now()) : InterruptedPhases(failedPhaseIDs: [], rejectedVersionIDs: [])
     if !interrupted.failedPhaseIDs.isEmpty {
         logger.warning("marked interrupted phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
     }
@@ -104,6 +107,9 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
                                   logger: logger, clock: clock) { [engine] policy in engine.setPolicy(policy) }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()
+    if let notifications = deps.servingNotifications {
+        services.append(ServingVersionFollower(notifications: notifications, registry: policies, logger: logger))
+    }
     var learner: LearnerService?
     var admin: AdminService?
     if settings.learner.enabled {

@@ -15,6 +15,7 @@ public final class PostgresProximaStore: ProximaStore {
     let logger: Logger
     public let url: PostgresURL
     private let runner: Task<Void, Never>
+    let learnerLock = LearnerLockHolder()
 
     private init(client: PostgresClient, url: PostgresURL, logger: Logger) {
         self.client = client
@@ -56,6 +57,7 @@ public final class PostgresProximaStore: ProximaStore {
 
     /// Closes the connections (queries after this fail).
     public func shutdown() async {
+        await learnerLock.release()
         runner.cancel()
         await runner.value
     }
@@ -250,6 +252,8 @@ public final class PostgresProximaStore: ProximaStore {
         if let previous, previous.id == id { return ServingChange(serving: previous, retired: nil) }
         if let previous { try await setStatus(db, version: previous.id, to: .retired) }
         try await setStatus(db, version: id, to: .serving)
+        // Delivered to every listening process when the transaction commits (never if it rolls back).
+        try await db.execute("SELECT pg_notify(\(PostgresProximaStore.servingChannel), \(id))")
         var serving = target
         serving.status = .serving
         var retired = previous

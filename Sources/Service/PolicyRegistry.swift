@@ -157,13 +157,35 @@ public actor PolicyRegistry {
 
     // MARK: - Activation
 
+    /// The version whose policy the engine serves now.
+    public private(set) var activeID: String?
+
+    private func swap(to policy: ServingPolicy) {
+        onActivate(policy)
+        activeID = policy.id
+    }
+
+    /// Serves the version the store names as serving when another process changed it (an activation,
+    /// promotion or rollback made through another replica): its files are fetched if need be and checked, then
+    /// the engine swaps. Nothing happens when it serves already. Returns the id it swapped to, if any.
+    @discardableResult
+    public func followStore() async throws -> String? {
+        guard let record = try await store.servingVersion(), record.id != activeID else { return nil }
+        let previous = activeID
+        let policy = try await policy(id: record.id)
+        guard activeID == previous else { return nil }   // another swap happened meanwhile; the next call settles it
+        swap(to: policy)
+        logger.notice("now serving \(record.id) (was \(previous ?? "none")): changed through another process")
+        return record.id
+    }
+
     /// Serves version `id` (promotion or rollback): its files are checked, the switch is committed, then
     /// the engine swaps; requests in flight finish on the version they started with.
     @discardableResult
     public func activate(_ id: String) async throws -> ServingChange {
         let policy = try await policy(id: id)
         let change = try await store.setServing(id)
-        onActivate(policy)
+        swap(to: policy)
         logger.info("activated \(id)\(change.retired.map { " (retired \($0.id))" } ?? "")")
         return change
     }
@@ -171,7 +193,7 @@ public actor PolicyRegistry {
     /// Swaps the engine to `id` after the store already made it the serving version (a phase's promotion
     /// commits the version change with the phase's outcome).
     public func didPromote(_ id: String) async throws {
-        onActivate(try await policy(id: id))
+        swap(to: try await policy(id: id))
         logger.info("activated \(id)")
     }
 
@@ -182,7 +204,7 @@ public actor PolicyRegistry {
         guard let record = try await store.servingVersion() else { throw RegistryError.noServingVersion }
         do {
             let policy = try await policy(id: record.id)
-            onActivate(policy)
+            swap(to: policy)
             return policy
         } catch let damage as RegistryError {
             var reasons = ["\(record.id): \(damage)"]
@@ -191,7 +213,7 @@ public actor PolicyRegistry {
                 do {
                     let policy = try await policy(id: id)
                     _ = try await store.setServing(id)
-                    onActivate(policy)
+                    swap(to: policy)
                     fallback = "serving \(id) instead of \(record.id), whose files cannot be used (\(reasons.joined(separator: "; ")))"
                     logger.error("\(fallback!)")
                     Gauge(label: "proxima_serving_fallback").record(1)

@@ -74,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
                                               pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)
         dependencies.sharedFiles = opened.sharedFiles
+        dependencies.servingNotifications = opened.servingNotifications
         let auth = settings.auth.isEnabled
             ? "bearer keys (\(settings.auth.userKeys.count) user, \(settings.auth.adminKeys.count) admin)"
             : "none (no API keys configured: loopback only)"

@@ -13,6 +13,8 @@ struct OpenedStore: Sendable {
     let store: any ProximaStore
     /// Where versions' files are shared (PostgreSQL), or nil (SQLite: the policies directory is the only copy).
     let sharedFiles: (any SharedVersionFiles)?
+    /// Changes of the serving version made by other processes (PostgreSQL), or nil.
+    let servingNotifications: (any ServingVersionNotifications)?
     /// The SQLite path or the URL (password hidden).
     let location: String
     let close: @Sendable () async -> Void
@@ -20,13 +22,20 @@ struct OpenedStore: Sendable {
     static func open(_ settings: ServeSettings, logger: Logger) async throws -> OpenedStore {
         if settings.databaseURL.isEmpty {
             let database = try AppDatabase.open(path: settings.db)
-            return OpenedStore(store: SQLiteProximaStore(database: database), sharedFiles: nil, location: settings.db, close: { try? database.close() })
+            return OpenedStore(store: SQLiteProximaStore(database: database), sharedFiles: nil, servingNotifications: nil, location: settings.db, close: { try? database.close() })
         }
         let url: PostgresURL
         do { url = try PostgresURL(settings.databaseURL) } catch { throw CLIError("database.url: \(error)") }
         do {
             let store = try await PostgresProximaStore.connect(url, logger: logger)
-            return OpenedStore(store: store, sharedFiles: store, location: url.description, close: { await store.shutdown() })
+            if settings.learner.enabled, try await !store.claimLearnerLock() {
+                await store.shutdown()
+                throw CLIError("another process runs the learner on \(url); several processes may serve one database, one of them "
+                               + "learning: start this one with learner.enabled: false (PROXIMA_LEARNER_ENABLED=false) to serve as a replica")
+            }
+            return OpenedStore(store: store, sharedFiles: store, servingNotifications: store, location: url.description, close: { await store.shutdown() })
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError("\(error)")
         }

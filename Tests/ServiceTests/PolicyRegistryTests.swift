@@ -139,4 +139,45 @@ final class PolicyRegistryTests: XCTestCase {
         let pinnableNow = try await replica.pinnable()
         XCTAssertEqual(pinnableNow, ["v0", version.id])
     }
+
+    /// Two processes sharing one store: an activation made through one reaches the other through the store's
+    /// notifications (the in-memory twin of PostgreSQL's LISTEN/NOTIFY), which swaps to it; so does a rollback.
+    func testAnActivationElsewhereIsFollowed() async throws {
+        let store = InMemoryProximaStore()
+        _ = try await store.ensureBaseVersion(baseModelSHA256: String(repeating: "a", count: 64), at: Date())
+        let (files, shared) = (InMemoryPolicyFiles(), InMemorySharedVersionFiles())
+        let swapped = Swaps()
+        let replicaA = PolicyRegistry(files: files, shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
+                                      logger: Logger(label: "replica-a")) { _ in }
+        let replicaB = PolicyRegistry(files: InMemoryPolicyFiles(), shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
+                                      logger: Logger(label: "replica-b")) { swapped.append($0.id) }
+        _ = try await replicaA.activateServing()
+        _ = try await replicaB.activateServing()
+        let follower = Task { await store.followServingVersion { _ = try? await replicaB.followStore() } }
+        defer { follower.cancel() }
+        let layout = LoRALayout(model: TinyChatModel.config, lora: LoRAConfiguration(rank: 2, targets: [.query]))
+        let v1 = try await replicaA.publish(LoRAEnsemble(layout: layout, memberCount: 1, seed: 3), parent: "v0", phaseID: nil, metrics: nil)
+        try await replicaA.activate(v1.id)
+        try await Self.waitFor { await replicaB.activeID == v1.id }
+        try await replicaA.activate("v0")   // the operator rolls back through A
+        try await Self.waitFor { await replicaB.activeID == "v0" }
+        XCTAssertEqual(swapped.ids, ["v0", v1.id, "v0"])
+    }
+
+    /// Polls `condition` for up to 2 s.
+    static func waitFor(_ condition: () async -> Bool, file: StaticString = #filePath, line: UInt = #line) async throws {
+        for _ in 0..<200 {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTFail("not within 2 s", file: file, line: line)
+    }
+}
+
+/// The ids a registry swapped the engine to, in order.
+private final class Swaps: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func append(_ id: String) { lock.withLock { list.append(id) } }
+    var ids: [String] { lock.withLock { list } }
 }

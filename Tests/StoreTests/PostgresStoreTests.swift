@@ -100,4 +100,42 @@ import PostgresStore
         await #expect(throws: StoreError.self) { try await store.putFile(sha256: "not-a-hash", bytes: [1]) }
         await store.shutdown()
     }
+
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func servingChangesAreNotifiedAndReReadAfterAReconnect() async throws {
+        // Two processes on one database: B listens; A's activation reaches B within 2 s. Then B's listening
+        // connection is killed, A rolls back while B is disconnected, and B's reconnection re-reads it.
+        let url = try await PostgresTestServer.freshDatabase()
+        let a = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
+        let b = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
+        _ = try await a.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
+        let v1 = try await a.insertCandidate(CandidateVersion(parent: "v0", phaseID: nil, createdAt: Fixtures.time(1), adapter: nil, state: nil))
+        let seen = Seen()
+        let follower = Task { await b.followServingVersion { if let id = try? await b.servingVersion()?.id { await seen.add(id) } } }
+        defer { follower.cancel() }
+        try await Self.waitFor { await seen.ids == ["v0"] }   // read once subscribed
+        _ = try await a.setServing(v1.id)
+        try await Self.waitFor { await seen.ids.last == v1.id }
+        // Kill B's listening connection (the only one LISTENing), change the version, and wait for B to catch up.
+        try await PostgresTestServer.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = '\(url.database)'
+            """)
+        _ = try await a.setServing("v0")
+        try await Self.waitFor(seconds: 10) { await seen.ids.last == "v0" }
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    static func waitFor(seconds: Int = 2, _ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        for _ in 0..<(seconds * 100) {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("not within \(seconds) s", sourceLocation: sourceLocation)
+    }
+}
+
+/// The serving versions a follower read, in order.
+private actor Seen {
+    var ids: [String] = []
+    func add(_ id: String) { ids.append(id) }
 }

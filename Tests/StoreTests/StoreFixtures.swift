@@ -64,6 +64,12 @@ enum PostgresTestServer {
         return url
     }
 
+    /// Runs `sql` on the server as its superuser.
+    static func execute(_ sql: String) async throws {
+        guard let admin else { throw StoreError.database(message: "PROXIMA_TEST_POSTGRES_URL is not set") }
+        try await admin.query(PostgresQuery(unsafeSQL: sql))
+    }
+
     /// A store on a new, empty database.
     static func freshStore() async throws -> PostgresProximaStore {
         try await PostgresProximaStore.connect(try await freshDatabase(), maximumConnections: 4, logger: logger)

@@ -6,7 +6,7 @@ import Foundation
 // MARK: - Store
 
 /// A `ProximaStore` held in memory by an actor. Each method runs without suspending, so it is atomic.
-public actor InMemoryProximaStore: ProximaStore {
+public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
     private var versions: [PolicyVersionRecord] = []
     private var requests: [String: LoggedRequest] = [:]
     private var requestOrder: [String] = []
@@ -71,7 +71,25 @@ public actor InMemoryProximaStore: ProximaStore {
         if previous == target { return ServingChange(serving: versions[target], retired: nil) }
         if let previous { versions[previous].status = .retired }
         versions[target].status = .serving
+        for watcher in servingWatchers.values { watcher.yield() }
         return ServingChange(serving: versions[target], retired: previous.map { versions[$0] })
+    }
+
+    // MARK: Serving-version notifications (the twin of PostgreSQL's LISTEN/NOTIFY)
+
+    private var servingWatchers: [UUID: AsyncStream<Void>.Continuation] = [:]
+
+    public func followServingVersion(_ onChange: @escaping @Sendable () async -> Void) async {
+        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        servingWatchers[id] = continuation
+        await withTaskCancellationHandler {
+            await onChange()
+            for await _ in changes { await onChange() }
+        } onCancel: {
+            continuation.finish()
+        }
+        servingWatchers[id] = nil
     }
 
     public func ensureBaseVersion(id: String, baseModelSHA256: String, at date: Date) throws -> PolicyVersionRecord {
