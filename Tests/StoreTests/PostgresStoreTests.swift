@@ -125,6 +125,17 @@ import PostgresStore
         await b.shutdown()
     }
 
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func oneLearnerPerDatabase() async throws {
+        let url = try await PostgresTestServer.freshDatabase()
+        let a = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
+        let b = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
+        #expect(try await a.claimLearnerLock())
+        #expect(try await !b.claimLearnerLock(), "a second learner on the same database is refused")
+        await a.shutdown()   // the holder's session ends (as when its process dies)
+        #expect(try await b.claimLearnerLock(), "the lock goes with the holder's session")
+        await b.shutdown()
+    }
+
     static func waitFor(seconds: Int = 2, _ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         for _ in 0..<(seconds * 100) {
             if await condition() { return }
