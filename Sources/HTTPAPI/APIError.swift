@@ -113,8 +113,11 @@ extension APIError {
         case .cancelled:
             self = APIError(status: HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"),
                             message: error.description, type: "invalid_request_error", code: "cancelled")
-        case .generationFailed, .loggingFailed:
+        case .generationFailed:
             self = .server(error.description)
+        case .loggingFailed:
+            // Nothing was acknowledged (a response is returned only once logged): the client may simply retry.
+            self = .unavailable(error.description)
         }
     }
 
@@ -127,7 +130,7 @@ extension APIError {
         case .conflict: self = .conflict(error.description, param: "event_id")
         case .notYours: self = .forbidden(error.description)
         case .hiddenSample: self = .invalidRequest(error.description, param: "pair_id", code: "hidden_sample")
-        case .storage: self = .server(error.description)
+        case .storage: self = .unavailable(error.description)   // not stored, not acknowledged: retry (same event_id)
         }
     }
 }

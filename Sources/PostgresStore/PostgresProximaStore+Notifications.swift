@@ -1,5 +1,6 @@
 // PostgresProximaStore+Notifications: the serving version's changes through LISTEN/NOTIFY. Every change of the
-// serving version NOTIFYs `proxima_serving` in its transaction; each process LISTENs on a connection of its
+// serving version, and every new candidate (whose files replicas fetch ahead), NOTIFYs `proxima_serving` in
+// its transaction; each process LISTENs on a connection of its
 // own, re-reads after every (re)connection — notifications sent while it was disconnected are lost — and
 // reconnects with backoff when the connection drops.
 
@@ -11,7 +12,7 @@ import ProximaCore
 // MARK: - Serving-version notifications
 
 extension PostgresProximaStore: ServingVersionNotifications {
-    /// The channel a change of the serving version is announced on (payload: the version id).
+    /// The channel a change of the serving version or a new candidate is announced on (payload: the version id).
     static let servingChannel = "proxima_serving"
 
     public func followServingVersion(_ onChange: @escaping @Sendable () async -> Void) async {

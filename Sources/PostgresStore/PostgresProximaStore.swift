@@ -27,23 +27,26 @@ public final class PostgresProximaStore: ProximaStore {
     /// Connects to `url`, applies the missing migrations and returns the store; throws `StoreError.database`
     /// naming the URL (password hidden) when the server cannot be reached or refuses.
     public static func connect(_ url: PostgresURL, maximumConnections: Int = 8, logger: Logger) async throws -> PostgresProximaStore {
-        // One direct connection first: an unreachable server or refused login is one clear error within the connect
-        // timeout (the pool would retry in the background until its circuit breaker trips, a minute later).
+        // A connection of its own first, for the migrations: an unreachable server or refused login is one clear
+        // error within the connect timeout (the pool would retry in the background until its circuit breaker
+        // trips, a minute later).
+        let connection: PostgresConnection
         do {
-            let probe = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
-            try await probe.close()
+            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
         } catch {
             throw StoreError.database(message: "cannot connect to \(url): \(Self.reason(error))")
+        }
+        do {
+            try await migrate(connection, logger: logger)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw StoreError.database(message: "cannot open \(url): \(StoreError.wrapping(error, doing: "applying migrations").message)")
         }
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections),
                                     backgroundLogger: logger)
         let store = PostgresProximaStore(client: client, url: url, logger: logger)
-        do {
-            try await store.migrate()
-        } catch {
-            await store.shutdown()
-            throw StoreError.database(message: "cannot open \(url): \(StoreError.wrapping(error, doing: "applying migrations").message)")
-        }
+        try? await Task.sleep(for: .milliseconds(20))   // lets the pool's run() start before the first query
         return store
     }
 
@@ -71,36 +74,21 @@ public final class PostgresProximaStore: ProximaStore {
 
     /// One SERIALIZABLE write transaction; retried on a serialization failure; any error rolls it back and comes
     /// out as a `StoreError`.
-    func write<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ what: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
         try await transaction(what, mode: "ISOLATION LEVEL SERIALIZABLE", body)
     }
 
-    /// One READ COMMITTED transaction: each statement sees what committed before it ran (migrations, which wait
-    /// for a lock and must then see the other starter's work).
-    func writeReadingCommitted<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
-        try await transaction(what, mode: "ISOLATION LEVEL READ COMMITTED", body)
-    }
-
     /// One read-only transaction (a snapshot of the committed state).
-    func read<T: Sendable>(_ what: String, _ body: (Transaction) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ what: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
         try await transaction(what, mode: "ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 
-    private func transaction<T: Sendable>(_ what: String, mode: String, _ body: (Transaction) async throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(_ what: String, mode: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
                 return try await client.withConnection { connection in
-                    let transaction = Transaction(connection: connection, logger: logger)
-                    try await transaction.execute(PostgresQuery(unsafeSQL: "BEGIN \(mode)"))
-                    do {
-                        let value = try await body(transaction)
-                        try await transaction.execute("COMMIT")
-                        return value
-                    } catch {
-                        try? await transaction.execute("ROLLBACK")
-                        throw error
-                    }
+                    try await Self.inTransaction(connection, mode: mode, logger: logger, body)
                 }
             } catch let error as PSQLError where Self.isRetryable(error) && attempt < Self.maximumRetries {
                 attempt += 1
@@ -111,14 +99,31 @@ public final class PostgresProximaStore: ProximaStore {
         }
     }
 
+    /// `body` between BEGIN `mode` and COMMIT on `connection` (ROLLBACK when it throws).
+    private static func inTransaction<T>(_ connection: PostgresConnection, mode: String, logger: Logger,
+                                         _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        let transaction = Transaction(connection: connection, logger: logger)
+        try await transaction.execute(PostgresQuery(unsafeSQL: "BEGIN \(mode)"))
+        do {
+            let value = try await body(transaction)
+            try await transaction.execute("COMMIT")
+            return value
+        } catch {
+            try? await transaction.execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Serialization failure (40001) or deadlock (40P01): the transaction can simply run again.
     static func isRetryable(_ error: PSQLError) -> Bool {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
         return state == "40001" || state == "40P01"
     }
 
-    private func migrate() async throws {
-        try await writeReadingCommitted("applying migrations") { db in
+    /// Applies the missing migrations in one READ COMMITTED transaction under an advisory lock: a process that
+    /// waited for the lock then sees the other's work (a snapshot taken before the wait would not).
+    private static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await inTransaction(connection, mode: "ISOLATION LEVEL READ COMMITTED", logger: logger) { db in
             try await db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))")
             try await db.execute("CREATE TABLE IF NOT EXISTS proxima_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
             let applied = Set(try await db.rows("SELECT id FROM proxima_migrations").map { try $0.value("id", in: "proxima_migrations") as String })
@@ -297,6 +302,8 @@ public final class PostgresProximaStore: ProximaStore {
                                               phaseID: candidate.phaseID, baseModelSHA256: parent.baseModelSHA256,
                                               metrics: candidate.metrics)
             try await Self.insertVersion(db, version)
+            // Replicas fetch a candidate's files while it is gated, so that its promotion swaps at once.
+            try await db.execute("SELECT pg_notify(\(PostgresProximaStore.servingChannel), \(version.id))")
             return version
         }
     }

@@ -68,29 +68,24 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return "postgres://\(credentials)@\(host):\(port)/\(database)"
     }
 
-    /// The client configuration for this URL.
+    /// The path of the server's Unix socket, when connecting through one.
+    private var socketPath: String? {
+        socketDirectory.map { ($0 as NSString).appendingPathComponent(".s.PGSQL.\(port)") }
+    }
+
+    /// The client (connection pool) configuration for this URL.
     public func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
-        var configuration: PostgresClient.Configuration
-        if let socketDirectory {
-            configuration = .init(unixSocketPath: (socketDirectory as NSString).appendingPathComponent(".s.PGSQL.\(port)"),
-                                  username: username, password: password, database: database)
-        } else {
-            configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
-        }
+        var configuration = socketPath.map { PostgresClient.Configuration(unixSocketPath: $0, username: username, password: password, database: database) }
+            ?? PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
 
-    /// The configuration of one direct connection (the start-up probe).
+    /// The configuration of one connection of its own (the start-up probe, LISTEN, the learner's lock).
     var connectionConfiguration: PostgresConnection.Configuration {
-        var configuration: PostgresConnection.Configuration
-        if let socketDirectory {
-            configuration = .init(unixSocketPath: (socketDirectory as NSString).appendingPathComponent(".s.PGSQL.\(port)"),
-                                  username: username, password: password, database: database)
-        } else {
-            configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
-        }
+        var configuration = socketPath.map { PostgresConnection.Configuration(unixSocketPath: $0, username: username, password: password, database: database) }
+            ?? PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

@@ -82,6 +82,17 @@ public actor PolicyRegistry {
         return versions.filter { $0.state.map { files.exists($0) || elsewhere.contains($0.sha256) } ?? true }.map(\.id)
     }
 
+    /// Whether this disk holds the files of `version` (the base model needs none).
+    public func hasFiles(of version: PolicyVersionRecord) -> Bool { version.state.map(files.exists) ?? true }
+
+    /// Loads the newest candidate (fetching its files when this disk lacks them), so that its promotion swaps
+    /// at once; it stays in the cache beside the serving version, as on the learner while it gates it.
+    private func prefetchCandidates() async throws {
+        guard let candidate = try await store.policyVersions().last(where: { $0.status == .candidate }), loaded[candidate.id] == nil else { return }
+        _ = try await policy(id: candidate.id)
+        logger.info("loaded candidate \(candidate.id) ahead of its promotion")
+    }
+
     /// Fetches a version's state file from the shared files when it is not on this disk, and installs it (the
     /// state and the adapter made from it are verified against their sha256 on the way in).
     private func fetchIfMissing(_ record: PolicyVersionRecord) async throws {
@@ -168,9 +179,13 @@ public actor PolicyRegistry {
     /// Serves the version the store names as serving when another process changed it (an activation,
     /// promotion or rollback made through another replica): its files are fetched if need be and checked, then
     /// the engine swaps. Nothing happens when it serves already. Returns the id it swapped to, if any.
+    /// Also loads the newest candidate (the one being gated), so that its promotion swaps at once.
     @discardableResult
     public func followStore() async throws -> String? {
-        guard let record = try await store.servingVersion(), record.id != activeID else { return nil }
+        guard let record = try await store.servingVersion(), record.id != activeID else {
+            try await prefetchCandidates()
+            return nil
+        }
         let previous = activeID
         let policy = try await policy(id: record.id)
         guard activeID == previous else { return nil }   // another swap happened meanwhile; the next call settles it

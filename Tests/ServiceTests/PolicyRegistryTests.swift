@@ -149,7 +149,8 @@ final class PolicyRegistryTests: XCTestCase {
         let swapped = Swaps()
         let replicaA = PolicyRegistry(files: files, shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
                                       logger: Logger(label: "replica-a")) { _ in }
-        let replicaB = PolicyRegistry(files: InMemoryPolicyFiles(), shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
+        let filesB = InMemoryPolicyFiles()
+        let replicaB = PolicyRegistry(files: filesB, shared: shared, store: store, weights: Self.weights, baseModelName: "tiny",
                                       logger: Logger(label: "replica-b")) { swapped.append($0.id) }
         _ = try await replicaA.activateServing()
         _ = try await replicaB.activateServing()
@@ -157,6 +158,7 @@ final class PolicyRegistryTests: XCTestCase {
         defer { follower.cancel() }
         let layout = LoRALayout(model: TinyChatModel.config, lora: LoRAConfiguration(rank: 2, targets: [.query]))
         let v1 = try await replicaA.publish(LoRAEnsemble(layout: layout, memberCount: 1, seed: 3), parent: "v0", phaseID: nil, metrics: nil)
+        try await Self.waitFor { await replicaB.hasFiles(of: v1) }   // fetched while it is a candidate
         try await replicaA.activate(v1.id)
         try await Self.waitFor { await replicaB.activeID == v1.id }
         try await replicaA.activate("v0")   // the operator rolls back through A

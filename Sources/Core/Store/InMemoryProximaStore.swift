@@ -115,6 +115,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
                                           adapter: candidate.adapter, state: candidate.state, phaseID: candidate.phaseID,
                                           baseModelSHA256: parent.baseModelSHA256, metrics: candidate.metrics)
         versions.append(version)
+        for watcher in servingWatchers.values { watcher.yield() }
         return version
     }
 

@@ -6,7 +6,7 @@ import Foundation
 
 public protocol ServingVersionNotifications: Sendable {
     /// Calls `onChange` once subscribed — and again after every reconnection, since changes made while
-    /// disconnected are not replayed — and whenever the serving version changes; returns when the task is
-    /// cancelled. `onChange` re-reads the serving version from the store.
+    /// disconnected are not replayed — and whenever the serving version changes or a candidate is added;
+    /// returns when the task is cancelled. `onChange` re-reads the versions from the store.
     func followServingVersion(_ onChange: @escaping @Sendable () async -> Void) async
 }
