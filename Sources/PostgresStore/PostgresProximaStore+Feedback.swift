@@ -17,7 +17,7 @@ extension PostgresProximaStore {
     static func insertFeedback(_ db: Transaction, _ event: FeedbackEvent, eventID: String) async throws -> FeedbackOutcome {
         let (requestID, sampleCount) = try await resolve(db, event.subject)
         var record = try StoreRules.record(for: event, id: 0, eventID: eventID, requestID: requestID, sampleCount: sampleCount)
-        if let existing = try await db.rows("SELECT * FROM feedback WHERE event_id = \(eventID)").first.map(PostgresRows.feedback) {
+        if let existing = try await db.rows("SELECT * FROM feedback WHERE event_id = \(eventID)").first.map(StoreRows.feedback) {
             guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
             return .duplicate(existing)
         }
@@ -57,7 +57,7 @@ extension PostgresProximaStore {
 
     public func feedback(requestID: String) async throws -> [FeedbackRecord] {
         try await read("reading the feedback of \(requestID)") { db in
-            try await db.rows("SELECT * FROM feedback WHERE request_id = \(requestID) ORDER BY id").map(PostgresRows.feedback)
+            try await db.rows("SELECT * FROM feedback WHERE request_id = \(requestID) ORDER BY id").map(StoreRows.feedback)
         }
     }
 }
@@ -77,19 +77,7 @@ extension PostgresProximaStore {
                 """)
             sql.append(" ORDER BY f.id")
             Self.limit(&sql, query.limit)
-            return try await db.rows(sql.query).map { row in
-                let request = try PostgresRows.request(row)
-                guard let pairID = request.pairID else {
-                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
-                }
-                return LabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
-                                    messages: request.messages, promptTokenIDs: request.promptTokenIDs,
-                                    chosen: try PostgresRows.pairSample(row, prefix: "chosen"),
-                                    rejected: try PostgresRows.pairSample(row, prefix: "rejected"),
-                                    source: try row.enumValue("feedback_source", in: "feedback"),
-                                    feedbackID: try row.value("feedback_id", in: "feedback"),
-                                    labelledAt: try row.date("labelled_at", in: "feedback"))
-            }
+            return try await db.rows(sql.query).map(StoreRows.labelledPair)
         }
     }
 
@@ -169,15 +157,7 @@ extension PostgresProximaStore {
                 """)
             sql.append(" ORDER BY f.id")
             Self.limit(&sql, query.limit)
-            return try await db.rows(sql.query).map { row in
-                let request = try PostgresRows.request(row)
-                let rating: ThumbRating = try row.enumValue("rating", in: "feedback")
-                return RatedResponse(requestID: request.id, policyVersion: request.policyVersion, messages: request.messages,
-                                     promptTokenIDs: request.promptTokenIDs, sample: try PostgresRows.pairSample(row, prefix: "rated"),
-                                     desirable: rating == .up, source: try row.enumValue("feedback_source", in: "feedback"),
-                                     feedbackID: try row.value("feedback_id", in: "feedback"),
-                                     labelledAt: try row.date("labelled_at", in: "feedback"))
-            }
+            return try await db.rows(sql.query).map(StoreRows.ratedResponse)
         }
     }
 
@@ -239,16 +219,7 @@ extension PostgresProximaStore {
                 ORDER BY r.seq
                 LIMIT \(max(0, limit))
                 """)
-            return try rows.map { row in
-                let request = try PostgresRows.request(row)
-                guard let pairID = request.pairID else {
-                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
-                }
-                return UnlabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
-                                      messages: request.messages, promptTokenIDs: request.promptTokenIDs,
-                                      samples: [try PostgresRows.pairSample(row, prefix: "first"),
-                                                try PostgresRows.pairSample(row, prefix: "second")])
-            }
+            return try rows.map(StoreRows.unlabelledPair)
         }
     }
 }

@@ -9,7 +9,7 @@ import ProximaCore
 
 extension PostgresProximaStore {
     static func fetchPhase(_ db: Transaction, id: Int64) async throws -> PhaseRecord? {
-        try await db.rows("SELECT * FROM phases WHERE id = \(id)").first.map(PostgresRows.phase)
+        try await db.rows("SELECT * FROM phases WHERE id = \(id)").first.map(StoreRows.phase)
     }
 
     private static func existingPhase(_ db: Transaction, id: Int64) async throws -> PhaseRecord {
@@ -39,7 +39,7 @@ extension PostgresProximaStore {
                 RETURNING *
                 """)
             guard let row = rows.first else { throw StoreError.database(message: "creating a phase: no row returned") }
-            return try PostgresRows.phase(row)
+            return try StoreRows.phase(row)
         }
     }
 
@@ -121,7 +121,7 @@ extension PostgresProximaStore {
 
     public func phases() async throws -> [PhaseRecord] {
         try await read("listing phases") { db in
-            try await db.rows("SELECT * FROM phases ORDER BY id").map(PostgresRows.phase)
+            try await db.rows("SELECT * FROM phases ORDER BY id").map(StoreRows.phase)
         }
     }
 

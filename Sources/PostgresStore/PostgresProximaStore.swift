@@ -217,9 +217,9 @@ public final class PostgresProximaStore: ProximaStore {
             query.bind(value)
             query.append(order)
             guard let row = try await db.rows(query.query).first else { return nil }
-            let request = try PostgresRows.request(row)
+            let request = try StoreRows.request(row)
             let samples = try await db.rows("SELECT * FROM samples WHERE request_id = \(request.id) ORDER BY sample_index")
-                .map(PostgresRows.sample)
+                .map(StoreRows.sample)
             return LoggedRequest(request: request, samples: samples)
         }
     }
@@ -227,11 +227,11 @@ public final class PostgresProximaStore: ProximaStore {
     // MARK: Policy versions
 
     static func fetchVersion(_ db: Transaction, id: String) async throws -> PolicyVersionRecord? {
-        try await db.rows("SELECT * FROM policy_versions WHERE id = \(id)").first.map(PostgresRows.policyVersion)
+        try await db.rows("SELECT * FROM policy_versions WHERE id = \(id)").first.map(StoreRows.policyVersion)
     }
 
     static func fetchServing(_ db: Transaction) async throws -> PolicyVersionRecord? {
-        try await db.rows("SELECT * FROM policy_versions WHERE status = 'serving'").first.map(PostgresRows.policyVersion)
+        try await db.rows("SELECT * FROM policy_versions WHERE status = 'serving'").first.map(StoreRows.policyVersion)
     }
 
     static func insertVersion(_ db: Transaction, _ version: PolicyVersionRecord) async throws {
@@ -324,7 +324,7 @@ public final class PostgresProximaStore: ProximaStore {
 
     public func policyVersions() async throws -> [PolicyVersionRecord] {
         try await read("listing policy versions") { db in
-            try await db.rows("SELECT * FROM policy_versions ORDER BY seq").map(PostgresRows.policyVersion)
+            try await db.rows("SELECT * FROM policy_versions ORDER BY seq").map(StoreRows.policyVersion)
         }
     }
 

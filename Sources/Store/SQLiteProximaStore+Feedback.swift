@@ -19,7 +19,7 @@ extension SQLiteProximaStore {
         var record = try StoreRules.record(for: event, id: 0, eventID: eventID, requestID: requestID,
                                            sampleCount: sampleCount)
         if let existing = try Row.fetchOne(db, sql: "SELECT * FROM feedback WHERE event_id = ?",
-                                           arguments: [eventID]).map(SQLiteRows.feedback) {
+                                           arguments: [eventID]).map(StoreRows.feedback) {
             guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
             return .duplicate(existing)
         }
@@ -46,7 +46,7 @@ extension SQLiteProximaStore {
             FROM requests WHERE \(column) = ?
             """, arguments: [id])
         guard let row else { throw unknown }
-        return (try row.value("id", in: "requests"), try row.value("sample_count", in: "samples"))
+        return (try row.text("id", in: "requests"), try row.int("sample_count", in: "samples"))
     }
 
     /// The kind, value and rated_index columns of a verdict.
@@ -60,7 +60,7 @@ extension SQLiteProximaStore {
     public func feedback(requestID: String) async throws -> [FeedbackRecord] {
         try await read("reading the feedback of \(requestID)") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM feedback WHERE request_id = ? ORDER BY id",
-                             arguments: [requestID]).map(SQLiteRows.feedback)
+                             arguments: [requestID]).map(StoreRows.feedback)
         }
     }
 }
@@ -83,19 +83,7 @@ extension SQLiteProximaStore {
                 sql += " LIMIT ?"
                 arguments += [max(0, limit)]
             }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let request = try SQLiteRows.request(row)
-                guard let pairID = request.pairID else {
-                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
-                }
-                return LabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
-                                    messages: request.messages, promptTokenIDs: request.promptTokenIDs,
-                                    chosen: try SQLiteRows.pairSample(row, prefix: "chosen"),
-                                    rejected: try SQLiteRows.pairSample(row, prefix: "rejected"),
-                                    source: try row.enumValue("feedback_source", in: "feedback"),
-                                    feedbackID: try row.value("feedback_id", in: "feedback"),
-                                    labelledAt: try row.date("labelled_at", in: "feedback"))
-            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoreRows.labelledPair)
         }
     }
 
@@ -174,14 +162,7 @@ extension SQLiteProximaStore {
                 sql += " LIMIT ?"
                 arguments += [max(0, limit)]
             }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let request = try SQLiteRows.request(row)
-                let rating: ThumbRating = try row.enumValue("rating", in: "feedback")
-                return RatedResponse(requestID: request.id, policyVersion: request.policyVersion, messages: request.messages,
-                                     promptTokenIDs: request.promptTokenIDs, sample: try SQLiteRows.pairSample(row, prefix: "rated"),
-                                     desirable: rating == .up, source: try row.enumValue("feedback_source", in: "feedback"),
-                                     feedbackID: try row.value("feedback_id", in: "feedback"), labelledAt: try row.date("labelled_at", in: "feedback"))
-            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoreRows.ratedResponse)
         }
     }
 
@@ -238,16 +219,7 @@ extension SQLiteProximaStore {
                 ORDER BY r.rowid
                 LIMIT ?
                 """, arguments: [max(0, limit)])
-            return try rows.map { row in
-                let request = try SQLiteRows.request(row)
-                guard let pairID = request.pairID else {
-                    throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
-                }
-                return UnlabelledPair(requestID: request.id, pairID: pairID, policyVersion: request.policyVersion,
-                                      messages: request.messages, promptTokenIDs: request.promptTokenIDs,
-                                      samples: [try SQLiteRows.pairSample(row, prefix: "first"),
-                                                try SQLiteRows.pairSample(row, prefix: "second")])
-            }
+            return try rows.map(StoreRows.unlabelledPair)
         }
     }
 }

@@ -9,7 +9,7 @@ import GRDB
 
 extension SQLiteProximaStore {
     static func fetchPhase(_ db: Database, id: Int64) throws -> PhaseRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM phases WHERE id = ?", arguments: [id]).map(SQLiteRows.phase)
+        try Row.fetchOne(db, sql: "SELECT * FROM phases WHERE id = ?", arguments: [id]).map(StoreRows.phase)
     }
 
     private static func existingPhase(_ db: Database, id: Int64) throws -> PhaseRecord {
@@ -116,7 +116,7 @@ extension SQLiteProximaStore {
 
     public func phases() async throws -> [PhaseRecord] {
         try await read("listing phases") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM phases ORDER BY id").map(SQLiteRows.phase)
+            try Row.fetchAll(db, sql: "SELECT * FROM phases ORDER BY id").map(StoreRows.phase)
         }
     }
 

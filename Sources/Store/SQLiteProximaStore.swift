@@ -121,9 +121,9 @@ public struct SQLiteProximaStore: ProximaStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE \(column) = ?\(order)", arguments: [value]) else {
                 return nil
             }
-            let request = try SQLiteRows.request(row)
+            let request = try StoreRows.request(row)
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE request_id = ? ORDER BY sample_index",
-                                           arguments: [request.id]).map(SQLiteRows.sample)
+                                           arguments: [request.id]).map(StoreRows.sample)
             return LoggedRequest(request: request, samples: samples)
         }
     }
@@ -131,11 +131,11 @@ public struct SQLiteProximaStore: ProximaStore {
     // MARK: Policy versions
 
     static func fetchVersion(_ db: Database, id: String) throws -> PolicyVersionRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM policy_versions WHERE id = ?", arguments: [id]).map(SQLiteRows.policyVersion)
+        try Row.fetchOne(db, sql: "SELECT * FROM policy_versions WHERE id = ?", arguments: [id]).map(StoreRows.policyVersion)
     }
 
     static func fetchServing(_ db: Database) throws -> PolicyVersionRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM policy_versions WHERE status = 'serving'").map(SQLiteRows.policyVersion)
+        try Row.fetchOne(db, sql: "SELECT * FROM policy_versions WHERE status = 'serving'").map(StoreRows.policyVersion)
     }
 
     static func insertVersion(_ db: Database, _ version: PolicyVersionRecord) throws {
@@ -224,7 +224,7 @@ public struct SQLiteProximaStore: ProximaStore {
 
     public func policyVersions() async throws -> [PolicyVersionRecord] {
         try await read("listing policy versions") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM policy_versions ORDER BY rowid").map(SQLiteRows.policyVersion)
+            try Row.fetchAll(db, sql: "SELECT * FROM policy_versions ORDER BY rowid").map(StoreRows.policyVersion)
         }
     }
 

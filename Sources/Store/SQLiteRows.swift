@@ -1,155 +1,20 @@
-// SQLiteRows: decoding rows of the v1 schema into the store's records, failing with `corruptRow` (never
-// crashing) when a value has the wrong type or an unknown enum value.
+// SQLiteRows: GRDB's rows as the core's `StoreRow`, so that `StoreRows` reads the records from them; a value of
+// the wrong type is `corruptRow`, never a crash.
 
 import Foundation
-import ProximaCore
 import GRDB
+import ProximaCore
 
-// MARK: - Column helpers
+extension Row: StoreRow {
+    package func optionalText(_ column: String, in table: String) throws -> String? { try decoded(column, table) }
+    package func optionalInteger(_ column: String, in table: String) throws -> Int64? { try decoded(column, table) }
+    package func optionalBytes(_ column: String, in table: String) throws -> Data? { try decoded(column, table) }
 
-extension Row {
-    func value<T: DatabaseValueConvertible>(_ column: String, in table: String) throws -> T {
+    private func decoded<T: DatabaseValueConvertible>(_ column: String, _ table: String) throws -> T? {
         do {
-            return try decode(forColumn: column)
+            return try decode(T?.self, forColumn: column)
         } catch {
             throw StoreError.corruptRow(table: table, detail: "column \(column): \(error)")
         }
     }
-
-    func enumValue<T: RawRepresentable>(_ column: String, in table: String) throws -> T where T.RawValue == String {
-        let raw: String = try value(column, in: table)
-        guard let value = T(rawValue: raw) else {
-            throw StoreError.corruptRow(table: table, detail: "column \(column) holds unknown value '\(raw)'")
-        }
-        return value
-    }
-
-    func date(_ column: String, in table: String) throws -> Date {
-        StoredTime.date(try value(column, in: table))
-    }
-
-    func optionalDate(_ column: String, in table: String) throws -> Date? {
-        let milliseconds: Int64? = try value(column, in: table)
-        return milliseconds.map(StoredTime.date)
-    }
-
-    func json<T: Decodable>(_ column: String, in table: String) throws -> T {
-        try JSONText.decode(T.self, from: try value(column, in: table), column: "\(table).\(column)")
-    }
-
-    func optionalJSON<T: Decodable>(_ column: String, in table: String) throws -> T? {
-        let text: String? = try value(column, in: table)
-        return try text.map { try JSONText.decode(T.self, from: $0, column: "\(table).\(column)") }
-    }
-
-    func tokenIDs(_ column: String, in table: String) throws -> [Int] {
-        try BlobCoding.tokenIDs(try value(column, in: table), column: "\(table).\(column)")
-    }
-
-    func logprobs(_ column: String, in table: String) throws -> [Float] {
-        try BlobCoding.logprobs(try value(column, in: table), column: "\(table).\(column)")
-    }
-}
-
-// MARK: - Records
-
-enum SQLiteRows {
-    static func policyVersion(_ row: Row) throws -> PolicyVersionRecord {
-        let table = "policy_versions"
-        func file(_ prefix: String) throws -> StoredFile? {
-            let path: String? = try row.value("\(prefix)_path", in: table)
-            let sha256: String? = try row.value("\(prefix)_sha256", in: table)
-            guard let path, let sha256 else { return nil }
-            return StoredFile(path: path, sha256: sha256)
-        }
-        return PolicyVersionRecord(id: try row.value("id", in: table), parent: try row.value("parent", in: table),
-                                   createdAt: try row.date("created_at", in: table),
-                                   status: try row.enumValue("status", in: table),
-                                   adapter: try file("adapter"), state: try file("state"),
-                                   phaseID: try row.value("phase_id", in: table),
-                                   baseModelSHA256: try row.value("base_model_sha256", in: table),
-                                   metrics: try row.optionalJSON("metrics", in: table))
-    }
-
-    static func request(_ row: Row) throws -> RequestRecord {
-        let table = "requests"
-        let stream: Int64 = try row.value("stream", in: table)
-        return RequestRecord(id: try row.value("id", in: table), pairID: try row.value("pair_id", in: table),
-                             createdAt: try row.date("created_at", in: table),
-                             apiKeyID: try row.value("api_key_id", in: table),
-                             policyVersion: try row.value("policy_version", in: table),
-                             messages: try row.json("messages", in: table),
-                             promptTokenIDs: try row.tokenIDs("prompt_token_ids", in: table),
-                             sampling: try row.json("sampling", in: table), n: try row.value("n", in: table),
-                             stream: stream != 0, status: try row.enumValue("status", in: table),
-                             clientRef: try row.value("client_ref", in: table))
-    }
-
-    static func sample(_ row: Row) throws -> SampleRecord {
-        let table = "samples"
-        let shown: Int64 = try row.value("shown", in: table)
-        return SampleRecord(index: try row.value("sample_index", in: table),
-                            tokenIDs: try row.tokenIDs("token_ids", in: table),
-                            logprobs: try row.logprobs("logprobs", in: table), text: try row.value("text", in: table),
-                            finishReason: try row.enumValue("finish_reason", in: table), shown: shown != 0)
-    }
-
-    static func feedback(_ row: Row) throws -> FeedbackRecord {
-        let table = "feedback"
-        let kind: String = try row.value("kind", in: table)
-        let value: String = try row.value("value", in: table)
-        let verdict: FeedbackVerdict
-        switch kind {
-        case "thumb":
-            guard let rating = ThumbRating(rawValue: value) else {
-                throw StoreError.corruptRow(table: table, detail: "unknown thumb value '\(value)'")
-            }
-            verdict = .thumb(sampleIndex: try row.value("rated_index", in: table), rating: rating)
-        case "choice":
-            guard let choice = PairChoice(rawValue: value) else {
-                throw StoreError.corruptRow(table: table, detail: "unknown choice value '\(value)'")
-            }
-            verdict = .choice(choice)
-        default:
-            throw StoreError.corruptRow(table: table, detail: "unknown feedback kind '\(kind)'")
-        }
-        let chosen: Int? = try row.value("chosen_index", in: table)
-        let rejected: Int? = try row.value("rejected_index", in: table)
-        return FeedbackRecord(id: try row.value("id", in: table), eventID: try row.value("event_id", in: table),
-                              requestID: try row.value("request_id", in: table), verdict: verdict,
-                              source: try row.enumValue("source", in: table), comment: try row.value("comment", in: table),
-                              apiKeyID: try row.value("api_key_id", in: table),
-                              createdAt: try row.date("created_at", in: table),
-                              preference: zip(chosen, rejected).map { Preference(chosenIndex: $0, rejectedIndex: $1) })
-    }
-
-    static func phase(_ row: Row) throws -> PhaseRecord {
-        let table = "phases"
-        return PhaseRecord(id: try row.value("id", in: table), trigger: try row.enumValue("triggered_by", in: table),
-                           status: try row.enumValue("status", in: table), config: try row.json("config", in: table),
-                           baseVersion: try row.value("base_version", in: table),
-                           resultVersion: try row.value("result_version", in: table),
-                           pairsUsed: try row.value("pairs_used", in: table),
-                           createdAt: try row.date("created_at", in: table),
-                           startedAt: try row.optionalDate("started_at", in: table),
-                           finishedAt: try row.optionalDate("finished_at", in: table),
-                           progress: try row.optionalJSON("progress", in: table),
-                           metrics: try row.optionalJSON("metrics", in: table), error: try row.value("error", in: table))
-    }
-
-    /// A pair sample from the columns `<prefix>_index`, `<prefix>_token_ids`, … of a pair query.
-    static func pairSample(_ row: Row, prefix: String) throws -> PairSample {
-        let table = "samples"
-        return PairSample(index: try row.value("\(prefix)_index", in: table),
-                          tokenIDs: try row.tokenIDs("\(prefix)_token_ids", in: table),
-                          logprobs: try row.logprobs("\(prefix)_logprobs", in: table),
-                          text: try row.value("\(prefix)_text", in: table),
-                          finishReason: try row.enumValue("\(prefix)_finish_reason", in: table))
-    }
-}
-
-/// Both values, or nil.
-private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-    guard let a, let b else { return nil }
-    return (a, b)
 }
