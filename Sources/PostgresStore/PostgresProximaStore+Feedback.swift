@@ -21,7 +21,7 @@ extension PostgresProximaStore {
             guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
             return .duplicate(existing)
         }
-        let (kind, value, ratedIndex) = columns(of: record.verdict)
+        let (kind, value, ratedIndex) = StoreRows.columns(of: record.verdict)
         let inserted = try await db.rows("""
             INSERT INTO feedback (event_id, request_id, kind, value, rated_index, source, comment, created_at,
                                   api_key_id, chosen_index, rejected_index)
@@ -45,14 +45,6 @@ extension PostgresProximaStore {
         query.bind(id)
         guard let row = try await db.rows(query.query).first else { throw unknown }
         return (try row.value("id", in: "requests"), try row.int("sample_count", in: "samples"))
-    }
-
-    /// The kind, value and rated_index columns of a verdict.
-    private static func columns(of verdict: FeedbackVerdict) -> (kind: String, value: String, ratedIndex: Int?) {
-        switch verdict {
-        case .thumb(let index, let rating): ("thumb", rating.rawValue, index)
-        case .choice(let choice): ("choice", choice.rawValue, nil)
-        }
     }
 
     public func feedback(requestID: String) async throws -> [FeedbackRecord] {

@@ -23,7 +23,7 @@ extension SQLiteProximaStore {
             guard existing.hasSameContent(as: record) else { throw StoreError.feedbackConflict(eventID: eventID) }
             return .duplicate(existing)
         }
-        let (kind, value, ratedIndex) = columns(of: record.verdict)
+        let (kind, value, ratedIndex) = StoreRows.columns(of: record.verdict)
         try db.cachedStatement(sql: """
             INSERT INTO feedback (event_id, request_id, kind, value, rated_index, source, comment, created_at,
                                   api_key_id, chosen_index, rejected_index)
@@ -47,14 +47,6 @@ extension SQLiteProximaStore {
             """, arguments: [id])
         guard let row else { throw unknown }
         return (try row.text("id", in: "requests"), try row.int("sample_count", in: "samples"))
-    }
-
-    /// The kind, value and rated_index columns of a verdict.
-    private static func columns(of verdict: FeedbackVerdict) -> (kind: String, value: String, ratedIndex: Int?) {
-        switch verdict {
-        case .thumb(let index, let rating): ("thumb", rating.rawValue, index)
-        case .choice(let choice): ("choice", choice.rawValue, nil)
-        }
     }
 
     public func feedback(requestID: String) async throws -> [FeedbackRecord] {

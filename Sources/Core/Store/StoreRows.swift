@@ -191,6 +191,14 @@ package enum StoreRows {
                               samples: [try pairSample(row, prefix: "first"), try pairSample(row, prefix: "second")])
     }
 
+    /// The kind, value and rated_index columns of the feedback table that hold a verdict.
+    package static func columns(of verdict: FeedbackVerdict) -> (kind: String, value: String, ratedIndex: Int?) {
+        switch verdict {
+        case .thumb(let index, let rating): ("thumb", rating.rawValue, index)
+        case .choice(let choice): ("choice", choice.rawValue, nil)
+        }
+    }
+
     private static func pairID(of request: RequestRecord) throws -> String {
         guard let pairID = request.pairID else {
             throw StoreError.corruptRow(table: "requests", detail: "request \(request.id) has two samples and no pair id")
