@@ -1,6 +1,7 @@
 // PostgresProximaStore+LearnerLock: one learner per database. A process that runs phases first takes a
 // PostgreSQL session advisory lock on a connection of its own, held while it lives: a second learner on the
-// same database is refused, and the lock goes with the holder's session (a crash, a killed process).
+// same database waits as a standby, and the lock goes with the holder's session (a crash, a killed process),
+// so the standby takes over.
 
 import Foundation
 import Logging
@@ -32,6 +33,18 @@ extension PostgresProximaStore {
         } catch {
             try? await connection.close()
             throw StoreError.wrapping(error, doing: "taking the learner's lock")
+        }
+    }
+}
+
+extension PostgresProximaStore {
+    /// Waits until this process holds the learner's lock, trying every `poll`; `waiting` is called once if it
+    /// must wait (another process holds it).
+    public func waitForLearnerLock(poll: Duration = .seconds(2), waiting: () -> Void = {}) async throws {
+        var told = false
+        while try await !claimLearnerLock() {
+            if !told { waiting(); told = true }
+            try await Task.sleep(for: poll)
         }
     }
 }

@@ -28,10 +28,12 @@ struct OpenedStore: Sendable {
         do { url = try PostgresURL(settings.databaseURL) } catch { throw CLIError("database.url: \(error)") }
         do {
             let store = try await PostgresProximaStore.connect(url, logger: logger)
-            if settings.learner.enabled, try await !store.claimLearnerLock() {
-                await store.shutdown()
-                throw CLIError("another process runs the learner on \(url); several processes may serve one database, one of them "
-                               + "learning: start this one with learner.enabled: false (PROXIMA_LEARNER_ENABLED=false) to serve as a replica")
+            if settings.learner.enabled {
+                // A standby learner: it starts (and serves) once the process holding the lock is gone; it then
+                // marks the phase that process left running as failed, as after a crash.
+                try await store.waitForLearnerLock {
+                    logger.notice("another process runs the learner on \(url); waiting as its standby (a serving-only replica sets learner.enabled: false)")
+                }
             }
             return OpenedStore(store: store, sharedFiles: store, servingNotifications: store, location: url.description, close: { await store.shutdown() })
         } catch let error as CLIError {

@@ -131,8 +131,16 @@ import PostgresStore
         let b = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
         #expect(try await a.claimLearnerLock())
         #expect(try await !b.claimLearnerLock(), "a second learner on the same database is refused")
-        await a.shutdown()   // the holder's session ends (as when its process dies)
-        #expect(try await b.claimLearnerLock(), "the lock goes with the holder's session")
+        let tookOver = Seen()
+        let standby = Task {
+            try await b.waitForLearnerLock(poll: .milliseconds(50))
+            await tookOver.add("b")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await tookOver.ids.isEmpty, "the standby waits while the holder lives")
+        await a.shutdown()   // the holder's session ends (as when its process dies): the standby takes over
+        try await Self.waitFor(seconds: 5) { await tookOver.ids == ["b"] }
+        try await standby.value
         await b.shutdown()
     }
 
