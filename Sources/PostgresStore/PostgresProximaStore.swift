@@ -355,7 +355,7 @@ struct Transaction {
     let connection: PostgresConnection
     let logger: Logger
 
-    func rows(_ query: PostgresQuery) async throws -> [Row] {
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         try await connection.query(query, logger: logger).collect().map(PostgresRandomAccessRow.init)
     }
 

@@ -5,8 +5,6 @@ import Foundation
 import PostgresNIO
 import ProximaCore
 
-typealias Row = PostgresRandomAccessRow
-
 extension PostgresRandomAccessRow: StoreRow {
     package func optionalText(_ column: String, in table: String) throws -> String? { try decoded(column, table) }
     package func optionalBytes(_ column: String, in table: String) throws -> Data? { try decoded(column, table) }

@@ -53,9 +53,6 @@ public struct ServeSettings: Sendable {
         case host, port, db, model, threads
         case database = "database.url"
     }
-
-    /// Where the store is, for logs and messages (a URL's password hidden by the store itself when it opens).
-    public var databaseDescription: String { databaseURL.isEmpty ? db : "postgres (database.url)" }
 }
 
 extension ServeSettings: Decodable {
