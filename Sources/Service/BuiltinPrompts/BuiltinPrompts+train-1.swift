@@ -394,15 +394,5 @@ extension PromptSet {
         {"prompt": "How would you start learning about glaciers?"}
         {"prompt": "What is one advantage and one drawback of soil?"}
         {"prompt": "What is the printing press? Answer briefly."}
-        {"prompt": "What are common misconceptions about gardening?"}
-        {"prompt": "What are common misconceptions about inflation?"}
-        {"prompt": "Explain robots in simple terms."}
-        {"prompt": "List three facts about recycling."}
-        {"prompt": "How would you start learning about statistics?"}
-        {"prompt": "Summarize the main idea of spiders in a few sentences."}
-        {"prompt": "Explain cats in simple terms."}
-        {"prompt": "List three facts about tomatoes."}
-        {"prompt": "Summarize the main idea of the human heart in a few sentences."}
-        {"prompt": "How would you start learning about thunderstorms?"}
         """#
 }
