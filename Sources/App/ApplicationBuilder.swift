@@ -28,8 +28,13 @@ public struct ServerDependencies: Sendable {
     public var policyFiles: any PolicyFileStore
     /// Where versions' files are shared with processes on other disks (the PostgreSQL store), or nil.
     public var sharedFiles: (any SharedVersionFiles)?
-    /// Tells when another process changed the serving version (the PostgreSQL store), or nil (one process).
-    public var servingNotifications: (any ServingVersionNotifications)?
+    /// Tells when another process changed the serving version or stored the learner's work (the PostgreSQL
+    /// store), or nil (one process).
+    public var notifications: (any StoreNotifications)?
+    /// Keeps one learner per shared store (PostgreSQL's lock), or nil (one process: it is the learner).
+    public var learnerElection: (any LearnerElection)?
+    /// Where processes sharing the store see each other (`/admin/replicas`), or nil (one process).
+    public var heartbeats: (any ProcessHeartbeats)?
     /// Judges the gate's greedy replies (the rubric; pairs are labelled by the judge `learner.simulator` names).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
@@ -55,16 +60,16 @@ public struct ProximaServer: Sendable {
     public let engine: any ChatEngine
     public let chat: ChatService
     public let policies: PolicyRegistry
-    /// nil when `learner.enabled` is false.
+    /// nil on a replica (`role: replica`).
     public let learner: LearnerService?
-    public let admin: AdminService?
+    public let admin: AdminService
     /// The version serving when the server started.
     public let servingAtStart: String
 }
 
-/// Builds the service: makes sure the store has its base version, marks phases a crash interrupted as failed
-/// (when this process runs the learner: a serving replica leaves the learner's phases alone), removes
-/// half-written version files, loads the serving version, and wires every part.
+/// Builds the service for `settings.role`: makes sure the store has its base version, marks phases a crash
+/// interrupted as failed (when this process is the learner; an elected learner does it once elected, a replica
+/// never), removes half-written version files, loads the serving version, and wires every part.
 public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependencies,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws -> ProximaServer {
     let logger = deps.logger
@@ -72,13 +77,18 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let model = deps.model
     let clock = deps.clock
     let serving = try await store.ensureBaseVersion(baseModelSHA256: deps.modelSHA256, at: clock.now())
-    let interrupted = settings.learner.enabled ? try await store.markInterruptedPhasesFailed(at: clock.now()) : InterruptedPhases(failedPhaseIDs: [], rejectedVersionIDs: [])
-    if !interrupted.failedPhaseIDs.isEmpty {
-        logger.warning("marked interrupted phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
+    let role = settings.role
+    if role.learns && deps.learnerElection == nil {
+        let interrupted = try await store.markInterruptedPhasesFailed(at: clock.now())
+        if !interrupted.failedPhaseIDs.isEmpty {
+            logger.warning("marked interrupted phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
+        }
     }
 
     // MARK: Engine, chat, feedback
     let threads = settings.threads ?? deps.pool.threadCount
+    // The version this process serves, as a number (v3 → 3; -1 for another name): replicas that disagree show.
+    let servingVersionGauge = Gauge(label: "proxima_serving_version", factory: deps.metricsFactory)
     let lease = ComputeLease(maxLearnerWait: .milliseconds(settings.learner.maxWaitMilliseconds))
     var engineConfiguration = settings.engine
     engineConfiguration.threads = threads
@@ -86,6 +96,8 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     let engine: any ChatEngine
     if let given = deps.engine {
         engine = given
+    } else if !role.chats {
+        engine = ChatlessEngine(policy: ServingPolicy(id: serving.id, weights: model.weights))
     } else {
         let service = EngineService(policy: ServingPolicy(id: serving.id, weights: model.weights), tokenizer: model.tokenizer,
                                     pool: deps.pool, lease: lease, configuration: engineConfiguration, logger: logger,
@@ -95,7 +107,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     }
     // The learner sleeps until feedback, a labeller's pairs or an operator give it work.
     let learnerBell = Doorbell()
-    let labeller: (any PreferenceSimulator)? = settings.learner.enabled && settings.learner.simulator != "none"
+    let labeller: (any PreferenceSimulator)? = role.learns && settings.learner.simulator != "none"
         ? try Judges.make(settings.learner.simulator, pool: deps.pool) : nil
     let onPairLogged: @Sendable () -> Void = { if labeller != nil { learnerBell.ring() } }
     let chat = ChatService(model: model, engine: engine, store: store, configuration: settings.chat,
@@ -104,25 +116,36 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
 
     // MARK: Versions and the learner
     let policies = PolicyRegistry(files: deps.policyFiles, shared: deps.sharedFiles, store: store, weights: model.weights, baseModelName: model.name,
-                                  logger: logger, clock: clock) { [engine] policy in engine.setPolicy(policy) }
+                                  logger: logger, clock: clock) { [engine] policy in
+        engine.setPolicy(policy)
+        servingVersionGauge.record(Int(policy.id.dropFirst()) ?? -1)
+    }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()
-    if let notifications = deps.servingNotifications {
-        services.append(ServingVersionFollower(notifications: notifications, registry: policies, logger: logger))
+    if let notifications = deps.notifications {
+        services.append(StoreFollower.servingVersion(notifications, registry: policies, logger: logger))
+        if role.learns { services.append(StoreFollower.learnerWork(notifications, doorbell: learnerBell)) }
     }
     var learner: LearnerService?
-    var admin: AdminService?
-    if settings.learner.enabled {
+    if role.learns {
         let configuration = try settings.learner.configuration(labeller: labeller)
         let evaluator = GreedyEvaluator(model: model, pool: deps.pool, lease: lease, prompts: configuration.gatePrompts,
                                         maxTokens: settings.learner.gateMaxTokens)
         let service = LearnerService(configuration: configuration, store: store, registry: policies, evaluator: evaluator,
                                      judge: deps.judge, weights: model.weights, pool: deps.pool, lease: lease,
-                                     doorbell: learnerBell, clock: clock, logger: logger)
+                                     doorbell: learnerBell, election: deps.learnerElection, clock: clock, logger: logger)
         services.append(service)
         learner = service
-        admin = AdminService(store: store, registry: policies, learner: service, adapterReader: PEFTDirectoryReader(), clock: clock)
     }
+    let phaseQueue = learner?.phases ?? PhaseQueue(settings: settings.learner, store: store, registry: policies,
+                                                   model: model.weights.config, clock: clock, logger: logger)
+    let processes = ProcessDirectory(heartbeats: deps.heartbeats, role: role, clock: clock, logger: logger,
+                                     metricsFactory: deps.metricsFactory) { [learner] in
+        ProcessDirectory.Status(servingVersion: await policies.activeID, isLearner: learner?.isLearner ?? false)
+    }
+    services.append(processes)
+    let admin = AdminService(store: store, registry: policies, phaseQueue: phaseQueue, learner: learner, processes: processes,
+                             adapterReader: PEFTDirectoryReader(), clock: clock)
 
     // MARK: HTTP
     let router = ProximaAPI.router(chat: chat, feedback: feedback, admin: admin, versions: policies, registry: deps.metrics,
@@ -133,7 +156,10 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
                           server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.http.idleTimeoutSeconds)))),
                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "proxima",
                                                availableConnectionsDelegate: .maximum(settings.http.maxConnections, logger: logger)),
-                          services: services, onServerRunning: onServerRunning, logger: logger)
+                          services: services, onServerRunning: { channel in
+                              processes.setAddress("http://\(settings.host):\(channel.localAddress?.port ?? settings.port)")
+                              await onServerRunning(channel)
+                          }, logger: logger)
     return ProximaServer(app: app, engine: engine, chat: chat, policies: policies, learner: learner, admin: admin,
                          servingAtStart: current.id)
 }

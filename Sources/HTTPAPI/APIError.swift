@@ -110,6 +110,8 @@ extension APIError {
             self = .overloaded(retryAfter: seconds)
         case .shuttingDown:
             self = .unavailable(error.description)
+        case .notServing:
+            self = APIError(status: .misdirectedRequest, message: error.description, type: "invalid_request_error", code: "not_serving")
         case .cancelled:
             self = APIError(status: HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"),
                             message: error.description, type: "invalid_request_error", code: "cancelled")

@@ -1,6 +1,6 @@
 // AdminController: the operator routes (admin key): policy versions and their activation (promote, roll
-// back), phases (start with overrides, list, inspect with live progress), and labelled pairs out (JSON lines,
-// optionally gzip) and in, and activity over time.
+// back), phases (start with overrides, list, inspect with live progress), labelled pairs out (JSON lines,
+// optionally gzip) and in, activity over time, and the processes serving from the store.
 
 import Foundation
 import Hummingbird
@@ -111,6 +111,42 @@ struct AdminController {
         } catch let error as StoreError {
             throw APIError(status: .conflict, message: "Phase \(id) cannot be cancelled: it has ended (\(error)).",
                            type: "invalid_request_error", code: "not_cancellable")
+        } catch let error as LearnerError {
+            throw APIError(status: .conflict, message: "Phase \(id) cannot be cancelled here: \(error).",
+                           type: "invalid_request_error", code: "runs_elsewhere")
+        }
+    }
+
+    // MARK: Processes
+
+    private struct ProcessJSON: Encodable {
+        var id: String
+        var object = "process"
+        var role: String
+        var hostname: String
+        var pid: Int32
+        var address: String
+        var servingVersion: String?
+        var isLearner: Bool
+        var started: Int
+        var lastSeen: Double
+        enum CodingKeys: String, CodingKey {
+            case id, object, role, hostname, pid, address, started
+            case servingVersion = "serving_version", isLearner = "is_learner", lastSeen = "last_seen"
+        }
+        init(_ p: ProcessRecord) {
+            id = p.id; role = p.role; hostname = p.hostname; pid = p.pid; address = p.address; servingVersion = p.servingVersion
+            isLearner = p.isLearner; started = Int(p.startedAt.timeIntervalSince1970); lastSeen = p.lastSeen.timeIntervalSince1970
+        }
+    }
+
+    /// GET /admin/replicas: the processes serving from this store — seen within three heartbeats — with their
+    /// role, address, the version each serves and which one is the learner.
+    func replicas(_ request: Request, context: ProximaRequestContext) async throws -> Response {
+        do {
+            return try JSONResponse.make(ListJSON(data: try await admin.replicas().map(ProcessJSON.init)))
+        } catch {
+            throw APIError.unavailable("The processes could not be read: \(error).")
         }
     }
 

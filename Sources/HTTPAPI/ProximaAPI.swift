@@ -70,8 +70,8 @@ public enum ProximaAPI {
     ///   with `http.metrics_require_key`);
     /// - user key: `POST /v1/chat/completions`, `POST /v1/feedback`, `GET /v1/models`;
     /// - admin key: `GET /admin/policies`, `POST /admin/policies/{id}/activate`, `POST /admin/policies/import`, `POST|GET /admin/phases`,
-    ///   `GET /admin/phases/{id}`, `GET /admin/pairs/export`, `POST /admin/pairs/import` (the last five only
-    ///   with `admin`, i.e. when the learner runs).
+    ///   `GET /admin/phases/{id}`, `POST /admin/phases/{id}/cancel`, `GET /admin/activity`, `GET /admin/pairs/export`,
+    ///   `POST /admin/pairs/import`, `GET /admin/replicas` (all but the first only with `admin`: router tests may leave it out).
     public static func router(chat: ChatService, feedback: FeedbackService, admin: AdminService? = nil, versions: PolicyRegistry? = nil,
                               registry: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory,
                               configuration: APIConfiguration, startedAt: Date = Date(),
@@ -117,6 +117,7 @@ public enum ProximaAPI {
             adminRoutes.get("/activity", use: controller.activity)
             adminRoutes.get("/pairs/export", use: controller.exportPairs)
             adminRoutes.post("/pairs/import", use: controller.importPairs)
+            adminRoutes.get("/replicas", use: controller.replicas)
         } else {
             adminRoutes.get("/policies", use: operations.policies)
         }
@@ -129,6 +130,7 @@ public enum ProximaAPI {
         "/v1/chat/completions": [.post], "/v1/feedback": [.post], "/v1/models": [.get, .head],
         "/admin/policies": [.get, .head], "/admin/policies/import": [.post], "/admin/phases": [.get, .head, .post],
         "/admin/activity": [.get, .head], "/admin/pairs/export": [.get, .head], "/admin/pairs/import": [.post],
+        "/admin/replicas": [.get, .head],
     ]
 
     /// A Prometheus factory over `registry` with buckets for this service: durations from 5 ms to 30 s, batch

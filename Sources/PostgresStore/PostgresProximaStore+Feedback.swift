@@ -32,6 +32,7 @@ extension PostgresProximaStore {
             """)
         guard let row = inserted.first else { throw StoreError.database(message: "recording feedback event \(eventID): no id returned") }
         record.id = try row.value("id", in: "feedback")
+        try await notify(db, .learnerWork)
         return .stored(record)
     }
 

@@ -37,7 +37,7 @@ extension PostgresProximaStore {
     }
 }
 
-extension PostgresProximaStore {
+extension PostgresProximaStore: LearnerElection {
     /// Waits until this process holds the learner's lock, trying every `poll`; `waiting` is called once if it
     /// must wait (another process holds it).
     public func waitForLearnerLock(poll: Duration = .seconds(2), waiting: () -> Void = {}) async throws {
@@ -47,6 +47,16 @@ extension PostgresProximaStore {
             try await Task.sleep(for: poll)
         }
     }
+
+    public func becomeLearner(waiting: @escaping @Sendable () -> Void) async throws {
+        try await waitForLearnerLock(waiting: waiting)
+    }
+
+    /// Whether the lock's connection still answers: a session advisory lock lives exactly as long as its session,
+    /// so after a PostgreSQL restart or a dropped connection another process may have become the learner.
+    public func isStillLearner() async -> Bool {
+        await learnerLock.isAlive(logger: logger)
+    }
 }
 
 /// The connection that holds the learner's lock (closing it releases the lock).
@@ -54,6 +64,18 @@ actor LearnerLockHolder {
     private var connection: PostgresConnection?
 
     func hold(_ connection: PostgresConnection) { self.connection = connection }
+
+    /// Whether the holding session still answers (it is released when it does not).
+    func isAlive(logger: Logger) async -> Bool {
+        guard let connection else { return false }
+        do {
+            _ = try await connection.query("SELECT 1", logger: logger).collect()
+            return true
+        } catch {
+            await release()
+            return false
+        }
+    }
 
     func release() async {
         try? await connection?.close()

@@ -39,6 +39,7 @@ extension PostgresProximaStore {
                 RETURNING *
                 """)
             guard let row = rows.first else { throw StoreError.database(message: "creating a phase: no row returned") }
+            try await Self.notify(db, .learnerWork)
             return try StoreRows.phase(row)
         }
     }

@@ -196,6 +196,7 @@ public final class PostgresProximaStore: ProximaStore {
                         \(BlobCoding.logprobBlob(sample.logprobs)), \(sample.text), \(sample.finishReason.rawValue), \(sample.shown))
                 """)
         }
+        if row.samples.count == 2 { try await notify(db, .learnerWork) }
     }
 
     public func loggedRequest(id: String) async throws -> LoggedRequest? {
@@ -257,8 +258,7 @@ public final class PostgresProximaStore: ProximaStore {
         if let previous, previous.id == id { return ServingChange(serving: previous, retired: nil) }
         if let previous { try await setStatus(db, version: previous.id, to: .retired) }
         try await setStatus(db, version: id, to: .serving)
-        // Delivered to every listening process when the transaction commits (never if it rolls back).
-        try await db.execute("SELECT pg_notify(\(PostgresProximaStore.servingChannel), \(id))")
+        try await notify(db, .servingVersion, payload: id)
         var serving = target
         serving.status = .serving
         var retired = previous
@@ -303,7 +303,7 @@ public final class PostgresProximaStore: ProximaStore {
                                               metrics: candidate.metrics)
             try await Self.insertVersion(db, version)
             // Replicas fetch a candidate's files while it is gated, so that its promotion swaps at once.
-            try await db.execute("SELECT pg_notify(\(PostgresProximaStore.servingChannel), \(version.id))")
+            try await Self.notify(db, .servingVersion, payload: version.id)
             return version
         }
     }

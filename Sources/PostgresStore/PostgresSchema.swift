@@ -8,7 +8,7 @@
 /// missing ones in one transaction under an advisory lock, so replicas starting together do not race.
 enum PostgresSchema {
     /// (id, SQL), in order.
-    static let migrations: [(id: String, sql: String)] = [("v1", v1), ("v2", v2)]
+    static let migrations: [(id: String, sql: String)] = [("v1", v1), ("v2", v2), ("v3", v3)]
 
     /// The key of the advisory lock migrations hold ("proxima" in ASCII).
     static let migrationLock: Int64 = 0x70_72_6f_78_69_6d_61
@@ -156,5 +156,23 @@ enum PostgresSchema {
         PRIMARY KEY (sha256, part)
     );
     COMMENT ON TABLE version_file_parts IS 'The bytes of a version file, part 0 first.';
+    """
+
+    /// v3: the processes serving from this database, as their heartbeats describe them (`/admin/replicas`).
+    static let v3 = """
+    CREATE TABLE processes (
+        id              TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+        role            TEXT NOT NULL CHECK (role IN ('all', 'replica', 'learner')),
+        hostname        TEXT NOT NULL,
+        pid             INTEGER NOT NULL,
+        address         TEXT NOT NULL,
+        serving_version TEXT,
+        is_learner      BOOLEAN NOT NULL,
+        started_at      BIGINT NOT NULL,
+        last_seen       BIGINT NOT NULL
+    );
+    COMMENT ON TABLE processes IS 'One row per running proxima process, rewritten by its heartbeat every few seconds and removed when it stops; rows not seen for a day are forgotten.';
+    COMMENT ON COLUMN processes.serving_version IS 'The policy version new requests get in that process.';
+    COMMENT ON COLUMN processes.is_learner IS 'Whether the process holds the learner lock (a standby does not).';
     """
 }

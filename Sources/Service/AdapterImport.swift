@@ -42,7 +42,7 @@ extension AdminService {
     public func importAdapter(directory: String) async throws -> PolicyVersionRecord {
         guard let reader = adapterReader else { throw AdminError.invalidImport("this server cannot read adapter files") }
         let (ensemble, metrics) = try await AdapterImport.ensemble(directory: directory, reader: reader, model: registry.modelConfig,
-                                                                   settings: learner.defaults)
+                                                                   settings: phaseQueue.defaults)
         return try await registry.publishImported(ensemble, metrics: metrics)
     }
 }

@@ -40,13 +40,20 @@ public enum AdminError: Error, CustomStringConvertible {
 public final class AdminService: Sendable {
     public let store: any ProximaStore
     public let registry: PolicyRegistry
-    public let learner: LearnerService
+    /// Queues operators' phases for the learner (this process's, or another's on a shared database).
+    public let phaseQueue: PhaseQueue
+    /// This process's learner; nil on a replica.
+    public let learner: LearnerService?
+    /// Every process serving from the same store (one here unless the store is shared).
+    let processes: ProcessDirectory
     /// Reads adapters trained elsewhere (`importAdapter`); nil: imports are refused.
     let adapterReader: (any AdapterReader)?
     private let clock: any WallClock
 
-    public init(store: any ProximaStore, registry: PolicyRegistry, learner: LearnerService, adapterReader: (any AdapterReader)? = nil,
-                clock: any WallClock = SystemWallClock()) {
+    public init(store: any ProximaStore, registry: PolicyRegistry, phaseQueue: PhaseQueue, learner: LearnerService?,
+                processes: ProcessDirectory, adapterReader: (any AdapterReader)? = nil, clock: any WallClock = SystemWallClock()) {
+        self.phaseQueue = phaseQueue
+        self.processes = processes
         self.store = store
         self.adapterReader = adapterReader
         self.clock = clock
@@ -64,33 +71,47 @@ public final class AdminService: Sendable {
     // MARK: Phases
 
     public func phases() async throws -> [PhaseView] {
-        let live = learner.progressAndCurve
+        let live = learner?.progressAndCurve
         return try await store.phases().map { PhaseView(record: $0, live: live) }
     }
 
     public func phase(_ id: Int64) async throws -> PhaseView {
         guard let record = try await store.phase(id: id) else { throw AdminError.unknownPhase(id) }
-        return PhaseView(record: record, live: learner.progressAndCurve)
+        return PhaseView(record: record, live: learner?.progressAndCurve)
     }
 
-    /// Queues a phase with the learner's defaults, overridden by `overrides` (PhaseSettings' flat keys).
+    /// Queues a phase with the learner's defaults, overridden by `overrides` (PhaseSettings' flat keys), for
+    /// the learner (on a shared database, whichever process is the learner picks it up).
     /// Throws `SettingsError` for an unknown key, a value of the wrong type or settings that cannot train.
     public func startPhase(overrides: JSONObject) async throws -> PhaseView {
-        let settings = try learner.defaults.applying(overrides)
+        let settings = try phaseQueue.defaults.applying(overrides)
         guard try await TrainingData.countUnused(in: store, loss: settings.loss) > 0 else { throw AdminError.noPairs }
-        return PhaseView(record: try await learner.requestPhase(settings), live: nil)
+        let record = if let learner { try await learner.requestPhase(settings) } else { try await phaseQueue.request(settings) }
+        return PhaseView(record: record, live: nil)
     }
 
-    /// Cancels phase `id` (see `LearnerService.cancelPhase`): a queued one at once, a running one at its next step.
+    /// Cancels phase `id` (see `LearnerService.cancelPhase`): a queued one at once, a running one at its next step
+    /// when this process runs it (`LearnerError.runsElsewhere` otherwise).
     public func cancelPhase(_ id: Int64) async throws -> PhaseView {
         let record: PhaseRecord
         do {
-            record = try await learner.cancelPhase(id: id)
+            if let learner {
+                record = try await learner.cancelPhase(id: id)
+            } else {
+                guard let phase = try await store.phase(id: id) else { throw AdminError.unknownPhase(id) }
+                if phase.status == .running { throw LearnerError.runsElsewhere(phaseID: id) }
+                record = try await phaseQueue.cancelQueued(id: id)
+            }
         } catch StoreError.unknownPhase {
             throw AdminError.unknownPhase(id)
         }
-        return PhaseView(record: record, live: learner.progressAndCurve)
+        return PhaseView(record: record, live: learner?.progressAndCurve)
     }
+
+    // MARK: Processes
+
+    /// The processes serving from this store, most recently seen first (see `ProcessDirectory`).
+    public func replicas() async throws -> [ProcessRecord] { try await processes.list() }
 
     // MARK: Activity
 
@@ -147,7 +168,7 @@ public final class AdminService: Sendable {
                                        source: .import, apiKeyID: apiKeyID, createdAt: clock.now()))
         }
         try await store.importLabelledRequests(entries)
-        if !entries.isEmpty { learner.doorbell.ring() }
+        if !entries.isEmpty { learner?.doorbell.ring() }
         return ImportReceipt(imported: entries.count, duplicates: pairs.count - entries.count)
     }
 }

@@ -69,6 +69,7 @@ public final class ChatService: Sendable {
             switch error {
             case let .overloaded(seconds): throw .overloaded(retryAfterSeconds: seconds)
             case .shuttingDown: throw .shuttingDown
+            case .notServing: throw .notServing
             }
         }
         let suffix = Self.randomSuffix()

@@ -128,6 +128,8 @@ public enum ChatError: Error, Equatable, CustomStringConvertible {
     case overloaded(retryAfterSeconds: Int)
     /// The server is shutting down (503).
     case shuttingDown
+    /// This process runs only the learner (421: send chat to a replica).
+    case notServing
     /// The client went away and generation was stopped; nothing was logged.
     case cancelled
     /// The engine ended the request without finishing it (a sampling failure); nothing was logged.
@@ -147,6 +149,7 @@ public enum ChatError: Error, Equatable, CustomStringConvertible {
                 + "\(prompt) tokens. Please reduce the length of the messages."
         case let .overloaded(seconds): return "The server is at capacity; retry after \(seconds) s."
         case .shuttingDown: return "The server is shutting down; retry on another instance or later."
+        case .notServing: return "This process runs the learner only (role learner) and serves no chat; send chat requests to a replica."
         case .cancelled: return "The request was cancelled."
         case .generationFailed: return "Generation failed; the request was not logged. Retry it."
         case let .loggingFailed(message): return "The response could not be logged: \(message)"

@@ -88,11 +88,14 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     /// The queue is full; the client should retry after the given number of seconds.
     case overloaded(retryAfterSeconds: Int)
     case shuttingDown
+    /// This process generates no chat (it runs `--role learner`).
+    case notServing
 
     public var description: String {
         switch self {
         case .overloaded: return "the server is at capacity; retry shortly"
         case .shuttingDown: return "the server is shutting down"
+        case .notServing: return "this process serves no chat"
         }
     }
 }

@@ -23,6 +23,4 @@ public struct LearnerConfiguration: Sendable {
     public var schedule: Duration? { settings.scheduleSeconds > 0 ? .seconds(settings.scheduleSeconds) : nil }
     /// The phase settings an operator's overrides apply to.
     public var phase: PhaseSettings { settings.phase }
-    /// The most memory a phase may need (`PhaseSettings.estimatedBytes`).
-    public var maxPhaseBytes: Int { settings.maxPhaseMemoryMB << 20 }
 }

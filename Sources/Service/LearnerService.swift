@@ -43,7 +43,13 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// Rung by whatever gives the learner work: stored feedback, logged pairs (when a labeller is set), an
     /// operator's phase, shutdown. Between rings the learner sleeps (until the next scheduled phase, if any).
     public let doorbell: Doorbell
+    /// Queues phases (an operator's, the triggers').
+    public let phases: PhaseQueue
+    /// Elects this process as the only learner on a shared store; nil: it is alone on its store.
+    private let election: (any LearnerElection)?
     private let stopping = Atomic<Bool>(false)
+    /// Whether this process is the learner now (false while it waits as a standby).
+    private let leading = Atomic<Bool>(false)
     /// The running phase an operator asked to stop (0: none).
     private let cancelling = Atomic<Int64>(0)
     private let progressLock = NSLock()
@@ -58,8 +64,12 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// writes give the learner work.
     public init(configuration: LearnerConfiguration, store: any ProximaStore, registry: PolicyRegistry, evaluator: GreedyEvaluator,
                 judge: any PreferenceSimulator, weights: LlamaWeights, pool: ComputePool, lease: ComputeLease,
-                doorbell: Doorbell = Doorbell(), clock: any WallClock = SystemWallClock(), logger: Logger) {
+                doorbell: Doorbell = Doorbell(), election: (any LearnerElection)? = nil, clock: any WallClock = SystemWallClock(),
+                logger: Logger) {
         self.configuration = configuration
+        self.election = election
+        self.phases = PhaseQueue(settings: configuration.settings, store: store, registry: registry, model: weights.config,
+                                 clock: clock, logger: logger)
         self.clock = clock
         self.judge = judge
         self.doorbell = doorbell
@@ -76,26 +86,21 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     /// Queues a phase now (operator trigger) with `settings` (the defaults with an operator's overrides).
     public func requestPhase(_ settings: PhaseSettings) async throws -> PhaseRecord {
-        if let problem = settings.problem { throw LearnerError.invalidSettings(problem) }
-        let needed = settings.estimatedBytes(model: weights.config)
-        guard needed <= configuration.maxPhaseBytes else {
-            throw LearnerError.invalidSettings("these settings need about \(needed >> 20) MiB for training, more than "
-                                               + "learner.max_phase_memory_mb (\(configuration.maxPhaseBytes >> 20) MiB) allows")
-        }
-        let record = try await queuePhase(trigger: .operator, settings: settings)
+        let record = try await phases.request(settings)
         doorbell.ring()
         return record
     }
 
     /// Stops phase `id`: a queued one at once, a running one before its next training step (or before its gate).
-    /// Returns the phase as it is now; throws `StoreError.unknownPhase` or, for a phase that has ended,
-    /// `StoreError.invalidTransition`.
+    /// Returns the phase as it is now; throws `StoreError.unknownPhase`, `LearnerError.runsElsewhere` for a
+    /// phase another process runs, or, for a phase that has ended, `StoreError.invalidTransition`.
     public func cancelPhase(id: Int64) async throws -> PhaseRecord {
         guard let phase = try await store.phase(id: id) else { throw StoreError.unknownPhase(id: id) }
         switch phase.status {
         case .queued:
-            return try await store.finishPhase(id: id, outcome: .cancelled(reason: Self.cancelledReason(while: "queued")), at: clock.now())
+            return try await phases.cancelQueued(id: id)
         case .running:
+            guard isLearner, progress?.phaseID == id else { throw LearnerError.runsElsewhere(phaseID: id) }
             cancelling.store(id, ordering: .relaxed)
             doorbell.ring()
             return phase
@@ -105,12 +110,10 @@ public final class LearnerService: Service, @unchecked Sendable {
         }
     }
 
-    private static func cancelledReason(while stage: String) -> String { "cancelled by an operator while \(stage)" }
-
     private func cancelRequested(_ id: Int64) -> Bool { cancelling.load(ordering: .relaxed) == id }
 
     /// The settings a phase gets unless an operator overrides them.
-    public var defaults: PhaseSettings { configuration.phase }
+    public var defaults: PhaseSettings { phases.defaults }
 
     /// The running phase's progress, if any.
     public var progress: PhaseProgress? { progressLock.withLock { currentProgress } }
@@ -122,35 +125,78 @@ public final class LearnerService: Service, @unchecked Sendable {
 
     // MARK: - Service
 
+    /// Whether this process runs phases now: false while it waits as a standby for another process's turn.
+    public var isLearner: Bool { leading.load(ordering: .relaxed) }
+
     public func run() async throws {
         await withGracefulShutdownHandler {
-            var lastScheduled = ContinuousClock.now
             while !stopping.load(ordering: .relaxed) {
-                do {
-                    try await labelPairs()
-                    if let queued = try await store.phases().first(where: { $0.status == .queued }) {
-                        await runPhase(queued)   // everything the phase allocated is released when it returns
-                        try await onOwnThread("proxima-learner") { returnFreedMemory() }
-                        continue
-                    }
-                    if configuration.settings.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
-                        if trigger == .schedule { lastScheduled = .now }
-                        _ = try await queuePhase(trigger: trigger, settings: configuration.phase)
-                        continue
-                    }
-                } catch {
-                    logger.error("learner: \(error) (retrying in \(configuration.retryDelay))")
-                    await doorbell.sleep(for: configuration.retryDelay)
-                    continue
-                }
-                // Nothing to do until a ring, or until the next scheduled phase is due (once it is due, only a new
-                // labelled pair — a ring — can start it).
-                let deadline = configuration.settings.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
-                await doorbell.sleep(for: deadline.flatMap { $0 > .now ? $0 - .now : nil })
+                guard await becomeLearner() else { continue }
+                leading.store(true, ordering: .relaxed)
+                await learn()
+                leading.store(false, ordering: .relaxed)
             }
         } onGracefulShutdown: { [self] in
             stopping.store(true, ordering: .relaxed)
             doorbell.ring()
+        }
+    }
+
+    /// Waits for this process's turn on a shared store (a standby meanwhile), then marks the phase a dead
+    /// learner left running failed. False when it should try again (or is stopping).
+    private func becomeLearner() async -> Bool {
+        guard let election else { return true }
+        let logger = self.logger
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await election.becomeLearner {
+                    logger.notice("another process runs the learner on this database; waiting as its standby")
+                }
+            }
+            let interrupted = try await store.markInterruptedPhasesFailed(at: clock.now())
+            logger.notice("this process is the learner now")
+            if !interrupted.failedPhaseIDs.isEmpty {
+                logger.warning("marked the previous learner's phases failed: \(interrupted.failedPhaseIDs), rejected \(interrupted.rejectedVersionIDs)")
+            }
+            return true
+        } catch {
+            if !stopping.load(ordering: .relaxed) {
+                logger.error("learner: cannot become the learner: \(error) (retrying in \(configuration.retryDelay))")
+                await doorbell.sleep(for: configuration.retryDelay)
+            }
+            return false
+        }
+    }
+
+    /// Runs phases as work arrives until shutdown, or until this process is no longer the learner.
+    private func learn() async {
+        var lastScheduled = ContinuousClock.now
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                try await labelPairs()
+                if let queued = try await store.phases().first(where: { $0.status == .queued }) {
+                    if let election, await !election.isStillLearner() {
+                        logger.warning("learner: this process lost the learner's lock (its database session ended); waiting for its turn again")
+                        return
+                    }
+                    await runPhase(queued)   // everything the phase allocated is released when it returns
+                    try await onOwnThread("proxima-learner") { returnFreedMemory() }
+                    continue
+                }
+                if configuration.settings.automatic, let trigger = try await dueTrigger(lastScheduled: lastScheduled) {
+                    if trigger == .schedule { lastScheduled = .now }
+                    _ = try await phases.queue(trigger: trigger, settings: configuration.phase)
+                    continue
+                }
+            } catch {
+                logger.error("learner: \(error) (retrying in \(configuration.retryDelay))")
+                await doorbell.sleep(for: configuration.retryDelay)
+                continue
+            }
+            // Nothing to do until a ring, or until the next scheduled phase is due (once it is due, only a new
+            // labelled pair — a ring — can start it).
+            let deadline = configuration.settings.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
+            await doorbell.sleep(for: deadline.flatMap { $0 > .now ? $0 - .now : nil })
         }
     }
 
@@ -189,14 +235,6 @@ public final class LearnerService: Service, @unchecked Sendable {
                                                              subject: .choice(pairID: pair.pairID, choice: choice),
                                                              source: .simulator, comment: labeller.name, createdAt: clock.now()))
         }
-    }
-
-    private func queuePhase(trigger: PhaseTrigger, settings: PhaseSettings) async throws -> PhaseRecord {
-        let serving = try await registry.servingPolicy()
-        let record = try await store.createPhase(PhaseDraft(trigger: trigger, config: try JSONObject(encoding: settings),
-                                                            baseVersion: serving.id, createdAt: clock.now()))
-        logger.info("phase \(record.id) queued (\(trigger.rawValue)) on \(serving.id)")
-        return record
     }
 
     // MARK: - A phase
@@ -250,7 +288,7 @@ public final class LearnerService: Service, @unchecked Sendable {
             if configuration.settings.keepVersions > 0 { try await registry.prune(keep: configuration.settings.keepVersions) }
         } catch LearnerError.cancelled(let stage) {
             logger.notice("phase \(queued.id) cancelled by an operator while \(stage)")
-            _ = try? await store.finishPhase(id: queued.id, outcome: .cancelled(reason: Self.cancelledReason(while: stage)), at: clock.now())
+            _ = try? await store.finishPhase(id: queued.id, outcome: .cancelled(reason: PhaseQueue.cancelledReason(while: stage)), at: clock.now())
             Counter(label: "proxima_learner_phases_total", dimensions: [("status", "cancelled")]).increment()
         } catch {
             logger.error("phase \(queued.id) failed: \(error)")
@@ -358,6 +396,8 @@ public enum LearnerError: Error, CustomStringConvertible {
     case interrupted
     /// An operator cancelled the phase during `stage`.
     case cancelled(stage: String)
+    /// The running phase belongs to another process (the learner on a shared database): cancel it there.
+    case runsElsewhere(phaseID: Int64)
 
     public var description: String {
         switch self {
@@ -365,6 +405,7 @@ public enum LearnerError: Error, CustomStringConvertible {
         case .noPairs: return "no usable labelled pairs"
         case .interrupted: return "interrupted by shutdown"
         case let .cancelled(stage): return "cancelled by an operator while \(stage)"
+        case let .runsElsewhere(id): return "phase \(id) runs in another process (the database's learner): cancel it through that process's admin API"
         }
     }
 }

@@ -7,7 +7,6 @@ import Learning
 import ProximaCore
 
 public struct LearnerSettings: Sendable, Equatable {
-    public var enabled = true
     public var automatic = true
     public var triggerPairs = 64
     public var scheduleSeconds = 0
@@ -33,7 +32,7 @@ public struct LearnerSettings: Sendable, Equatable {
 
 extension LearnerSettings: Decodable {
     public enum Key: String, CodingKey, CaseIterable {
-        case enabled, automatic, simulator
+        case automatic, simulator
         case triggerPairs = "trigger_pairs", scheduleSeconds = "schedule_seconds", maxPairsPerPhase = "max_pairs_per_phase"
         case gateThreshold = "gate_threshold", gatePrompts = "gate_prompts", gatePromptCount = "gate_prompt_count"
         case gateMaxTokens = "gate_max_tokens", keepVersions = "keep_versions", policiesDirectory = "policies_dir"
@@ -43,7 +42,6 @@ extension LearnerSettings: Decodable {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: Key.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
         automatic = try c.decodeIfPresent(Bool.self, forKey: .automatic) ?? automatic
         triggerPairs = try c.decodeIfPresent(Int.self, forKey: .triggerPairs) ?? triggerPairs
         scheduleSeconds = try c.decodeIfPresent(Int.self, forKey: .scheduleSeconds) ?? scheduleSeconds

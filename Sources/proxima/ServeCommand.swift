@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (default 127.0.0.1).") var host: String?
     @Option(help: "Port to bind (default 8080).") var port: Int?
     @Option(help: "SQLite database file (default data/proxima.sqlite).") var db: String?
+    @Option(help: "What this process does: all (chat and the learner), replica (chat only) or learner (the learner only); default all.") var role: String?
     @Option(help: "PostgreSQL database instead of the SQLite file: postgres://user@host:5432/database (database.url).") var database: String?
     @OptionGroup var modelOptions: ModelOptions
 
@@ -35,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         values[.port] = port.map(String.init)
         values[.db] = db
         values[.database] = database
+        values[.role] = role
         values[.model] = modelOptions.model
         values[.threads] = modelOptions.threads.map(String.init)
         return values
@@ -74,14 +76,16 @@ struct ServeCommand: AsyncParsableCommand {
                                               pool: pool, policyFiles: PolicyDirectory(policiesDirectory), judge: try RubricSimulator(),
                                               metrics: registry, metricsFactory: metricsFactory, logger: logger)
         dependencies.sharedFiles = opened.sharedFiles
-        dependencies.servingNotifications = opened.servingNotifications
+        dependencies.notifications = opened.notifications
+        dependencies.learnerElection = opened.learnerElection
+        dependencies.heartbeats = opened.heartbeats
         let auth = settings.auth.isEnabled
             ? "bearer keys (\(settings.auth.userKeys.count) user, \(settings.auth.adminKeys.count) admin)"
             : "none (no API keys configured: loopback only)"
-        let learner = settings.learner.enabled ? (settings.learner.automatic ? "automatic" : "operator") : "off"
+        let learner = settings.role.learns ? (settings.learner.automatic ? "automatic" : "operator") : "off"
         let server = try await buildApplication(settings, dependencies) { channel in
             let port = channel.localAddress?.port ?? settings.port
-            logger.notice("proxima serving http://\(settings.host):\(port) model=\(model.name) learner=\(learner) db=\(opened.location) auth=\(auth) pairing=\(settings.chat.pairing ? "on" : "off") threads=\(threads)")
+            logger.notice("proxima serving http://\(settings.host):\(port) model=\(model.name) role=\(settings.role.rawValue) learner=\(learner) db=\(opened.location) auth=\(auth) pairing=\(settings.chat.pairing ? "on" : "off") threads=\(threads)")
         }
         logger.notice("serving version \(server.servingAtStart)")
         try await server.app.runService()

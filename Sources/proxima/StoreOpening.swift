@@ -13,8 +13,12 @@ struct OpenedStore: Sendable {
     let store: any ProximaStore
     /// Where versions' files are shared (PostgreSQL), or nil (SQLite: the policies directory is the only copy).
     let sharedFiles: (any SharedVersionFiles)?
-    /// Changes of the serving version made by other processes (PostgreSQL), or nil.
-    let servingNotifications: (any ServingVersionNotifications)?
+    /// Changes made by other processes (PostgreSQL), or nil.
+    let notifications: (any StoreNotifications)?
+    /// One learner per database (PostgreSQL's lock), or nil.
+    let learnerElection: (any LearnerElection)?
+    /// The processes sharing the database (PostgreSQL), or nil.
+    let heartbeats: (any ProcessHeartbeats)?
     /// The SQLite path or the URL (password hidden).
     let location: String
     let close: @Sendable () async -> Void
@@ -22,20 +26,16 @@ struct OpenedStore: Sendable {
     static func open(_ settings: ServeSettings, logger: Logger) async throws -> OpenedStore {
         if settings.databaseURL.isEmpty {
             let database = try AppDatabase.open(path: settings.db)
-            return OpenedStore(store: SQLiteProximaStore(database: database), sharedFiles: nil, servingNotifications: nil, location: settings.db, close: { try? database.close() })
+            return OpenedStore(store: SQLiteProximaStore(database: database), sharedFiles: nil, notifications: nil, learnerElection: nil,
+                               heartbeats: nil, location: settings.db, close: { try? database.close() })
         }
         let url: PostgresURL
         do { url = try PostgresURL(settings.databaseURL) } catch { throw CLIError("database.url: \(error)") }
         do {
+            // A process with the learner is elected once serving (a standby serves chat meanwhile: LearnerService).
             let store = try await PostgresProximaStore.connect(url, logger: logger)
-            if settings.learner.enabled {
-                // A standby learner: it starts (and serves) once the process holding the lock is gone; it then
-                // marks the phase that process left running as failed, as after a crash.
-                try await store.waitForLearnerLock {
-                    logger.notice("another process runs the learner on \(url); waiting as its standby (a serving-only replica sets learner.enabled: false)")
-                }
-            }
-            return OpenedStore(store: store, sharedFiles: store, servingNotifications: store, location: url.description, close: { await store.shutdown() })
+            return OpenedStore(store: store, sharedFiles: store, notifications: store, learnerElection: store, heartbeats: store,
+                               location: url.description, close: { await store.shutdown() })
         } catch let error as CLIError {
             throw error
         } catch {

@@ -154,7 +154,7 @@ final class PolicyRegistryTests: XCTestCase {
                                       logger: Logger(label: "replica-b")) { swapped.append($0.id) }
         _ = try await replicaA.activateServing()
         _ = try await replicaB.activateServing()
-        let follower = Task { await store.followServingVersion { _ = try? await replicaB.followStore() } }
+        let follower = Task { await store.follow(.servingVersion) { _ = try? await replicaB.followStore() } }
         defer { follower.cancel() }
         let layout = LoRALayout(model: TinyChatModel.config, lora: LoRAConfiguration(rank: 2, targets: [.query]))
         let v1 = try await replicaA.publish(LoRAEnsemble(layout: layout, memberCount: 1, seed: 3), parent: "v0", phaseID: nil, metrics: nil)

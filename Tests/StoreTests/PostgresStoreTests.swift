@@ -110,7 +110,7 @@ import PostgresStore
         _ = try await a.ensureBaseVersion(baseModelSHA256: Fixtures.baseSHA, at: Fixtures.time(0))
         let v1 = try await a.insertCandidate(CandidateVersion(parent: "v0", phaseID: nil, createdAt: Fixtures.time(1), adapter: nil, state: nil))
         let seen = Seen()
-        let follower = Task { await b.followServingVersion { if let id = try? await b.servingVersion()?.id { await seen.add(id) } } }
+        let follower = Task { await b.follow(.servingVersion) { if let id = try? await b.servingVersion()?.id { await seen.add(id) } } }
         defer { follower.cancel() }
         try await Self.waitFor { await seen.ids == ["v0"] }   // read once subscribed
         _ = try await a.setServing(v1.id)

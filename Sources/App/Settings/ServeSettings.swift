@@ -16,6 +16,8 @@ public struct ServeSettings: Sendable {
     public var db = "data/proxima.sqlite"
     /// `database.url`: a `postgres://` URL; when set the store is PostgreSQL and `db` is not used.
     public var databaseURL = ""
+    /// What this process does: chat and the learner (`all`), chat only (`replica`) or the learner only (`learner`).
+    public var role = ServeRole.all
     /// Where the policy versions' files are: `learner.policies_dir`, else policies/ beside the database.
     public var policiesDirectoryURL: URL {
         learner.policiesDirectory.isEmpty
@@ -50,15 +52,24 @@ public struct ServeSettings: Sendable {
 
     /// The flags `proxima serve` has (each a key of the file).
     public enum Flag: String, CaseIterable {
-        case host, port, db, model, threads
+        case host, port, db, model, threads, role
         case database = "database.url"
     }
 }
 
 extension ServeSettings: Decodable {
     public enum Key: String, CodingKey, CaseIterable {
-        case host, port, db, database, model, threads, auth, chat, engine, http, learner
+        case host, port, db, database, model, threads, role, auth, chat, engine, http, learner
         case logLevel = "log_level"
+    }
+
+    /// `learner.enabled`, which `role` replaced: false meant a serving-only process.
+    private struct DeprecatedLearnerSection: Decodable {
+        enum Key: String, CodingKey { case enabled }
+        var enabled: Bool?
+        init(from decoder: any Decoder) throws {
+            enabled = try decoder.container(keyedBy: Key.self).decodeIfPresent(Bool.self, forKey: .enabled)
+        }
     }
 
     /// The keys of the `database` section.
@@ -93,6 +104,17 @@ extension ServeSettings: Decodable {
         engine = try c.decodeIfPresent(EngineConfiguration.self, forKey: .engine) ?? engine
         http = try c.decodeIfPresent(HTTPSettings.self, forKey: .http) ?? http
         learner = try c.decodeIfPresent(LearnerSettings.self, forKey: .learner) ?? learner
+        if let text = try c.decodeIfPresent(String.self, forKey: .role) {
+            guard let parsed = ServeRole(rawValue: text.lowercased()) else {
+                throw DecodingError.dataCorruptedError(forKey: .role, in: c, debugDescription:
+                    "must be all (chat and the learner), replica (chat only) or learner (the learner only) (got \(text))")
+            }
+            role = parsed
+        }
+        if try c.decodeIfPresent(DeprecatedLearnerSection.self, forKey: .learner)?.enabled == false {
+            if role == .all { role = .replica }
+            warnings.append("learner.enabled: false is deprecated; write role: replica (a process that serves chat without the learner)")
+        }
     }
 
     /// Every configuration key, dotted (`learner.steps`): what config/proxima.yaml documents.

@@ -6,7 +6,7 @@ import Foundation
 // MARK: - Store
 
 /// A `ProximaStore` held in memory by an actor. Each method runs without suspending, so it is atomic.
-public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
+public actor InMemoryProximaStore: ProximaStore, StoreNotifications {
     private var versions: [PolicyVersionRecord] = []
     private var requests: [String: LoggedRequest] = [:]
     private var requestOrder: [String] = []
@@ -14,6 +14,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
     private var feedbackEvents: [FeedbackRecord] = []
     private var phaseRecords: [PhaseRecord] = []
     private var phasePairs: [Int64: Set<String>] = [:]
+    private var processes: [String: ProcessRecord] = [:]
 
     public init() {}
 
@@ -29,6 +30,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
         requests[request.id] = LoggedRequest(request: stored, samples: samples)
         requestOrder.append(request.id)
         if let pairID = request.pairID { requestIDByPairID[pairID] = request.id }
+        if samples.count == 2 { notify(.learnerWork) }
     }
 
     public func loggedRequest(id: String) -> LoggedRequest? { requests[id] }
@@ -71,25 +73,29 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
         if previous == target { return ServingChange(serving: versions[target], retired: nil) }
         if let previous { versions[previous].status = .retired }
         versions[target].status = .serving
-        for watcher in servingWatchers.values { watcher.yield() }
+        notify(.servingVersion)
         return ServingChange(serving: versions[target], retired: previous.map { versions[$0] })
     }
 
     // MARK: Serving-version notifications (the twin of PostgreSQL's LISTEN/NOTIFY)
 
-    private var servingWatchers: [UUID: AsyncStream<Void>.Continuation] = [:]
+    private var watchers: [StoreTopic: [UUID: AsyncStream<Void>.Continuation]] = [:]
 
-    public func followServingVersion(_ onChange: @escaping @Sendable () async -> Void) async {
+    private func notify(_ topic: StoreTopic) {
+        for watcher in watchers[topic, default: [:]].values { watcher.yield() }
+    }
+
+    public func follow(_ topic: StoreTopic, _ onChange: @escaping @Sendable () async -> Void) async {
         let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
-        servingWatchers[id] = continuation
+        watchers[topic, default: [:]][id] = continuation
         await withTaskCancellationHandler {
             await onChange()
             for await _ in changes { await onChange() }
         } onCancel: {
             continuation.finish()
         }
-        servingWatchers[id] = nil
+        watchers[topic]?[id] = nil
     }
 
     public func ensureBaseVersion(id: String, baseModelSHA256: String, at date: Date) throws -> PolicyVersionRecord {
@@ -115,7 +121,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
                                           adapter: candidate.adapter, state: candidate.state, phaseID: candidate.phaseID,
                                           baseModelSHA256: parent.baseModelSHA256, metrics: candidate.metrics)
         versions.append(version)
-        for watcher in servingWatchers.values { watcher.yield() }
+        notify(.servingVersion)
         return version
     }
 
@@ -153,6 +159,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
         }
         record.id = Int64(feedbackEvents.count + 1)
         feedbackEvents.append(record)
+        notify(.learnerWork)
         return .stored(record)
     }
 
@@ -271,6 +278,7 @@ public actor InMemoryProximaStore: ProximaStore, ServingVersionNotifications {
                                 createdAt: StoredTime.normalized(draft.createdAt), startedAt: nil, finishedAt: nil,
                                 progress: nil, metrics: nil, error: nil)
         phaseRecords.append(phase)
+        notify(.learnerWork)
         return phase
     }
 
@@ -359,4 +367,22 @@ extension PairSample {
         self.init(index: sample.index, tokenIDs: sample.tokenIDs, logprobs: sample.logprobs, text: sample.text,
                   finishReason: sample.finishReason)
     }
+}
+
+// MARK: - Heartbeats
+
+extension InMemoryProximaStore: ProcessHeartbeats {
+    public func recordHeartbeat(_ record: ProcessRecord, forgetBefore: Date) {
+        var stored = record
+        stored.startedAt = StoredTime.normalized(record.startedAt)
+        stored.lastSeen = StoredTime.normalized(record.lastSeen)
+        processes[record.id] = stored
+        processes = processes.filter { $0.value.lastSeen >= forgetBefore }
+    }
+
+    public func heartbeats(seenSince since: Date) -> [ProcessRecord] {
+        processes.values.filter { $0.lastSeen >= since }.sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
+    }
+
+    public func removeHeartbeat(id: String) { processes[id] = nil }
 }
