@@ -35,6 +35,8 @@ public struct ServerDependencies: Sendable {
     public var learnerElection: (any LearnerElection)?
     /// Where processes sharing the store see each other (`/admin/replicas`), or nil (one process).
     public var heartbeats: (any ProcessHeartbeats)?
+    /// How often this process records its heartbeat.
+    public var heartbeatInterval: Duration = .seconds(5)
     /// Judges the gate's greedy replies (the rubric; pairs are labelled by the judge `learner.simulator` names).
     public var judge: any PreferenceSimulator
     public var metrics: PrometheusCollectorRegistry
@@ -139,7 +141,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
     }
     let phaseQueue = learner?.phases ?? PhaseQueue(settings: settings.learner, store: store, registry: policies,
                                                    model: model.weights.config, clock: clock, logger: logger)
-    let processes = ProcessDirectory(heartbeats: deps.heartbeats, role: role, clock: clock, logger: logger,
+    let processes = ProcessDirectory(heartbeats: deps.heartbeats, role: role, interval: deps.heartbeatInterval, clock: clock, logger: logger,
                                      metricsFactory: deps.metricsFactory) { [learner] in
         ProcessDirectory.Status(servingVersion: await policies.activeID, isLearner: learner?.isLearner ?? false)
     }

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ProximaCore
+import Synchronization
 
 // MARK: - The learner's lock
 
@@ -66,19 +67,30 @@ actor LearnerLockHolder {
     func hold(_ connection: PostgresConnection) { self.connection = connection }
 
     /// Whether the holding session still answers (it is released when it does not).
-    func isAlive(logger: Logger) async -> Bool {
+    /// A query on a connection the server ended can wait forever (and ignore cancellation), so it runs in a task
+    /// of its own and the answer must come within `timeout`.
+    func isAlive(logger: Logger, timeout: Duration = .seconds(3)) async -> Bool {
         guard let connection else { return false }
-        do {
-            _ = try await connection.query("SELECT 1", logger: logger).collect()
-            return true
-        } catch {
-            await release()
-            return false
+        let answer = Mutex<Bool?>(nil)
+        let query = Task {
+            let ok = (try? await connection.query("SELECT 1", logger: logger).collect()) != nil
+            answer.withLock { $0 = ok }
         }
+        let deadline = ContinuousClock.now + timeout
+        var alive = false
+        while ContinuousClock.now < deadline {
+            if let ok = answer.withLock({ $0 }) { alive = ok; break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        query.cancel()
+        if !alive { await release() }
+        return alive
     }
 
+    /// Closes the holding connection without waiting for the server (closing a connection it already ended
+    /// must not hang shutdown).
     func release() async {
-        try? await connection?.close()
+        connection?.close().whenComplete { _ in }
         connection = nil
     }
 }

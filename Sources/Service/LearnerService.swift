@@ -59,6 +59,8 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// After the labeller failed (a remote judge down), when to ask it again; only the run loop touches it.
     private var labellerPausedUntil: ContinuousClock.Instant?
     static let labellerPause: Duration = .seconds(60)
+    /// How often an idle elected learner checks that it still holds the learner's lock.
+    static let electionCheck: Duration = .seconds(5)
 
     /// `judge` gates candidates (and is the labeller's fallback); `doorbell` is shared with the services whose
     /// writes give the learner work.
@@ -172,13 +174,13 @@ public final class LearnerService: Service, @unchecked Sendable {
     private func learn() async {
         var lastScheduled = ContinuousClock.now
         while !stopping.load(ordering: .relaxed) {
+            if let election, await !election.isStillLearner() {
+                logger.warning("learner: this process lost the learner's lock (its database session ended); waiting for its turn again")
+                return
+            }
             do {
                 try await labelPairs()
                 if let queued = try await store.phases().first(where: { $0.status == .queued }) {
-                    if let election, await !election.isStillLearner() {
-                        logger.warning("learner: this process lost the learner's lock (its database session ended); waiting for its turn again")
-                        return
-                    }
                     await runPhase(queued)   // everything the phase allocated is released when it returns
                     try await onOwnThread("proxima-learner") { returnFreedMemory() }
                     continue
@@ -195,8 +197,10 @@ public final class LearnerService: Service, @unchecked Sendable {
             }
             // Nothing to do until a ring, or until the next scheduled phase is due (once it is due, only a new
             // labelled pair — a ring — can start it).
+            // An elected learner also looks every few seconds whether it still is.
             let deadline = configuration.settings.automatic ? configuration.schedule.map { lastScheduled + $0 } : nil
-            await doorbell.sleep(for: deadline.flatMap { $0 > .now ? $0 - .now : nil })
+            let wait = deadline.flatMap { $0 > .now ? $0 - .now : nil }
+            await doorbell.sleep(for: election == nil ? wait : min(wait ?? Self.electionCheck, Self.electionCheck))
         }
     }
 

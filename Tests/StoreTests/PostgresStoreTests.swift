@@ -141,6 +141,17 @@ import PostgresStore
         await a.shutdown()   // the holder's session ends (as when its process dies): the standby takes over
         try await Self.waitFor(seconds: 5) { await tookOver.ids == ["b"] }
         try await standby.value
+        #expect(await b.isStillLearner())
+        // B's lock session is killed (a PostgreSQL restart, a dropped connection): B learns it is no longer the
+        // learner, and another process can be.
+        try await PostgresTestServer.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = '\(url.database)')
+            """)
+        try await Self.waitFor(seconds: 5) { await !b.isStillLearner() }
+        let c = try await PostgresProximaStore.connect(url, maximumConnections: 2, logger: PostgresTestServer.logger)
+        #expect(try await c.claimLearnerLock())
+        await c.shutdown()
         await b.shutdown()
     }
 
