@@ -105,8 +105,10 @@ start_test_postgres() {
     "${as[@]}" "$bin/initdb" -D "$PG_TEST_DIR/data" -U proxima -A trust >/dev/null
     "${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/log" -w -o \
         "-p $port -k $PG_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
-    PG_TEST_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data")
+    PG_TEST_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/log")
     export PROXIMA_TEST_POSTGRES_URL="postgres://proxima@127.0.0.1:$port/postgres"
+    # How the multi-process test restarts the server (Tests/Live/cluster_test.py --pg-ctl).
+    export PROXIMA_TEST_POSTGRES_CTL="${PG_TEST_CTL[*]}"
 }
 
 stop_test_postgres() {

@@ -89,8 +89,6 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
 
     // MARK: Engine, chat, feedback
     let threads = settings.threads ?? deps.pool.threadCount
-    // The version this process serves, as a number (v3 → 3; -1 for another name): replicas that disagree show.
-    let servingVersionGauge = Gauge(label: "proxima_serving_version", factory: deps.metricsFactory)
     let lease = ComputeLease(maxLearnerWait: .milliseconds(settings.learner.maxWaitMilliseconds))
     var engineConfiguration = settings.engine
     engineConfiguration.threads = threads
@@ -118,10 +116,7 @@ public func buildApplication(_ settings: ServeSettings, _ deps: ServerDependenci
 
     // MARK: Versions and the learner
     let policies = PolicyRegistry(files: deps.policyFiles, shared: deps.sharedFiles, store: store, weights: model.weights, baseModelName: model.name,
-                                  logger: logger, clock: clock) { [engine] policy in
-        engine.setPolicy(policy)
-        servingVersionGauge.record(Int(policy.id.dropFirst()) ?? -1)
-    }
+                                  logger: logger, clock: clock) { [engine] policy in engine.setPolicy(policy) }
     try await policies.removeLeftovers()
     let current = try await policies.activateServing()
     if let notifications = deps.notifications {
