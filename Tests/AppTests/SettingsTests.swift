@@ -61,7 +61,30 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(loaded.engine, expected.engine)
         XCTAssertEqual(loaded.http, expected.http)
         XCTAssertEqual(loaded.learner, expected.learner)
+        XCTAssertEqual(loaded.role, .all)
         XCTAssertEqual(loaded.warnings, [])
+    }
+
+    func testTheRoleComesFromTheFlagTheFileOrTheOldLearnerSwitch() async throws {
+        let folder = try temporaryFolder()
+        let file = folder.appendingPathComponent("p.yaml").path
+        try "role: learner\n".write(toFile: file, atomically: true, encoding: .utf8)
+        var settings = try await ServeSettings.load(file: file, flags: [:], environment: [:])
+        XCTAssertEqual(settings.role, .learner)
+        settings = try await ServeSettings.load(file: file, flags: [.role: "replica"], environment: [:])
+        XCTAssertEqual(settings.role, .replica)
+        do {
+            _ = try await ServeSettings.load(file: file, flags: [.role: "primary"], environment: [:])
+            XCTFail("an unknown role is refused")
+        } catch {
+            XCTAssertTrue("\(error)".contains("role"), "\(error)")
+            XCTAssertTrue("\(error)".contains("replica"), "the message lists the roles: \(error)")
+        }
+        // `learner.enabled: false`, the old way to serve without the learner, still does, with a warning.
+        try "learner:\n  enabled: false\n".write(toFile: file, atomically: true, encoding: .utf8)
+        settings = try await ServeSettings.load(file: file, flags: [:], environment: [:])
+        XCTAssertEqual(settings.role, .replica)
+        XCTAssertTrue(settings.warnings.contains { $0.contains("role: replica") }, "\(settings.warnings)")
     }
 
     func testFlagsBeatEnvironmentWhichBeatsTheFile() async throws {
