@@ -15,7 +15,7 @@ OPENAI_PACKAGE="openai==3.54.0"
 BROWSER_PACKAGES=(chromium chromium-driver)
 LIVE_VENV="$ROOT/.venv-live"
 LIVE_PACKAGES=("selenium==4.51.0" "pydantic==2.14.4")
-POSTGRES_PACKAGES=(postgresql)
+POSTGRES_PACKAGES=(postgresql openssl)
 
 log() { printf '\033[1m[ops]\033[0m %s\n' "$*" >&2; }
 
@@ -103,8 +103,14 @@ start_test_postgres() {
     if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_TEST_DIR"; as=(runuser -u postgres --); fi
     log "starting a test PostgreSQL server on 127.0.0.1:$port ($PG_TEST_DIR)"
     "${as[@]}" "$bin/initdb" -D "$PG_TEST_DIR/data" -U proxima -A trust >/dev/null
+    # TLS with a self-signed certificate for 127.0.0.1 (the store's sslmode tests trust it through sslrootcert).
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$PG_TEST_DIR/server.key" -out "$PG_TEST_DIR/server.crt" 2>/dev/null
+    chmod 600 "$PG_TEST_DIR/server.key"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_TEST_DIR/server.key" "$PG_TEST_DIR/server.crt"; fi
     "${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/log" -w -o \
-        "-p $port -k $PG_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+        "-p $port -k $PG_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c ssl=on -c ssl_cert_file=$PG_TEST_DIR/server.crt -c ssl_key_file=$PG_TEST_DIR/server.key" start >/dev/null
+    export PROXIMA_TEST_POSTGRES_ROOT_CERT="$PG_TEST_DIR/server.crt"
     PG_TEST_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/log")
     export PROXIMA_TEST_POSTGRES_URL="postgres://proxima@127.0.0.1:$port/postgres"
     # How the multi-process test restarts the server (Tests/Live/cluster_test.py --pg-ctl).

@@ -38,3 +38,13 @@ extension PostgresProximaStore: ProcessHeartbeats {
         try await write("removing process \(id)") { db in try await db.execute("DELETE FROM processes WHERE id = \(id)") }
     }
 }
+
+extension PostgresProximaStore {
+    /// Whether this store's connections to the server are encrypted (what `/admin/replicas` operators and the
+    /// TLS tests check).
+    public func connectionUsesTLS() async throws -> Bool {
+        try await read("checking the connection's TLS") { db in
+            try await db.rows("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first?.value("ssl", in: "pg_stat_ssl") ?? false
+        }
+    }
+}

@@ -19,7 +19,7 @@ extension PostgresProximaStore {
     public func claimLearnerLock() async throws -> Bool {
         let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 2, logger: logger)
+            connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 2, logger: logger)
         } catch {
             throw StoreError.database(message: "cannot connect to \(url) for the learner's lock: \(Self.reason(error))")
         }

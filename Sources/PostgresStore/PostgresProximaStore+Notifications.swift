@@ -30,7 +30,7 @@ extension PostgresProximaStore: StoreNotifications {
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
-                let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 1, logger: logger)
+                let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
                 await withTaskCancellationHandler {
                     do {
                         try await connection.listen(on: Self.channel(topic)) { notifications in

@@ -32,7 +32,7 @@ public final class PostgresProximaStore: ProximaStore {
         // trips, a minute later).
         let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: logger)
+            connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0, logger: logger)
         } catch {
             throw StoreError.database(message: "cannot connect to \(url): \(Self.reason(error))")
         }

@@ -18,11 +18,12 @@ import PostgresStore
         let url = try PostgresURL("postgres://proxima:s%40cret@db.example:6543/learn?sslmode=disable")
         #expect(url.host == "db.example" && url.port == 6543 && url.username == "proxima" && url.password == "s@cret"
                 && url.database == "learn" && url.socketDirectory == nil)
-        #expect(url.description == "postgres://proxima:***@db.example:6543/learn")
+        #expect(url.description == "postgres://proxima:***@db.example:6543/learn?sslmode=disable")
         let socket = try PostgresURL("postgresql://proxima@/learn?host=/run/postgresql")
         #expect(socket.socketDirectory == "/run/postgresql" && socket.port == 5432)
         for (bad, says) in [("postgres://db/learn", "no user name"), ("postgres://u@db", "no database name"),
-                            ("postgres://u:pw@db/learn?sslmode=require", "TLS"), ("postgres://u@db/learn?x=1", "unknown parameter"),
+                            ("postgres://u:pw@db/learn?sslmode=allow", "verify-full"), ("postgres://u@db/learn?x=1", "unknown parameter"),
+                            ("postgres://u:pw@db/learn?sslmode=verify-ca&sslrootcert=/no/such.pem", "cannot be read"),
                             ("mysql://u@db/learn", "not a postgres:// URL"), ("postgres://u@db:0/learn", "out of range")] {
             #expect(throws: PostgresURLError.self) { try PostgresURL(bad) }
             do { _ = try PostgresURL(bad) } catch {
@@ -30,6 +31,31 @@ import PostgresStore
                 #expect(!error.description.contains("pw@"), "the password is hidden: \(error)")
             }
         }
+    }
+
+    /// TLS as libpq's sslmodes ask: encrypted with require, checked against the given root with verify-full,
+    /// refused when the server's certificate is not trusted, plain with disable.
+    @Test(.enabled(if: PostgresTestServer.url != nil)) func tlsFollowsTheSSLMode() async throws {
+        let base = try #require(PostgresTestServer.url)
+        guard let root = PostgresTestServer.rootCertificate else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI's test server offers TLS (ops/lib.sh)")
+            return
+        }
+        func usesTLS(_ mode: PostgresSSLMode, root: String? = nil) async throws -> Bool {
+            var url = base
+            url.sslMode = mode
+            url.rootCertificate = root
+            let store = try await PostgresProximaStore.connect(url, maximumConnections: 1, logger: PostgresTestServer.logger)
+            let encrypted = try await store.connectionUsesTLS()
+            await store.shutdown()
+            return encrypted
+        }
+        #expect(try await usesTLS(.require))
+        #expect(try await usesTLS(.verifyFull, root: root))
+        #expect(try await usesTLS(.prefer))
+        #expect(try await !usesTLS(.disable))
+        // The system's roots do not trust the test server's self-signed certificate.
+        await #expect(throws: StoreError.self) { _ = try await usesTLS(.verifyFull) }
     }
 
     @Test(.enabled(if: PostgresTestServer.url != nil)) func concurrentStartersMigrateOnce() async throws {

@@ -43,6 +43,9 @@ enum PostgresTestServer {
         do { return try PostgresURL(text) } catch { fatalError("PROXIMA_TEST_POSTGRES_URL: \(error)") }
     }
 
+    /// The PEM certificate the test server's TLS uses (ops/lib.sh makes it), when it offers TLS.
+    static let rootCertificate = ProcessInfo.processInfo.environment["PROXIMA_TEST_POSTGRES_ROOT_CERT"]
+
     static let logger = {
         var logger = Logger(label: "proxima.tests.postgres")
         logger.logLevel = .error
