@@ -4,7 +4,8 @@ process with a folder (a disk) of its own, the release binary on the default mod
 8 clients chat and give feedback through both replicas while the test
   1. runs a phase started through replica A on the learner: both replicas serve the new version within 2 s,
      with zero failed requests so far;
-  2. rolls back through replica B: replica A serves the old version within 2 s;
+  2. rolls back through replica B: replica A serves the old version within 2 s, and a request pinned to the
+     new version (`model@vN`) is served it on both replicas;
   3. lists the processes (`/admin/replicas`): four, one learner;
   4. kills replica A with SIGKILL in the middle of a request;
   5. kills the learner with SIGKILL in the middle of a phase: the standby takes over, the dead phase is failed,
@@ -268,6 +269,14 @@ def main():
         t = time.time()
         swapped = wait_until("replica A serves v0", lambda: a.version() == "v0", 2)
         print(f"  rollback through replica B reached replica A in {swapped - t:.2f} s")
+        status, models = call(a.base, "/v1/models")
+        pinned = next((m["id"] for m in models["data"] if m["id"].endswith("@" + new)), None) if status == 200 else None
+        for replica in (a, b):
+            status, body = call(replica.base, "/v1/chat/completions", {"model": pinned, "max_tokens": 4,
+                                                                        "messages": [{"role": "user", "content": "hi"}]})
+            if status != 200 or body["proxima"]["policy_version"] != new:
+                fail(f"a request pinned to {pinned} on {replica.name}: {status} {body}")
+        print(f"  requests pinned to {pinned} served it on both replicas while v0 serves")
 
         # 3. The processes list themselves.
         def listed():
