@@ -50,6 +50,8 @@ public final class LearnerService: Service, @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     /// Whether this process is the learner now (false while it waits as a standby).
     private let leading = Atomic<Bool>(false)
+    /// Set when the election is lost during a phase's training: the phase stops at its next step.
+    private let lostElection = Atomic<Bool>(false)
     /// The running phase an operator asked to stop (0: none).
     private let cancelling = Atomic<Int64>(0)
     private let progressLock = NSLock()
@@ -261,7 +263,9 @@ public final class LearnerService: Service, @unchecked Sendable {
             let stored = try await registry.ensemble(of: base.id)
             let ensemble = try await onOwnThread("proxima-learner") { Self.startingEnsemble(stored, settings: settings, model: model) }
             setProgress(PhaseProgress(phaseID: phase.id, step: 0, steps: settings.steps, report: nil, secondsElapsed: 0, etaSeconds: nil, stage: "training"))
+            lostElection.store(false, ordering: .relaxed)
             let reports = try await train(ensemble, examples: examples, settings: settings, phaseID: phase.id, started: started)
+            if lostElection.load(ordering: .relaxed) { throw LearnerError.notTheLearner }
             if cancelRequested(phase.id) { throw LearnerError.cancelled(stage: "training") }
             setProgress(PhaseProgress(phaseID: phase.id, step: settings.steps, steps: settings.steps, report: reports.last,
                                       secondsElapsed: (ContinuousClock.now - started).seconds, etaSeconds: nil, stage: "gate"))
@@ -276,6 +280,8 @@ public final class LearnerService: Service, @unchecked Sendable {
             metrics["gate_threshold"] = .number(configuration.settings.gateThreshold)
             var versionMetrics = try JSONObject(encoding: gate)
             versionMetrics["vs_initial"] = try JSONValue(encoding: vsInitial)
+            // Another process may have become the learner while this one trained (and failed this phase).
+            if let election, await !election.isStillLearner() { throw LearnerError.notTheLearner }
             let version = try await registry.publish(ensemble, parent: base.id, phaseID: phase.id, metrics: versionMetrics)
             evaluator.rename(candidate.id, to: version.id)
             if gate.winRate >= configuration.settings.gateThreshold {
@@ -329,6 +335,7 @@ public final class LearnerService: Service, @unchecked Sendable {
                 Gauge(label: "proxima_learner_kl").record(report.klToBehavior)
                 Counter(label: "proxima_learner_steps_total").increment()
                 do { try await store.updatePhaseProgress(id: phaseID, progress: try JSONObject(encoding: p)) } catch { logger.error("progress: \(error)") }
+                if let election = self.election, await !election.isStillLearner() { self.lostElection.store(true, ordering: .relaxed) }
             }
         }
         let reports: [StepReport] = try await withCheckedThrowingContinuation { continuation in
@@ -339,7 +346,9 @@ public final class LearnerService: Service, @unchecked Sendable {
                 let trainer = PhaseTrainer(weights: weights, ensemble: ensemble, settings: settings, pool: pool) { [lease] in lease.yieldToServing() }
                 weights.prepareTrainingCopies()
                 lease.acquireForLearning()
-                let reports = trainer.run(examples, shouldStop: { stopping.load(ordering: .relaxed) || cancelRequested(phaseID) }) {
+                let reports = trainer.run(examples, shouldStop: {
+                    stopping.load(ordering: .relaxed) || cancelRequested(phaseID) || lostElection.load(ordering: .relaxed)
+                }) {
                     reportContinuation.yield($0)
                 }
                 lease.release()

@@ -19,6 +19,8 @@ public enum LearnerError: Error, CustomStringConvertible {
     case cancelled(stage: String)
     /// The running phase belongs to another process (the learner on a shared database): cancel it there.
     case runsElsewhere(phaseID: Int64)
+    /// This process stopped being the learner during the phase (its lock's session ended): nothing is published.
+    case notTheLearner
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum LearnerError: Error, CustomStringConvertible {
         case .noPairs: return "no usable labelled pairs"
         case .interrupted: return "interrupted by shutdown"
         case let .cancelled(stage): return "cancelled by an operator while \(stage)"
+        case .notTheLearner: return "this process stopped being the learner during the phase (its database session ended); nothing was published"
         case let .runsElsewhere(id): return "phase \(id) runs in another process (the database's learner): cancel it through that process's admin API"
         }
     }

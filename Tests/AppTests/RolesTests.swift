@@ -97,6 +97,42 @@ final class RolesTests: XCTestCase {
         }
     }
 
+    /// A learner whose turn ends in the middle of a phase (its database session ended) stops training at its next
+    /// step and publishes nothing; the new learner has failed the phase, as after a crash.
+    func testALearnerThatLosesItsTurnMidPhasePublishesNothing() async throws {
+        let store = InMemoryProximaStore()
+        let files = InMemorySharedVersionFiles()
+        let election = InMemoryLearnerElection()
+        let firstTurn = election.candidate()
+        let first = try await InProcess.server(InProcess.settings(), store: store, files: Self.policies(),
+                                               shared: InProcess.Sharing(files: files, notifications: store, heartbeats: store, election: firstTurn))
+        let second = try await InProcess.server(InProcess.settings { $0.role = .learner }, store: store, files: Self.policies(),
+                                                shared: InProcess.Sharing(files: files, notifications: store, heartbeats: store,
+                                                                          election: election.candidate()))
+        try await first.app.test(.router) { a in
+            try await waitUntil("the first process is elected") { first.learner?.isLearner == true }
+            try await second.app.test(.router) { _ in
+                for k in 0..<4 {
+                    let (pair, _) = try await a.chatPair(seed: k)
+                    try await a.choose(pair, 0)
+                }
+                let started = try await a.json("/admin/phases", method: .post, body: #"{"steps": 100000}"#)
+                let id = try XCTUnwrap(started["id"] as? Int)
+                try await waitUntil("the phase trains") {
+                    let phase = try await a.json("/admin/phases/\(id)")
+                    return (phase["progress"] as? [String: Any])?["step"] as? Int ?? 0 >= 1
+                }
+                await firstTurn.resign()
+                try await waitUntil("the first learner steps down") { first.learner?.isLearner == false }
+                try await waitUntil("the second is elected") { second.learner?.isLearner == true }
+                let phase = try await a.waitForPhase(id: id)
+                XCTAssertEqual(phase["status"] as? String, "failed", "\(phase)")
+                let versions = try await store.policyVersions()
+                XCTAssertEqual(versions.map(\.id), ["v0"], "nothing was published")
+            }
+        }
+    }
+
     /// A phase that another process runs cannot be cancelled here: 409 naming where it runs.
     func testAReplicaQueuesAndCancelsButCannotStopAnotherProcesssPhase() async throws {
         let store = InMemoryProximaStore()
