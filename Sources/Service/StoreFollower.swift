@@ -38,7 +38,7 @@ public struct StoreFollower: Service {
 
     public func run() async throws {
         let (notifications, topic, onChange) = (self.notifications, self.topic, self.onChange)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await notifications.follow(topic, onChange)
         }
     }

@@ -14,9 +14,12 @@ public protocol LearnerElection: Sendable {
     func isStillLearner() async -> Bool
 }
 
-/// The in-memory twin: processes sharing one `InMemoryLearnerElection` take turns; `resign` is a learner's death.
+/// The in-memory twin: processes sharing one `InMemoryLearnerElection` take turns; `resign` is the end of a
+/// learner's session.
 public actor InMemoryLearnerElection {
     private var holder: Int?
+    /// Candidates that may not claim again before the given instant (a process reconnecting after its session ended).
+    private var barredUntil: [Int: ContinuousClock.Instant] = [:]
 
     public init() {}
 
@@ -37,18 +40,23 @@ public actor InMemoryLearnerElection {
 
         public func isStillLearner() async -> Bool { await election.holds(id) }
 
-        /// Ends this process's turn, as its death would.
-        public func resign() async { await election.release(id) }
+        /// Ends this process's turn, as the end of its database session would; it may claim again only after
+        /// `reconnecting` (as long as a real process takes to reconnect), so that a waiting standby takes over.
+        public func resign(reconnecting: Duration = .seconds(2)) async { await election.release(id, until: .now + reconnecting) }
     }
 
     private func claim(_ id: SharedID) -> Bool {
+        if let until = barredUntil[id.value], ContinuousClock.now < until { return false }
         if holder == nil { holder = id.value }
         return holder == id.value
     }
 
     private func holds(_ id: SharedID) -> Bool { holder == id.value }
 
-    private func release(_ id: SharedID) { if holder == id.value { holder = nil } }
+    private func release(_ id: SharedID, until: ContinuousClock.Instant) {
+        if holder == id.value { holder = nil }
+        barredUntil[id.value] = until
+    }
 }
 
 /// A process identity for the in-memory election.
