@@ -136,3 +136,15 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+// MARK: - Shorthands for the in-process test classes
+
+extension XCTestCase {
+    func settings(_ edit: (inout ServeSettings) -> Void = { _ in }) -> ServeSettings { InProcess.settings(edit) }
+
+    func server(_ settings: ServeSettings, store: any ProximaStore = InMemoryProximaStore(),
+                files: (any PolicyFileStore)? = nil, engine: (any ChatEngine)? = nil,
+                clock: any WallClock = SystemWallClock()) async throws -> ProximaServer {
+        try await InProcess.server(settings, store: store, files: files, engine: engine, clock: clock)
+    }
+}
