@@ -95,12 +95,8 @@ public final class AdminService: Sendable {
     public func cancelPhase(_ id: Int64) async throws -> PhaseView {
         let record: PhaseRecord
         do {
-            if let learner {
-                record = try await learner.cancelPhase(id: id)
-            } else {
-                guard let phase = try await store.phase(id: id) else { throw AdminError.unknownPhase(id) }
-                if phase.status == .running { throw LearnerError.runsElsewhere(phaseID: id) }
-                record = try await phaseQueue.cancelQueued(id: id)
+            record = if let learner { try await learner.cancelPhase(id: id) } else {
+                try await phaseQueue.cancel(id: id, stopRunning: PhaseQueue.runsElsewhere)
             }
         } catch StoreError.unknownPhase {
             throw AdminError.unknownPhase(id)

@@ -99,18 +99,11 @@ public final class LearnerService: Service, @unchecked Sendable {
     /// Returns the phase as it is now; throws `StoreError.unknownPhase`, `LearnerError.runsElsewhere` for a
     /// phase another process runs, or, for a phase that has ended, `StoreError.invalidTransition`.
     public func cancelPhase(id: Int64) async throws -> PhaseRecord {
-        guard let phase = try await store.phase(id: id) else { throw StoreError.unknownPhase(id: id) }
-        switch phase.status {
-        case .queued:
-            return try await phases.cancelQueued(id: id)
-        case .running:
-            guard isLearner, progress?.phaseID == id else { throw LearnerError.runsElsewhere(phaseID: id) }
+        try await phases.cancel(id: id) { [self] phase in
+            guard isLearner, progress?.phaseID == id else { return try PhaseQueue.runsElsewhere(phase) }
             cancelling.store(id, ordering: .relaxed)
             doorbell.ring()
             return phase
-        default:
-            throw StoreError.invalidTransition(what: "phase \(id)", from: phase.status.rawValue, to: PhaseStatus.cancelled.rawValue,
-                                               hint: "only a queued or running phase can be cancelled")
         }
     }
 

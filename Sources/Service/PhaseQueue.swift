@@ -50,10 +50,24 @@ public struct PhaseQueue: Sendable {
         return record
     }
 
-    /// Cancels a phase that has not started.
-    func cancelQueued(id: Int64) async throws -> PhaseRecord {
-        try await store.finishPhase(id: id, outcome: .cancelled(reason: Self.cancelledReason(while: "queued")), at: clock.now())
+    /// Stops phase `id`: a queued one at once; a running one through `stopRunning` (the learner running it
+    /// stops it at its next step; elsewhere it throws `LearnerError.runsElsewhere`). Returns the phase as it is
+    /// now; throws `StoreError.unknownPhase` or, for a phase that has ended, `StoreError.invalidTransition`.
+    func cancel(id: Int64, stopRunning: (PhaseRecord) throws -> PhaseRecord) async throws -> PhaseRecord {
+        guard let phase = try await store.phase(id: id) else { throw StoreError.unknownPhase(id: id) }
+        switch phase.status {
+        case .queued:
+            return try await store.finishPhase(id: id, outcome: .cancelled(reason: Self.cancelledReason(while: "queued")), at: clock.now())
+        case .running:
+            return try stopRunning(phase)
+        default:
+            throw StoreError.invalidTransition(what: "phase \(id)", from: phase.status.rawValue, to: PhaseStatus.cancelled.rawValue,
+                                               hint: "only a queued or running phase can be cancelled")
+        }
     }
+
+    /// Refuses to stop a phase another process runs.
+    static func runsElsewhere(_ phase: PhaseRecord) throws -> PhaseRecord { throw LearnerError.runsElsewhere(phaseID: phase.id) }
 
     static func cancelledReason(while stage: String) -> String { "cancelled by an operator while \(stage)" }
 }
