@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ProximaCore
+import Synchronization
 
 // MARK: - Store
 
@@ -74,16 +75,39 @@ public final class PostgresProximaStore: ProximaStore {
 
     /// One SERIALIZABLE write transaction; retried on a serialization failure; any error rolls it back and comes
     /// out as a `StoreError`.
-    func write<T: Sendable>(_ what: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
         try await transaction(what, mode: "ISOLATION LEVEL SERIALIZABLE", body)
     }
 
     /// One read-only transaction (a snapshot of the committed state).
-    func read<T: Sendable>(_ what: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
         try await transaction(what, mode: "ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 
-    private func transaction<T: Sendable>(_ what: String, mode: String, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+    /// How long a transaction may wait for the server: a query on a connection PostgreSQL ended (a restart) can
+    /// wait forever in postgres-nio, and a chat request must not hang on its log write.
+    static let transactionDeadline: Duration = .seconds(15)
+
+    private func transaction<T: Sendable>(_ what: String, mode: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await Self.withDeadline(Self.transactionDeadline, doing: what) { [self] in try await retrying(what, mode: mode, body) }
+    }
+
+    /// `work`'s result, or `StoreError.database` when it has none within `limit` (the work is cancelled and left).
+    static func withDeadline<T: Sendable>(_ limit: Duration, doing what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let race = DeadlineRace(continuation)
+            let worker = Task {
+                do { race.finish(.success(try await work())) } catch { race.finish(.failure(error)) }
+            }
+            race.setTimer(Task {
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                worker.cancel()
+                race.finish(.failure(StoreError.database(message: "\(what): no answer from the database within \(limit)")))
+            })
+        }
+    }
+
+    private func retrying<T: Sendable>(_ what: String, mode: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
@@ -345,5 +369,31 @@ public final class PostgresProximaStore: ProximaStore {
                 ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
                 """)
         }
+    }
+}
+
+/// The first of a piece of work and its deadline to finish resumes the waiter; the other is ignored.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private let state: Mutex<(continuation: CheckedContinuation<T, any Error>?, timer: Task<Void, Never>?)>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) { state = Mutex((continuation, nil)) }
+
+    func finish(_ result: Result<T, any Error>) {
+        let (continuation, timer) = state.withLock { state in
+            defer { state = (nil, nil) }
+            return (state.continuation, state.timer)
+        }
+        timer?.cancel()
+        continuation?.resume(with: result)
+    }
+
+    /// Keeps the timer so that finishing first cancels it (or cancels it at once when the work already finished).
+    func setTimer(_ timer: Task<Void, Never>) {
+        let finished = state.withLock { state in
+            if state.continuation == nil { return true }
+            state.timer = timer
+            return false
+        }
+        if finished { timer.cancel() }
     }
 }
