@@ -7,7 +7,6 @@ import Foundation
 import Logging
 import PostgresNIO
 import ProximaCore
-import Synchronization
 
 // MARK: - The learner's lock
 
@@ -67,22 +66,13 @@ actor LearnerLockHolder {
     func hold(_ connection: PostgresConnection) { self.connection = connection }
 
     /// Whether the holding session still answers (it is released when it does not).
-    /// A query on a connection the server ended can wait forever (and ignore cancellation), so it runs in a task
-    /// of its own and the answer must come within `timeout`.
+    /// A query on a connection the server ended can wait forever, so the answer must come within `timeout`.
     func isAlive(logger: Logger, timeout: Duration = .seconds(3)) async -> Bool {
         guard let connection else { return false }
-        let answer = Mutex<Bool?>(nil)
-        let query = Task {
-            let ok = (try? await connection.query("SELECT 1", logger: logger).collect()) != nil
-            answer.withLock { $0 = ok }
-        }
-        let deadline = ContinuousClock.now + timeout
-        var alive = false
-        while ContinuousClock.now < deadline {
-            if let ok = answer.withLock({ $0 }) { alive = ok; break }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        query.cancel()
+        let alive = (try? await PostgresProximaStore.withDeadline(timeout, doing: "checking the learner's lock") {
+            _ = try await connection.query("SELECT 1", logger: logger).collect()
+            return true
+        }) ?? false
         if !alive { await release() }
         return alive
     }
