@@ -175,7 +175,8 @@ public final class LearnerService: Service, @unchecked Sendable {
             }
             do {
                 try await labelPairs()
-                if let queued = try await store.phases().first(where: { $0.status == .queued }) {
+                // An offline phase belongs to the `proxima train` that created it (and starts it at once).
+                if let queued = try await store.phases().first(where: { $0.status == .queued && $0.trigger != .offline }) {
                     await runPhase(queued)   // everything the phase allocated is released when it returns
                     try await onOwnThread("proxima-learner") { returnFreedMemory() }
                     continue

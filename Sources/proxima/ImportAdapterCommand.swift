@@ -21,20 +21,12 @@ struct ImportAdapterCommand: AsyncParsableCommand {
             + "`proxima policies activate` or the dashboard. Phases started from it train a fresh ensemble whose merge is the adapter.")
 
     @Argument(help: "The adapter directory.") var directory: String
-    @Option(help: "Configuration file (as for serve: its database, policies directory and learner settings).") var config: String?
-    @Option(help: "SQLite database file (default data/proxima.sqlite).") var db: String?
-    @Option(help: "PostgreSQL database instead of the SQLite file: postgres://user@host:5432/database (database.url).") var database: String?
+    @OptionGroup var location: DatabaseOptions
     @Option(name: .long, help: "The base model GGUF the database serves (default: the configured model).") var model: String?
 
     func run() async throws {
-        var flags: [ServeSettings.Flag: String] = [:]
-        flags[.db] = db
-        flags[.database] = database
-        flags[.model] = model
-        let settings = try await ServeSettings.load(file: config, flags: flags)
-        guard !settings.databaseURL.isEmpty || FileManager.default.fileExists(atPath: settings.db) else {
-            throw CLIError("no database at \(settings.db)")
-        }
+        // The configuration's learner settings shape the ensemble.
+        let settings = try await location.settings(model: model)
         let modelPath = try settings.model ?? InstallLayout.defaultModelPath()
         let modelConfig: LlamaConfig
         do { modelConfig = try LlamaConfig(gguf: GGUFFile(path: modelPath)) } catch { throw CLIError("\(error)") }
@@ -45,27 +37,20 @@ struct ImportAdapterCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(directory): cannot import: \(error)")
         }
-        let opened = try await OpenedStore.open(settings, logger: Logger(label: "proxima"))
-        let store = opened.store
-        guard let base = try await store.policyVersions().first(where: { $0.parent == nil }) else {
-            await opened.close()
-            throw CLIError("\(opened.location) has no base version (start the server on it once)")
-        }
         let files = PolicyDirectory(settings.policiesDirectoryURL)
         let name = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
-        let version: PolicyVersionRecord
-        do {
+        let version = try await OpenedStore.open(settings, logger: Logger(label: "proxima")).closing { opened in
+            guard let base = try await opened.store.policyVersions().first(where: { $0.parent == nil }) else {
+                throw CLIError("\(opened.location) has no base version (start the server on it once)")
+            }
             let stored = try files.store(ensemble, baseModelName: name)
             // With PostgreSQL, replicas on other disks fetch the version from the database.
             try await opened.sharedFiles?.putFile(sha256: stored.state.sha256, bytes: try files.stateBytes(stored.state, version: "the import"))
-            version = try await store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),
-                                                                       adapter: stored.adapter, state: stored.state, metrics: metrics))
-        } catch {
-            await opened.close()
-            throw error
+            return try await opened.store.insertCandidate(CandidateVersion(parent: base.id, phaseID: nil, createdAt: Date(),
+                                                                           adapter: stored.adapter, state: stored.state, metrics: metrics))
         }
-        await opened.close()
-        let activate = settings.databaseURL.isEmpty ? "`proxima policies activate --db \(settings.db) \(version.id)`" : "POST /admin/policies/\(version.id)/activate"
+        let activate = settings.databaseURL.isEmpty ? "`proxima policies activate --db \(settings.db) \(version.id)`"
+            : "`proxima policies activate --database URL \(version.id)` or POST /admin/policies/\(version.id)/activate"
         print("\(version.id): imported from \(directory) (candidate; activate with \(activate))")
     }
 }

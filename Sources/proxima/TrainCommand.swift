@@ -1,6 +1,6 @@
-// TrainCommand: `proxima train` — a training phase offline, on the labelled pairs of a database (the result is
-// a candidate version there, activated with --activate or later by an operator) or on exported pairs (the
-// result is written as a PEFT adapter directory), with a progress bar.
+// TrainCommand: `proxima train` — a training phase offline, on the labelled pairs of a database, SQLite or
+// PostgreSQL (the result is a candidate version there, activated with --activate or later by an operator), or on
+// exported pairs (the result is written as a PEFT adapter directory), with a progress bar.
 
 import ArgumentParser
 import Foundation
@@ -12,7 +12,6 @@ import Logging
 import ModelFiles
 import ProximaNumerics
 import Service
-import Store
 
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,16 +19,16 @@ struct TrainCommand: AsyncParsableCommand {
         abstract: "Train a phase offline on a database's labelled pairs or on exported pairs (JSON lines).")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "A Proxima database (its labelled pairs in, a candidate version out).") var db: String?
+    @OptionGroup var location: DatabaseOptions
     @Option(help: "Exported pairs (JSON lines from /admin/pairs/export) to train on instead.") var pairs: String?
     @Option(help: "With --pairs: the directory to write the adapter and ensemble state to.") var out: String?
-    @Flag(name: .customLong("new-only"), help: "With --db: only pairs no phase has used yet.") var newOnly = false
-    @Flag(help: "With --db: serve the new version at once (otherwise it stays a candidate).") var activate = false
-    @Option(help: "Optimiser steps (default: the learner's, \(PhaseSettings().steps)).") var steps: Int?
+    @Flag(name: .customLong("new-only"), help: "With a database: only pairs no phase has used yet.") var newOnly = false
+    @Flag(help: "With a database: serve the new version at once (otherwise it stays a candidate).") var activate = false
+    @Option(help: "Optimiser steps (default: the learner's — the configuration's with a database — \(PhaseSettings().steps) as shipped).") var steps: Int?
     @Option(name: .customLong("batch-size")) var batchSize: Int?
     @Option(name: .customLong("lr")) var learningRate: Double?
     @Option var beta: Double?
-    @Option(help: "dpo, ipo or slic.") var loss: String?
+    @Option(help: "dpo, ipo, slic or kto.") var loss: String?
     @Option var ensemble: Int?
     @Option var rank: Int?
     @Option(help: "LoRA alpha (default 2 · rank).") var alpha: Double?
@@ -38,14 +37,14 @@ struct TrainCommand: AsyncParsableCommand {
     @Option var seed: UInt64?
 
     func validate() throws {
-        guard (db == nil) != (pairs == nil) else { throw ValidationError("give exactly one of --db and --pairs") }
+        guard location.isGiven != (pairs != nil) else { throw ValidationError("give exactly one of --pairs and a database (--db, --database or --config)") }
         if pairs != nil && out == nil { throw ValidationError("--pairs needs --out DIR for the adapter") }
-        if activate && db == nil { throw ValidationError("--activate needs --db") }
+        if activate && pairs != nil { throw ValidationError("--activate needs a database") }
         _ = try settings()
     }
 
-    /// The learner's default phase settings with the options given (PhaseSettings' keys).
-    func settings() throws -> PhaseSettings {
+    /// `base` (the learner's default phase settings, or the configuration's) with the options given (PhaseSettings' keys).
+    func settings(base: PhaseSettings = PhaseSettings()) throws -> PhaseSettings {
         var overrides: JSONObject = [:]
         overrides["steps"] = steps.map { .number(Double($0)) }
         overrides["batch_size"] = batchSize.map { .number(Double($0)) }
@@ -58,15 +57,22 @@ struct TrainCommand: AsyncParsableCommand {
         overrides["targets"] = targets.map { .array($0.split(separator: ",").map { .string(String($0)) }) }
         overrides["reference"] = reference.map { .string($0) }
         overrides["seed"] = seed.map { .number(Double($0)) }
-        do { return try PhaseSettings().applying(overrides) } catch { throw ValidationError(error.description) }
+        do { return try base.applying(overrides) } catch { throw ValidationError(error.description) }
     }
 
     func run() async throws {
-        let settings = try self.settings()
         let pool = ComputePool(threads: modelOptions.threadCount)
         defer { pool.shutdown() }
-        let model = try modelOptions.load(pool: pool)
-        if let pairs { try await trainOnFile(pairs, settings: settings, model: model, pool: pool) } else { try await trainOnDatabase(settings: settings, model: model, pool: pool) }
+        if let pairs {
+            try await trainOnFile(pairs, settings: try settings(), model: try modelOptions.load(pool: pool), pool: pool)
+        } else {
+            let serve = try await location.settings()
+            let settings = try self.settings(base: serve.learner.phase)
+            let model = try modelOptions.load(pool: pool)
+            try await OpenedStore.open(serve, logger: Logger(label: "proxima.train")).closing { opened in
+                try await trainOnDatabase(opened, files: PolicyDirectory(serve.policiesDirectoryURL), settings: settings, model: model, pool: pool)
+            }
+        }
     }
 
     private func train(_ ensemble: LoRAEnsemble, _ examples: [TrainingExample], _ settings: PhaseSettings, _ model: ModelBundle, _ pool: ComputePool) -> [StepReport] {
@@ -92,17 +98,17 @@ struct TrainCommand: AsyncParsableCommand {
         say("wrote \(dir.path)/\(PolicyFiles.adapterFile), \(PolicyFiles.configFile) and \(PolicyFiles.stateFile)")
     }
 
-    private func trainOnDatabase(settings: PhaseSettings, model: ModelBundle, pool: ComputePool) async throws {
-        let database = try AppDatabase.open(path: db!)
-        let store = SQLiteProximaStore(database: database)
+    private func trainOnDatabase(_ opened: OpenedStore, files: PolicyDirectory, settings: PhaseSettings, model: ModelBundle, pool: ComputePool) async throws {
+        let store = opened.store
         _ = try await store.ensureBaseVersion(baseModelSHA256: try SHA256.hexOfFile(model.path), at: Date())
         let logger = Logger(label: "proxima.train")
-        let registry = PolicyRegistry(files: PolicyDirectory(URL(fileURLWithPath: db!).deletingLastPathComponent().appendingPathComponent("policies")),
-                                      store: store, weights: model.weights, baseModelName: model.name, logger: logger) { _ in }
+        // With PostgreSQL the new version's files also go to the database, for the servers on other disks.
+        let registry = PolicyRegistry(files: files, shared: opened.sharedFiles, store: store, weights: model.weights, baseModelName: model.name,
+                                      logger: logger) { _ in }
         let base = try await registry.servingPolicy()
         let (used, examples) = try await TrainingData.read(from: store, loss: settings.loss, unusedOnly: newOnly,
                                                            contextLength: model.weights.config.contextLength)
-        guard !examples.isEmpty else { throw CLIError("\(db!) holds no usable labelled pairs\(settings.loss.isPairwise ? "" : " or rated responses")") }
+        guard !examples.isEmpty else { throw CLIError("\(opened.location) holds no usable labelled pairs\(settings.loss.isPairwise ? "" : " or rated responses")") }
         var phase = try await store.createPhase(PhaseDraft(trigger: .offline, config: try JSONObject(encoding: settings), baseVersion: base.id, createdAt: Date()))
         phase = try await store.startPhase(id: phase.id, at: Date())
         try await store.recordPhasePairs(phaseID: phase.id, requestIDs: used)

@@ -188,4 +188,20 @@ final class InProcessOperatorTests: XCTestCase {
             XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
         }
     }
+
+    /// On a shared database `proxima train` creates its offline phase while the learner runs: the learner, woken by
+    /// it, leaves it to the command (which starts it at once) and runs the operator's phase queued after it.
+    func testTheLearnerLeavesAnOfflinePhaseToTheCommandThatMadeIt() async throws {
+        let store = InMemoryProximaStore()
+        let server = try await server(settings(), store: store)
+        try await server.app.test(.router) { client in
+            for k in 0..<4 { try await client.choose(try await client.chatPair(seed: k).pair, 0) }
+            let offline = try await store.createPhase(PhaseDraft(trigger: .offline, config: [:], baseVersion: "v0", createdAt: Date()))
+            let phase = try await client.runPhase()
+            XCTAssertEqual(phase["status"] as? String, "succeeded", "\(phase)")
+            XCTAssertEqual(phase["trigger"] as? String, "operator")
+            let status = try await store.phase(id: offline.id)?.status
+            XCTAssertEqual(status, .queued, "the learner did not touch the offline phase")
+        }
+    }
 }

@@ -5,7 +5,10 @@ process with a folder (a disk) of its own, the release binary on the default mod
   1. runs a phase started through replica A on the learner: both replicas serve the new version within 2 s,
      with zero failed requests so far;
   2. rolls back through replica B: replica A serves the old version within 2 s, and a request pinned to the
-     new version (`model@vN`) is served it on both replicas;
+     new version (`model@vN`) is served it on both replicas; then, from a folder of their own, `proxima train`
+     publishes a version, `proxima import-adapter` registers its PEFT adapter, `proxima policies list` sees the
+     files of every version, and `proxima policies activate` makes the imported version serve on both replicas
+     (which fetch its files from the database);
   3. lists the processes (`/admin/replicas`): four, one learner;
   4. kills replica A with SIGKILL in the middle of a request;
   5. kills the learner with SIGKILL in the middle of a phase: the standby takes over, the dead phase is failed,
@@ -277,6 +280,37 @@ def main():
             if status != 200 or body["proxima"]["policy_version"] != new:
                 fail(f"a request pinned to {pinned} on {replica.name}: {status} {body}")
         print(f"  requests pinned to {pinned} served it on both replicas while v0 serves")
+
+        # 2b. The offline commands work on the shared database too, from a folder of their own: `train` publishes a
+        # version there and in the database; `import-adapter` registers that version's PEFT adapter as another;
+        # `policies list` finds v1's files in the database (this disk has none); `policies activate` makes the
+        # imported version serve, and the replicas fetch its files from the database.
+        cli_config = os.path.join(root, "cli.yaml")
+        with open(cli_config, "w") as f:
+            # the commands' phase settings (train) and ensemble shape (import-adapter) come from the configuration
+            f.write("learner:\n  policies_dir: cli-policies\n  steps: 1\n  batch_size: 2\n  ensemble: 1\n  rank: 4\n")
+        def cli(*arguments):
+            run = subprocess.run([binary, *arguments, "--config", cli_config, "--database", url], cwd=root,
+                                 capture_output=True, text=True, timeout=300)
+            if run.returncode != 0:
+                fail(f"proxima {' '.join(arguments)}: exit {run.returncode}: {run.stderr}")
+            return run.stdout
+        cli("train", "--model", model, "--threads", "1")
+        trained_files = next(os.path.join(d, name) for d in [os.path.join(root, "cli-policies")] for name in os.listdir(d))
+        imported_line = cli("import-adapter", trained_files, "--model", model)
+        listing = {line.split("  ")[0]: line for line in cli("policies", "list").splitlines()}
+        trained, imported = list(listing)[-2:]
+        if (not listing.get("v0", "").endswith("base model") or not listing.get(new, "").endswith("in the database")
+                or trained in ("v0", new) or not listing[trained].endswith("intact") or not listing[imported].endswith("intact")
+                or not imported_line.startswith(f"{imported}: imported from")):
+            fail(f"proxima import-adapter said {imported_line!r}; proxima policies list --database: expected v0 as the base "
+                 f"model, {new} in the database and the trained and imported versions on this disk:\n" + "\n".join(listing.values()))
+        cli("policies", "activate", imported)
+        t = time.time()
+        swapped = wait_until(f"both replicas serve {imported}", lambda: a.version() == imported and b.version() == imported, 30)
+        print(f"  proxima train, import-adapter, policies list|activate --database: {trained} trained offline, its adapter "
+              f"imported as {imported}, served by both replicas {swapped - t:.2f} s after the activation (files fetched "
+              f"from the database)")
 
         # 3. The processes list themselves.
         def listed():
