@@ -18,9 +18,9 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// The model path: --model, else $PROXIMA_MODEL, else the default model.
-    func modelPath() throws -> String {
-        if let model { return model }
+    /// The model path: --model, else `configured` (a configuration file's), else $PROXIMA_MODEL, else the default model.
+    func modelPath(configured: String? = nil) throws -> String {
+        if let model = model ?? configured { return model }
         if let env = ProcessInfo.processInfo.environment["PROXIMA_MODEL"], !env.isEmpty { return env }
         return try InstallLayout.defaultModelPath()
     }
@@ -28,8 +28,8 @@ struct ModelOptions: ParsableArguments {
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     /// Loads the model, turning file errors into one clear line.
-    func load(pool: ComputePool) throws -> ModelBundle {
-        let path = try modelPath()
+    func load(pool: ComputePool, configured: String? = nil) throws -> ModelBundle {
+        let path = try modelPath(configured: configured)
         do {
             return try ModelBundle(path: path, pool: pool)
         } catch {

@@ -68,7 +68,7 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             let serve = try await location.settings()
             let settings = try self.settings(base: serve.learner.phase)
-            let model = try modelOptions.load(pool: pool)
+            let model = try modelOptions.load(pool: pool, configured: serve.model)   // the model the database serves
             try await OpenedStore.open(serve, logger: Logger(label: "proxima.train")).closing { opened in
                 try await trainOnDatabase(opened, files: PolicyDirectory(serve.policiesDirectoryURL), settings: settings, model: model, pool: pool)
             }
